@@ -1,0 +1,90 @@
+/**
+ * Frames the broker sends to a client (protocol.md section 5). The first four are the wsmsgbroker 1.7.2
+ * frames that both dialects receive; `error` and `sent` go to extended clients only [SB-2-3].
+ */
+import Type, { type Static } from 'typebox';
+import { ERROR_CODE_LIST } from './errors.js';
+import { Ack, Name, Ref } from './grammar.js';
+import { AnswerError } from './client-frames.js';
+
+const strict = { additionalProperties: false } as const;
+
+/** [SB-5.1] The name is now this connection's. */
+export const RegisteredFrame = Type.Object({ action: Type.Literal('registered'), id: Name }, strict);
+export type RegisteredFrame = Static<typeof RegisteredFrame>;
+
+/** [SB-5.2] The name is no longer this connection's. */
+export const UnregisteredFrame = Type.Object({ action: Type.Literal('unregistered'), id: Name }, strict);
+export type UnregisteredFrame = Static<typeof UnregisteredFrame>;
+
+/** [SB-5.3] A message for this connection; with `ack`, a request it may answer. */
+export const MessageFrame = Type.Object(
+  {
+    action: Type.Literal('message'),
+    message: Type.Unknown(),
+    from: Name,
+    ack: Type.Optional(Ack),
+  },
+  strict,
+);
+export type MessageFrame = Static<typeof MessageFrame>;
+
+/** [SB-5.4] The outcome of a request: the winning answer, with the sender's own `ack`. */
+export const AnswerOutFrame = Type.Object(
+  {
+    action: Type.Literal('answer'),
+    ack: Ack,
+    from: Name,
+    message: Type.Optional(Type.Unknown()),
+    error: Type.Optional(AnswerError),
+  },
+  strict,
+);
+export type AnswerOutFrame = Static<typeof AnswerOutFrame>;
+
+/** [SB-5.5] A coded error (extended only). */
+export const ErrorFrame = Type.Object(
+  {
+    action: Type.Literal('error'),
+    code: Type.Union(ERROR_CODE_LIST.map((code) => Type.Literal(code))),
+    message: Type.String(),
+    ack: Type.Optional(Ack),
+    ref: Type.Optional(Ref),
+    id: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String()),
+    limit: Type.Optional(Type.String()),
+  },
+  strict,
+);
+export type ErrorFrame = Static<typeof ErrorFrame>;
+
+/** [SB-5.6] The delivery report of a send that carried `ref` (extended only). */
+export const SentFrame = Type.Object(
+  {
+    action: Type.Literal('sent'),
+    ref: Ref,
+    ack: Type.Optional(Ack),
+    delivered: Type.Array(Name),
+    unknown: Type.Array(Name),
+  },
+  strict,
+);
+export type SentFrame = Static<typeof SentFrame>;
+
+export const BROKER_FRAMES = {
+  registered: RegisteredFrame,
+  unregistered: UnregisteredFrame,
+  message: MessageFrame,
+  answer: AnswerOutFrame,
+  error: ErrorFrame,
+  sent: SentFrame,
+} as const;
+
+export type BrokerAction = keyof typeof BROKER_FRAMES;
+export type BrokerFrame =
+  | RegisteredFrame
+  | UnregisteredFrame
+  | MessageFrame
+  | AnswerOutFrame
+  | ErrorFrame
+  | SentFrame;

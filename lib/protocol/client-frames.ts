@@ -1,0 +1,69 @@
+/**
+ * Frames a client sends to the broker (protocol.md section 4). One schema per action is both the
+ * TypeScript type and, compiled once in codec.ts, the validator. Both dialects share these schemas;
+ * fields marked "extended" are ignored from legacy clients only in the sense that the broker never
+ * answers them with a frame a legacy client does not know [SB-2-3].
+ */
+import Type, { type Static } from 'typebox';
+import { Ack, AnswerErrorCode, Name, Ref } from './grammar.js';
+
+const strict = { additionalProperties: false } as const;
+
+/** [SB-4.1] Take a name. */
+export const RegisterFrame = Type.Object(
+  { action: Type.Literal('register'), id: Name },
+  { ...strict, description: 'Register a name for this connection.' },
+);
+export type RegisterFrame = Static<typeof RegisterFrame>;
+
+/** [SB-4.2] Release one name (`id`), or every name this connection holds (no `id`). */
+export const UnregisterFrame = Type.Object(
+  { action: Type.Literal('unregister'), id: Type.Optional(Name) },
+  { ...strict, description: 'Release a name, or all names of this connection.' },
+);
+export type UnregisterFrame = Static<typeof UnregisterFrame>;
+
+/** [SB-4.3] Deliver `message` to one or several names; with `ack`, it is a request. */
+export const SendFrame = Type.Object(
+  {
+    action: Type.Literal('send'),
+    dest: Type.Union([Name, Type.Array(Name, { minItems: 1 })]),
+    message: Type.Unknown({ description: 'Any JSON value, delivered as sent.' }),
+    ack: Type.Optional(Ack),
+    ref: Type.Optional(Ref),
+    timeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline in milliseconds (extended).' })),
+  },
+  { ...strict, description: 'Send a message; with ack it is a request that ends in exactly one outcome.' },
+);
+export type SendFrame = Static<typeof SendFrame>;
+
+/** The error a responder may answer with instead of a value (extended). */
+export const AnswerError = Type.Object(
+  { code: AnswerErrorCode, message: Type.String({ maxLength: 1024 }) },
+  { ...strict, description: 'An error answer: a responder-chosen code and a human-readable message.' },
+);
+export type AnswerError = Static<typeof AnswerError>;
+
+/** [SB-4.4] Answer a request this connection received, by the `ack` the broker gave it. */
+export const AnswerFrame = Type.Object(
+  {
+    action: Type.Literal('answer'),
+    ack: Ack,
+    message: Type.Optional(Type.Unknown()),
+    error: Type.Optional(AnswerError),
+    from: Type.Optional(Type.String({ maxLength: 1024, description: 'Sent by wsmsgbroker clients; ignored.' })),
+  },
+  { ...strict, description: 'Answer a received request: a value in message, or an error.' },
+);
+export type AnswerFrame = Static<typeof AnswerFrame>;
+
+/** Every frame a client may send, keyed by action. */
+export const CLIENT_FRAMES = {
+  register: RegisterFrame,
+  unregister: UnregisterFrame,
+  send: SendFrame,
+  answer: AnswerFrame,
+} as const;
+
+export type ClientAction = keyof typeof CLIENT_FRAMES;
+export type ClientFrame = RegisterFrame | UnregisterFrame | SendFrame | AnswerFrame;

@@ -1,0 +1,101 @@
+/**
+ * The one decode path for client frames and the encoders for broker frames (protocol.md section 4.0).
+ *
+ * decode: size check, JSON.parse, a compiled per-action check, then a typed frame; or a coded failure
+ * that names the problem and carries the correlation id when one can be read [SB-7-2].
+ */
+import { Compile } from 'typebox/compile';
+import type { BrokerFrame } from './broker-frames.js';
+import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
+import type { ErrorCode } from './errors.js';
+
+export interface DecodeFailure {
+  readonly code: Extract<ErrorCode, 'bad_frame' | 'unknown_action' | 'too_large'>;
+  readonly message: string;
+  readonly path?: string;
+  readonly ack?: string;
+  readonly ref?: string;
+}
+
+export type Decoded = { ok: true; frame: ClientFrame } | { ok: false; failure: DecodeFailure };
+
+const validators = new Map(
+  (Object.keys(CLIENT_FRAMES) as ClientAction[]).map((action) => [action, Compile(CLIENT_FRAMES[action])]),
+);
+
+export function decode(text: string, byteLength: number, maxBytes: number): Decoded {
+  if (byteLength > maxBytes) {
+    return fail({ code: 'too_large', message: `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}` });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail({ code: 'bad_frame', message: 'frame is not valid JSON' });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail({ code: 'bad_frame', message: 'frame must be a JSON object', path: '' });
+  }
+  const record = value as Record<string, unknown>;
+  const ids = readableIds(record);
+  const action = record.action;
+  if (typeof action !== 'string') {
+    return fail({ code: 'bad_frame', message: 'frame has no string "action"', path: '/action', ...ids });
+  }
+  const validator = validators.get(action as ClientAction);
+  if (validator === undefined) {
+    return fail({ code: 'unknown_action', message: `unknown action "${action.slice(0, 64)}"`, path: '/action', ...ids });
+  }
+  if (!validator.Check(value)) {
+    return fail({ code: 'bad_frame', ...describe(validator.Errors(value)[0], action), ...ids });
+  }
+  return { ok: true, frame: value as ClientFrame };
+}
+
+function fail(failure: DecodeFailure): Decoded {
+  return { ok: false, failure };
+}
+
+/** The correlation ids of a rejected frame, when they are well-formed enough to echo back. */
+function readableIds(record: Record<string, unknown>): { ack?: string; ref?: string } {
+  const ids: { ack?: string; ref?: string } = {};
+  if (isShortString(record.ack)) ids.ack = record.ack;
+  if (isShortString(record.ref)) ids.ref = record.ref;
+  return ids;
+}
+
+function isShortString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 128;
+}
+
+interface SchemaError {
+  keyword: string;
+  schemaPath: string;
+  instancePath: string;
+  message: string;
+}
+
+function describe(error: SchemaError | undefined, action: string): { message: string; path: string } {
+  if (error === undefined) return { message: `invalid "${action}" frame`, path: '' };
+  const path = error.instancePath;
+  if (error.keyword === 'boolean' && error.schemaPath.endsWith('additionalProperties')) {
+    return { message: `"${path.slice(1)}" is not a field of "${action}"`, path };
+  }
+  return { message: `${path === '' ? action : path}: ${error.message}`, path };
+}
+
+/** Encode a broker frame. Throws RangeError when a message body is too deeply nested to serialise. */
+export function encode(frame: BrokerFrame): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Encode a `message` frame around a body that was serialised once for all its receivers.
+ * `from` and `ack` are safe to splice unescaped: names exclude `"` and `\` by [SB-3-1], and delivery
+ * ids are chosen by the broker from a URL-safe alphabet.
+ */
+export function encodeMessage(bodyJson: string, from: string, ack?: string): string {
+  return ack === undefined
+    ? `{"action":"message","message":${bodyJson},"from":"${from}"}`
+    : `{"action":"message","message":${bodyJson},"from":"${from}","ack":"${ack}"}`;
+}

@@ -1,0 +1,47 @@
+/**
+ * The closed set of error codes the broker puts in `error` frames (protocol.md section 7).
+ * Each code carries its one-sentence meaning and whether it spends the connection's error budget.
+ * A test keeps this table and protocol.md's table identical: add a code in both or in neither.
+ */
+export interface ErrorCodeInfo {
+  /** One sentence: what happened. */
+  readonly meaning: string;
+  /** True when the frame that caused it counts against the connection's bad-frame budget [SB-7-3]. */
+  readonly budget: boolean;
+}
+
+export const ERROR_CODES = {
+  bad_frame: {
+    meaning: 'The frame is not JSON, or does not match the schema of its action (the error names the field).',
+    budget: true,
+  },
+  unknown_action: { meaning: 'The frame has an action the broker does not know.', budget: true },
+  too_large: { meaning: 'The frame is larger than the broker accepts.', budget: true },
+  not_registered: {
+    meaning: 'The connection must hold a name for this action, or does not hold the name it named.',
+    budget: true,
+  },
+  name_taken: { meaning: 'Another live connection holds the name.', budget: false },
+  duplicate_ack: {
+    meaning: 'The sender already has a pending request with this correlation id; the new send was refused.',
+    budget: false,
+  },
+  unknown_ack: {
+    meaning: 'The answer names no request this connection received and may still answer; it was dropped.',
+    budget: false,
+  },
+  limit_exceeded: { meaning: 'The action would exceed one of the broker\'s limits (the error names it).', budget: false },
+  no_responders: { meaning: 'None of the destinations of the request is registered.', budget: false },
+  timeout: { meaning: 'The request reached its deadline before any destination answered.', budget: false },
+  responder_gone: {
+    meaning: 'Every destination that could still answer the request disconnected or unregistered.',
+    budget: false,
+  },
+  internal_error: { meaning: 'The broker failed while handling the frame; the connection is still usable.', budget: false },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+/** The codes that end a request: an `error` frame with one of them and the request's `ack` is its outcome. */
+export const OUTCOME_CODES = ['no_responders', 'timeout', 'responder_gone'] as const satisfies readonly ErrorCode[];

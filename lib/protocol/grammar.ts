@@ -1,0 +1,49 @@
+/**
+ * The grammar of the strings that travel in frames: names, correlation ids, references
+ * (protocol.md section 3, "Names and identifiers").
+ *
+ * A name is what a client registers and what a sender addresses. The grammar keeps out everything a
+ * later feature wants for itself: `*`, `>`, `?`, `#` and `+` (patterns in access rules), whitespace,
+ * control characters and anything outside printable ASCII (no normalisation questions, no lone
+ * surrogates). `__proto__` and `constructor` are valid names: the broker never uses a name as a key of
+ * a plain object.
+ */
+import Type, { type Static } from 'typebox';
+
+export const NAME_MAX_LENGTH = 128;
+export const NAME_PATTERN = '^[A-Za-z0-9_.:@/~-]+$';
+
+/** [SB-3-1] A name is 1 to 128 characters from `A-Z a-z 0-9 _ . : @ / ~ -`. */
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: NAME_MAX_LENGTH,
+  pattern: NAME_PATTERN,
+  description: 'A registered name: 1 to 128 characters from A-Z a-z 0-9 _ . : @ / ~ -',
+});
+export type Name = Static<typeof Name>;
+
+/** A correlation id chosen by a sender, or the delivery id the broker chose for a receiver. */
+export const Ack = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'A correlation id: any string of 1 to 128 characters',
+});
+export type Ack = Static<typeof Ack>;
+
+/** A reference chosen by a sender to receive a delivery report (`sent`) for one send. */
+export const Ref = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'A sender-chosen reference that asks for a delivery report',
+});
+export type Ref = Static<typeof Ref>;
+
+/** The code of an error answer, chosen by the responder (not one of the broker's codes). */
+export const AnswerErrorCode = Type.String({ minLength: 1, maxLength: 64 });
+
+const nameRegExp = new RegExp(NAME_PATTERN);
+
+/** True when `value` is a name by [SB-3-1]; for code that holds a string of unknown origin. */
+export function isName(value: string): boolean {
+  return value.length > 0 && value.length <= NAME_MAX_LENGTH && nameRegExp.test(value);
+}
