@@ -46,7 +46,7 @@ export type AnswerOutFrame = Static<typeof AnswerOutFrame>;
 export const ErrorFrame = Type.Object(
   {
     action: Type.Literal('error'),
-    code: Type.Union(ERROR_CODE_LIST.map((code) => Type.Literal(code))),
+    code: Type.Enum(ERROR_CODE_LIST),
     message: Type.String(),
     ack: Type.Optional(Ack),
     ref: Type.Optional(Ref),

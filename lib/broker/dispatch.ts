@@ -1,0 +1,28 @@
+/**
+ * The one switch from a decoded frame to its handler. A new action in lib/protocol without a case here
+ * fails to compile (the `never` default).
+ */
+import type { ClientFrame } from '../protocol/index.js';
+import type { BrokerContext } from './context.js';
+import type { Session } from './session.js';
+import { handleAnswer } from './handlers/answer.js';
+import { handleRegister } from './handlers/register.js';
+import { handleSend } from './handlers/send.js';
+import { handleUnregister } from './handlers/unregister.js';
+
+export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame): void {
+  switch (frame.action) {
+    case 'register':
+      return handleRegister(ctx, session, frame);
+    case 'unregister':
+      return handleUnregister(ctx, session, frame);
+    case 'send':
+      return handleSend(ctx, session, frame);
+    case 'answer':
+      return handleAnswer(ctx, session, frame);
+    default: {
+      const unreachable: never = frame;
+      throw new Error(`no handler for ${(unreachable as { action: string }).action}`);
+    }
+  }
+}

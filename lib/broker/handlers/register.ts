@@ -1,0 +1,32 @@
+/**
+ * `register` (protocol.md section 4.1): take a name, or refuse it.
+ */
+import { CLOSE_CODES, type RegisterFrame } from '../../protocol/index.js';
+import type { BrokerContext } from '../context.js';
+import type { Session } from '../session.js';
+
+export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): void {
+  const name = frame.id;
+  if (session.names.has(name)) {
+    session.send({ action: 'registered', id: name }); // [SB-4.1-3]
+    return;
+  }
+  const holder = ctx.names.lookup(name);
+  if (holder !== undefined) {
+    refuse(session, 'name_taken', `the name "${name}" is held by another connection`, name); // [SB-4.1-2]
+    return;
+  }
+  if (session.names.size >= ctx.limits.maxNamesPerConnection) {
+    refuse(session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name); // [SB-4.1-5]
+    return;
+  }
+  ctx.takeName(session, name); // [SB-4.1-1]
+}
+
+function refuse(session: Session, code: 'name_taken' | 'limit_exceeded', message: string, name: string): void {
+  if (session.dialect === 'legacy') {
+    session.close(CLOSE_CODES.policyViolation, code); // [SB-4.1-4]
+    return;
+  }
+  session.error(code, message, code === 'limit_exceeded' ? { id: name, limit: 'maxNamesPerConnection' } : { id: name });
+}

@@ -1,0 +1,63 @@
+/**
+ * Broker options: validated once, all problems reported together, then frozen (protocol.md section 9
+ * for the limits).
+ */
+import { DEFAULT_LIMITS, type Limits } from '../protocol/index.js';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface BrokerOptions {
+  /** Interface to listen on. Default: all interfaces. */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default: 9042. */
+  port?: number;
+  /** The one WebSocket path; upgrades elsewhere get HTTP 404 ([SB-2-1]). Default: `/`. */
+  path?: string;
+  /** Limits; any not given keeps its default (protocol.md section 9). */
+  limits?: Partial<Limits>;
+  /** Where lifecycle lines and faults go. Default: nowhere. */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly path: string;
+  readonly limits: Readonly<Limits>;
+  readonly logger: Logger;
+}
+
+export const DEFAULT_PORT = 9042;
+
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  const problems: string[] = [];
+  const port = options.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`port must be an integer 0-65535, got ${String(port)}`);
+  const path = options.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) problems.push(`path must start with "/", got ${String(path)}`);
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) {
+      problems.push(`unknown limit "${key}"`);
+    } else if (!Number.isSafeInteger(value) || (value as number) < 1) {
+      problems.push(`limit ${key} must be a positive integer, got ${String(value)}`);
+    } else {
+      limits[key as keyof Limits] = value as number;
+    }
+  }
+  if (limits.defaultTimeoutMs > limits.maxTimeoutMs) problems.push('limit defaultTimeoutMs must not exceed maxTimeoutMs');
+  if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);
+  return Object.freeze({
+    host: options.host,
+    port,
+    path,
+    limits: Object.freeze(limits),
+    logger: options.logger ?? silent,
+  });
+}

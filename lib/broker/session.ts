@@ -1,0 +1,113 @@
+/**
+ * One client connection: the only place frames are decoded and the only place frames are written
+ * (protocol.md sections 2 and 4.0).
+ *
+ * A session knows its dialect, the names it holds (in the order it took them: the first is its primary
+ * name) and its bad-frame budget. It enforces the legacy rule [SB-2-3] at the one way out, so no handler
+ * can send a legacy client a frame it does not know.
+ */
+import type { WebSocket } from 'ws';
+import {
+  CLOSE_CODES,
+  ERROR_CODES,
+  LEGACY_BROKER_ACTIONS,
+  encode,
+  type BrokerAction,
+  type BrokerFrame,
+  type DecodeFailure,
+  type Dialect,
+  type ErrorCode,
+  type ErrorFrame,
+  type Limits,
+} from '../protocol/index.js';
+
+export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
+
+export interface SessionCounters {
+  framesOut: number;
+}
+
+export class Session {
+  readonly id: string;
+  readonly dialect: Dialect;
+  readonly remoteAddress: string;
+  /** Names held, in the order taken; the first is the primary name. */
+  readonly names = new Set<string>();
+  /** Settles when the socket has closed, however it closed. */
+  readonly closed: Promise<void>;
+  readonly #ws: WebSocket;
+  readonly #limits: Limits;
+  readonly #counters: SessionCounters;
+  #budgetWindowStart = 0;
+  #budgetSpent = 0;
+  #closing = false;
+
+  constructor(id: string, ws: WebSocket, dialect: Dialect, remoteAddress: string, limits: Limits, counters: SessionCounters) {
+    this.id = id;
+    this.#ws = ws;
+    this.dialect = dialect;
+    this.remoteAddress = remoteAddress;
+    this.#limits = limits;
+    this.#counters = counters;
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
+  /** The name this connection sends from: the oldest name it still holds. */
+  get primaryName(): string | undefined {
+    for (const name of this.names) return name;
+    return undefined;
+  }
+
+  get isOpen(): boolean {
+    return !this.#closing && this.#ws.readyState === this.#ws.OPEN;
+  }
+
+  /** Write a frame; frames a legacy client does not know are never written ([SB-2-3]). */
+  send(frame: BrokerFrame): void {
+    this.write(frame.action, encode(frame));
+  }
+
+  /** Write an already encoded frame of kind `action`: the one way out. */
+  write(action: BrokerAction, text: string): void {
+    if (this.dialect === 'legacy' && !LEGACY_BROKER_ACTIONS.has(action)) return;
+    if (!this.isOpen) return;
+    this.#counters.framesOut++;
+    this.#ws.send(text);
+  }
+
+  /** Tell an extended client about an error ([SB-7-1], [SB-7-2]); spend the budget when the code says so. */
+  error(code: ErrorCode, message: string, details: ErrorDetails = {}): void {
+    this.send({ action: 'error', code, message, ...details });
+    if (ERROR_CODES[code].budget) this.#spendBudget();
+  }
+
+  /** Answer a frame the codec refused ([SB-4.0-1], [SB-4.0-2], [SB-4.0-3]). */
+  refuse(failure: DecodeFailure): void {
+    const { code, message, ...details } = failure;
+    this.error(code, message, details);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#closing = true;
+    this.#ws.terminate();
+  }
+
+  /** [SB-7-3] More than `badFrameBudget` budget-spending frames within the window closes with 1008. */
+  #spendBudget(): void {
+    const now = Date.now();
+    if (now - this.#budgetWindowStart > this.#limits.badFrameWindowMs) {
+      this.#budgetWindowStart = now;
+      this.#budgetSpent = 0;
+    }
+    this.#budgetSpent++;
+    if (this.#budgetSpent > this.#limits.badFrameBudget) {
+      this.close(CLOSE_CODES.policyViolation, 'bad frame budget exceeded');
+    }
+  }
+}
