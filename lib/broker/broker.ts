@@ -4,7 +4,8 @@
  * Everything a handler needs is in the BrokerContext this class implements.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type RequestListener } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
@@ -16,6 +17,7 @@ import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { PendingTable, type Outcome, type PendingRequest } from './pending.js';
 import { Session } from './session.js';
+import { checkUpgrade } from './upgrade.js';
 
 export interface ConnectionInfo {
   readonly id: string;
@@ -61,6 +63,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   readonly names: NameRegistry<Session> = new MemoryNameRegistry<Session>();
   readonly pending: PendingTable<Session>;
   readonly #sessions = new Set<Session>();
+  readonly #perAddress = new Map<string, number>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #shuttingDown = false;
   readonly #counters = { framesIn: 0, framesOut: 0, badFrames: 0, internalErrors: 0 };
   readonly #faultsLogged = new Set<string>();
   readonly #wss: WebSocketServer;
@@ -77,6 +82,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.limits.maxMessageBytes * 2, // [SB-9-1] the transport's hard cap
+      maxFragments: this.limits.maxFragments,
+      // One message per connection per turn of the event loop: a flooding connection gets its turn like
+      // every other and cannot hold the loop for a whole TCP read of frames.
+      allowSynchronousEvents: false,
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // [SB-2-2]
     });
     this.#wss.on('error', (error) => this.#fault(error));
@@ -85,9 +94,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   /** Start listening; resolves with the bound address (port 0 picks a free port). */
   async listen(): Promise<ListenAddress> {
     if (this.#http !== undefined) throw new Error('broker is already listening');
-    const http = createServer((_req, res) => {
+    const answerPlainHttp: RequestListener = (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('switchboard: connect with a WebSocket\n');
-    });
+    };
+    const tls = this.options.tls;
+    const http = tls === undefined ? createServer(answerPlainHttp) : createTlsServer(tls, answerPlainHttp);
     http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     http.on('clientError', (_error, socket) => socket.destroy());
     this.#http = http;
@@ -101,7 +112,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     const address = http.address() as AddressInfo;
     const host = this.options.host ?? 'localhost';
     const shown = host.includes(':') ? `[${host}]` : host;
-    const listening = { host, port: address.port, url: `ws://${shown}:${address.port}${this.options.path}` };
+    const scheme = tls === undefined ? 'ws' : 'wss';
+    const listening = { host, port: address.port, url: `${scheme}://${shown}:${address.port}${this.options.path}` };
+    this.#heartbeat = setInterval(() => this.#beat(), this.limits.heartbeatMs).unref();
     this.options.logger.info(`listening on ${listening.url}`);
     return listening;
   }
@@ -138,19 +151,45 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     this.emit('unregistered', name, info(session));
   }
 
+  /** Sessions that may still send a request: not while shutting down ([SB-2-6]). */
+  get acceptingRequests(): boolean {
+    return !this.#shuttingDown;
+  }
+
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (this.#closing !== undefined) return reject(socket, 503, 'Service Unavailable');
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== this.options.path) return reject(socket, 404, 'Not Found'); // [SB-2-1]
+    const refusal = checkUpgrade(req, {
+      closing: this.#shuttingDown,
+      path: this.options.path,
+      allowedOrigins: this.options.allowedOrigins,
+      limits: this.limits,
+      connections: this.#sessions.size,
+      connectionsFrom: (address) => this.#perAddress.get(address) ?? 0,
+    });
+    if (refusal !== undefined) {
+      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  }
+
+  /** [SB-2-7] A session that did not answer the last ping (nor sent anything since) is dropped. */
+  #beat(): void {
+    for (const session of this.#sessions) {
+      if (session.alive) session.ping();
+      else session.terminate();
+    }
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
     const session = new Session(nanoid(), ws, dialect, req.socket.remoteAddress ?? '', this.limits, this.#counters);
     this.#sessions.add(session);
-    ws.on('error', () => {}); // ws closes the socket itself (1002, 1007, 1009); the close handler cleans up
+    this.#perAddress.set(session.remoteAddress, (this.#perAddress.get(session.remoteAddress) ?? 0) + 1);
+    ws.on('error', () => {});
+    ws.on('pong', () => {
+      session.alive = true;
+    }); // ws closes the socket itself (1002, 1007, 1009); the close handler cleans up
     ws.on('message', (data, isBinary) => this.#onFrame(session, data as Buffer, isBinary));
     ws.once('close', (code) => this.#onClose(session, code));
     this.emit('connection', info(session));
@@ -158,6 +197,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
 
   #onFrame(session: Session, data: Buffer, isBinary: boolean): void {
     if (!session.isOpen) return;
+    session.alive = true;
     this.#counters.framesIn++;
     if (isBinary) {
       session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
@@ -178,6 +218,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
 
   #onClose(session: Session, code: number): void {
     if (!this.#sessions.delete(session)) return;
+    const fromAddress = (this.#perAddress.get(session.remoteAddress) ?? 1) - 1;
+    if (fromAddress === 0) this.#perAddress.delete(session.remoteAddress);
+    else this.#perAddress.set(session.remoteAddress, fromAddress);
     for (const name of [...session.names]) this.releaseName(session, name); // [SB-4.2-4]
     this.pending.peerGone(session); // [SB-6-9], [SB-6-10]
     this.emit('disconnect', info(session), code);
@@ -216,7 +259,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     this.options.logger.error(`internal error: ${key}`);
   }
 
+  /**
+   * [SB-2-6] Refuse new connections (503) and new requests (`shutting_down`), give pending requests up to
+   * `shutdownGraceMs` to be answered, end the rest with `shutting_down`, then close every connection with
+   * 1001 (cutting those that do not close within a grace) and stop listening.
+   */
   async #close(): Promise<void> {
+    this.#shuttingDown = true;
+    clearInterval(this.#heartbeat);
+    const deadline = Date.now() + this.options.shutdownGraceMs;
+    while (this.pending.open > 0 && Date.now() < deadline) await sleep(Math.min(20, deadline - Date.now()));
+    this.pending.clear();
     const closed = [...this.#sessions].map((session) => session.closed);
     for (const session of this.#sessions) session.close(CLOSE_CODES.goingAway, 'broker shutting down');
     const grace = setTimeout(() => {
@@ -224,7 +277,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     }, CLOSE_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(grace);
-    this.pending.clear();
     const http = this.#http;
     if (http !== undefined) {
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
@@ -239,6 +291,6 @@ function info(session: Session): ConnectionInfo {
   return { id: session.id, dialect: session.dialect, remoteAddress: session.remoteAddress };
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

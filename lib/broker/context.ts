@@ -11,6 +11,8 @@ export interface BrokerContext {
   readonly limits: Limits;
   readonly names: NameRegistry<Session>;
   readonly pending: PendingTable<Session>;
+  /** False while the broker shuts down: new requests are refused with `shutting_down` ([SB-2-6]). */
+  readonly acceptingRequests: boolean;
   /** Take a free name for `session` and tell it (`registered`). */
   takeName(session: Session, name: string): void;
   /** Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open. */

@@ -21,6 +21,12 @@ export interface BrokerOptions {
   limits?: Partial<Limits>;
   /** Where lifecycle lines and faults go. Default: nowhere. */
   logger?: Logger;
+  /** Browser origins allowed to connect; others get HTTP 403 before the upgrade ([SB-2-5]). Default: all. */
+  allowedOrigins?: string[];
+  /** Serve `wss://` with this PEM certificate and key. Default: plain `ws://`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** On close(), how long pending requests may still get answers before they fail ([SB-2-6]). Default: 5000. */
+  shutdownGraceMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -29,6 +35,9 @@ export interface ResolvedOptions {
   readonly path: string;
   readonly limits: Readonly<Limits>;
   readonly logger: Logger;
+  readonly allowedOrigins: ReadonlySet<string> | undefined;
+  readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
+  readonly shutdownGraceMs: number;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -52,6 +61,15 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     }
   }
   if (limits.defaultTimeoutMs > limits.maxTimeoutMs) problems.push('limit defaultTimeoutMs must not exceed maxTimeoutMs');
+  const origins = options.allowedOrigins;
+  if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string' || o === ''))) {
+    problems.push('allowedOrigins must be an array of non-empty strings');
+  }
+  if (options.tls !== undefined && (!options.tls.cert || !options.tls.key)) problems.push('tls needs both cert and key');
+  const shutdownGraceMs = options.shutdownGraceMs ?? 5000;
+  if (!Number.isSafeInteger(shutdownGraceMs) || shutdownGraceMs < 0) {
+    problems.push(`shutdownGraceMs must be a non-negative integer, got ${String(shutdownGraceMs)}`);
+  }
   if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);
   return Object.freeze({
     host: options.host,
@@ -59,5 +77,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     path,
     limits: Object.freeze(limits),
     logger: options.logger ?? silent,
+    allowedOrigins: origins === undefined ? undefined : new Set(origins),
+    tls: options.tls,
+    shutdownGraceMs,
   });
 }

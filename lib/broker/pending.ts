@@ -11,11 +11,13 @@
  * Outcomes are reported through `onOutcome`; the table never writes frames itself.
  */
 import { nanoid } from 'nanoid';
-import type { AnswerError } from '../protocol/index.js';
+import type { AnswerError, OUTCOME_CODES } from '../protocol/index.js';
+
+type OutcomeCode = (typeof OUTCOME_CODES)[number];
 
 export type Outcome =
   | { kind: 'answer'; from: string; message: unknown; error?: AnswerError }
-  | { kind: 'failure'; code: 'no_responders' | 'timeout' | 'responder_gone'; message: string };
+  | { kind: 'failure'; code: OutcomeCode; message: string };
 
 export interface Target<Peer> {
   readonly peer: Peer;
@@ -153,10 +155,15 @@ export class PendingTable<Peer> {
     }
   }
 
-  /** Free every request without an outcome: the broker is closing every connection. */
+  /** End every open request with `shutting_down` and free everything ([SB-2-6]). */
   clear(): void {
     for (const state of [...this.#senders.values()]) {
-      for (const request of [...state.all]) this.#free(request);
+      for (const request of [...state.all]) {
+        if (request.open) {
+          this.#decide(request, { kind: 'failure', code: 'shutting_down', message: 'the broker is shutting down' });
+        }
+        this.#free(request);
+      }
     }
   }
 

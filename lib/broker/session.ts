@@ -38,6 +38,8 @@ export class Session {
   readonly #ws: WebSocket;
   readonly #limits: Limits;
   readonly #counters: SessionCounters;
+  /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
+  alive = true;
   #budgetWindowStart = 0;
   #budgetSpent = 0;
   #closing = false;
@@ -73,6 +75,12 @@ export class Session {
     if (!this.isOpen) return;
     this.#counters.framesOut++;
     this.#ws.send(text);
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.#dropSlowConsumer();
+  }
+
+  ping(): void {
+    this.alive = false;
+    this.#ws.ping();
   }
 
   /** Tell an extended client about an error ([SB-7-1], [SB-7-2]); spend the budget when the code says so. */
@@ -96,6 +104,16 @@ export class Session {
   terminate(): void {
     this.#closing = true;
     this.#ws.terminate();
+  }
+
+  /**
+   * [SB-8-1] A reader too slow for what it is sent is closed with 4008, so its buffer stops growing; the
+   * close frame waits behind the unsent data, so the socket is cut if it has not closed within a second.
+   * Senders are never blocked: writes to it stop at once.
+   */
+  #dropSlowConsumer(): void {
+    this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+    setTimeout(() => this.#ws.terminate(), 1000).unref();
   }
 
   /** [SB-7-3] More than `badFrameBudget` budget-spending frames within the window closes with 1008. */

@@ -14,6 +14,8 @@ export const CLOSE_CODES = {
   messageTooBig: 1009,
   /** The broker failed in a way that leaves the connection unusable. */
   internalError: 1011,
+  /** The connection's unsent data passed `maxBufferedBytes`: it reads too slowly [SB-8-1]. */
+  slowConsumer: 4008,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;

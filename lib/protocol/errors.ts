@@ -37,6 +37,10 @@ export const ERROR_CODES = {
     meaning: 'Every destination that could still answer the request disconnected or unregistered.',
     budget: false,
   },
+  shutting_down: {
+    meaning: 'The broker is shutting down: the request was refused, or ended before an answer came.',
+    budget: false,
+  },
   internal_error: { meaning: 'The broker failed while handling the frame; the connection is still usable.', budget: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
@@ -44,4 +48,4 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
 /** The codes that end a request: an `error` frame with one of them and the request's `ack` is its outcome. */
-export const OUTCOME_CODES = ['no_responders', 'timeout', 'responder_gone'] as const satisfies readonly ErrorCode[];
+export const OUTCOME_CODES = ['no_responders', 'timeout', 'responder_gone', 'shutting_down'] as const satisfies readonly ErrorCode[];

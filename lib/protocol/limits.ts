@@ -21,6 +21,16 @@ export interface Limits {
   badFrameBudget: number;
   /** The window of the bad-frame budget, in milliseconds. */
   badFrameWindowMs: number;
+  /** Fragments one message may arrive in; more closes the connection with 1009. */
+  maxFragments: number;
+  /** Bytes waiting to be written to one connection; more closes it as a slow consumer (4008). */
+  maxBufferedBytes: number;
+  /** Open connections in the whole broker; more are refused with HTTP 503 before the upgrade. */
+  maxConnections: number;
+  /** Open connections from one remote address; more are refused with HTTP 429 before the upgrade. */
+  maxConnectionsPerAddress: number;
+  /** Interval of the broker's pings, in milliseconds; a peer that misses one is dropped at the next. */
+  heartbeatMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -33,4 +43,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTimeoutMs: 300_000,
   badFrameBudget: 20,
   badFrameWindowMs: 10_000,
+  maxFragments: 4096,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 1000,
+  heartbeatMs: 30_000,
 });

@@ -52,9 +52,13 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   for (const delivery of deliveries) delivery.receiver.write('message', encodeMessage(body, from, delivery.id));
 }
 
-/** The checks a request passes before anything is delivered ([SB-6-2], [SB-6-8], [SB-6-12]). */
+/** The checks a request passes before anything is delivered ([SB-2-6], [SB-6-2], [SB-6-8], [SB-6-12]). */
 function admitRequest(ctx: BrokerContext, session: Session, ack: string, timeoutMs: number, ids: ErrorDetails): boolean {
   const { limits, pending } = ctx;
+  if (!ctx.acceptingRequests) {
+    session.error('shutting_down', 'the broker is shutting down and accepts no new request', ids);
+    return false;
+  }
   if (pending.has(session, ack)) {
     session.error('duplicate_ack', `a request with ack "${ack}" is already pending`, ids);
     return false;
