@@ -17,6 +17,7 @@ import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { PendingTable, type Outcome, type PendingRequest } from './pending.js';
 import { Session } from './session.js';
+import { OPEN_IDENTITY, allowedByPatterns, type Identity, type Permission } from './auth/policy.js';
 import { checkUpgrade } from './upgrade.js';
 
 export interface ConnectionInfo {
@@ -55,6 +56,8 @@ export interface ListenAddress {
 }
 
 const CLOSE_GRACE_MS = 2000;
+/** Frames a connection may send while its asynchronous authentication runs. */
+const MAX_HELD_FRAMES = 64;
 const MAX_DISTINCT_FAULTS_LOGGED = 100;
 
 export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext {
@@ -156,6 +159,28 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     return !this.#shuttingDown;
   }
 
+  authorize(session: Session, permission: Permission, target: string): boolean {
+    const policy = this.options.auth;
+    if (policy === undefined) return true;
+    const identity = session.identity as Identity;
+    return (policy.authorize ?? allowedByPatterns)(identity, permission, target);
+  }
+
+  authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined> {
+    const policy = this.options.auth;
+    if (policy === undefined) return OPEN_IDENTITY;
+    return policy.authenticate?.(token, { remoteAddress: session.remoteAddress });
+  }
+
+  holdWhile(session: Session, work: Promise<void>): void {
+    session.held = [];
+    void work.then(() => {
+      const held = session.held ?? [];
+      session.held = undefined;
+      for (const frame of held) this.#handle(session, frame);
+    });
+  }
+
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const refusal = checkUpgrade(req, {
@@ -193,6 +218,26 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     ws.on('message', (data, isBinary) => this.#onFrame(session, data as Buffer, isBinary));
     ws.once('close', (code) => this.#onClose(session, code));
     this.emit('connection', info(session));
+    this.#admit(session);
+  }
+
+  /**
+   * [SB-4.5-1] Without a policy everyone may do everything; with one, a connection is the anonymous
+   * identity if there is one, and must otherwise authenticate within `authTimeoutMs` (legacy clients,
+   * which cannot, are closed at once).
+   */
+  #admit(session: Session): void {
+    const policy = this.options.auth;
+    session.identity = policy === undefined ? OPEN_IDENTITY : policy.anonymous;
+    if (session.identity !== undefined) return;
+    if (session.dialect === 'legacy') {
+      session.close(CLOSE_CODES.policyViolation, 'authentication required');
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!session.authenticated) session.close(CLOSE_CODES.policyViolation, 'authentication timeout');
+    }, this.limits.authTimeoutMs);
+    void session.closed.then(() => clearTimeout(timer));
   }
 
   #onFrame(session: Session, data: Buffer, isBinary: boolean): void {
@@ -209,10 +254,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
       session.refuse(decoded.failure);
       return;
     }
+    if (session.held !== undefined) {
+      if (session.held.length >= MAX_HELD_FRAMES) session.close(CLOSE_CODES.policyViolation, 'too many frames before authentication');
+      else session.held.push(decoded.frame);
+      return;
+    }
+    this.#handle(session, decoded.frame);
+  }
+
+  #handle(session: Session, frame: ClientFrame): void {
+    if (!session.isOpen) return;
+    if (session.identity === undefined && frame.action !== 'auth') {
+      session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
+      session.close(CLOSE_CODES.policyViolation, 'authentication required');
+      return;
+    }
     try {
-      dispatch(this, session, decoded.frame);
+      dispatch(this, session, frame);
     } catch (error) {
-      this.#internalError(session, decoded.frame, error);
+      this.#internalError(session, frame, error);
     }
   }
 

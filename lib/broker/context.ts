@@ -3,6 +3,7 @@
  * events. Handlers get it as their first argument; the broker owns the one instance.
  */
 import type { Limits } from '../protocol/index.js';
+import type { Identity, Permission } from './auth/policy.js';
 import type { NameRegistry } from './names.js';
 import type { PendingTable } from './pending.js';
 import type { Session } from './session.js';
@@ -13,6 +14,12 @@ export interface BrokerContext {
   readonly pending: PendingTable<Session>;
   /** False while the broker shuts down: new requests are refused with `shutting_down` ([SB-2-6]). */
   readonly acceptingRequests: boolean;
+  /** Whether the session's identity may do `permission` on `target` ([SB-4.5-3]). */
+  authorize(session: Session, permission: Permission, target: string): boolean;
+  /** The identity of a token, per the broker's policy. */
+  authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined>;
+  /** Hold the session's next frames until `work` settles, then handle them in order. */
+  holdWhile(session: Session, work: Promise<void>): void;
   /** Take a free name for `session` and tell it (`registered`). */
   takeName(session: Session, name: string): void;
   /** Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open. */

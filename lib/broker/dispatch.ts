@@ -6,12 +6,15 @@ import type { ClientFrame } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { handleAnswer } from './handlers/answer.js';
+import { handleAuth } from './handlers/auth.js';
 import { handleRegister } from './handlers/register.js';
 import { handleSend } from './handlers/send.js';
 import { handleUnregister } from './handlers/unregister.js';
 
 export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame): void {
   switch (frame.action) {
+    case 'auth':
+      return handleAuth(ctx, session, frame);
     case 'register':
       return handleRegister(ctx, session, frame);
     case 'unregister':

@@ -3,6 +3,7 @@
  * for the limits).
  */
 import { DEFAULT_LIMITS, type Limits } from '../protocol/index.js';
+import type { AuthPolicy } from './auth/policy.js';
 
 export interface Logger {
   info(message: string): void;
@@ -25,6 +26,8 @@ export interface BrokerOptions {
   allowedOrigins?: string[];
   /** Serve `wss://` with this PEM certificate and key. Default: plain `ws://`. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Who may connect and what they may do ([SB-4.5-1]); see auth/policy.ts. Default: everyone, everything. */
+  auth?: AuthPolicy;
   /** On close(), how long pending requests may still get answers before they fail ([SB-2-6]). Default: 5000. */
   shutdownGraceMs?: number;
 }
@@ -38,6 +41,7 @@ export interface ResolvedOptions {
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly shutdownGraceMs: number;
+  readonly auth: AuthPolicy | undefined;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -80,5 +84,6 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
     tls: options.tls,
     shutdownGraceMs,
+    auth: options.auth,
   });
 }

@@ -7,6 +7,7 @@
  * can send a legacy client a frame it does not know.
  */
 import type { WebSocket } from 'ws';
+import type { Identity } from './auth/policy.js';
 import {
   CLOSE_CODES,
   ERROR_CODES,
@@ -14,6 +15,7 @@ import {
   encode,
   type BrokerAction,
   type BrokerFrame,
+  type ClientFrame,
   type DecodeFailure,
   type Dialect,
   type ErrorCode,
@@ -38,6 +40,12 @@ export class Session {
   readonly #ws: WebSocket;
   readonly #limits: Limits;
   readonly #counters: SessionCounters;
+  /** Who the connection is; undefined until it authenticates when the broker admits no anonymous client. */
+  identity: Identity | undefined;
+  /** True once the connection presented a valid token ([SB-4.5-1]). */
+  authenticated = false;
+  /** Frames that arrived while an asynchronous authentication was running, handled after it. */
+  held: ClientFrame[] | undefined;
   /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
   alive = true;
   #budgetWindowStart = 0;

@@ -71,6 +71,13 @@ export const SentFrame = Type.Object(
 );
 export type SentFrame = Static<typeof SentFrame>;
 
+/** [SB-5.7] The connection is now this identity (extended only). */
+export const AuthenticatedFrame = Type.Object(
+  { action: Type.Literal('authenticated'), identity: Type.String() },
+  strict,
+);
+export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
+
 export const BROKER_FRAMES = {
   registered: RegisteredFrame,
   unregistered: UnregisteredFrame,
@@ -78,6 +85,7 @@ export const BROKER_FRAMES = {
   answer: AnswerOutFrame,
   error: ErrorFrame,
   sent: SentFrame,
+  authenticated: AuthenticatedFrame,
 } as const;
 
 export type BrokerAction = keyof typeof BROKER_FRAMES;
@@ -87,4 +95,5 @@ export type BrokerFrame =
   | MessageFrame
   | AnswerOutFrame
   | ErrorFrame
-  | SentFrame;
+  | SentFrame
+  | AuthenticatedFrame;

@@ -9,9 +9,13 @@ import { Ack, AnswerErrorCode, Name, Ref } from './grammar.js';
 
 const strict = { additionalProperties: false } as const;
 
-/** [SB-4.1] Take a name. */
+/** [SB-4.1] Take a name; with `takeover`, from another connection of the same identity (extended). */
 export const RegisterFrame = Type.Object(
-  { action: Type.Literal('register'), id: Name },
+  {
+    action: Type.Literal('register'),
+    id: Name,
+    takeover: Type.Optional(Type.Boolean({ description: 'Take the name over from a connection of the same identity.' })),
+  },
   { ...strict, description: 'Register a name for this connection.' },
 );
 export type RegisterFrame = Static<typeof RegisterFrame>;
@@ -57,8 +61,16 @@ export const AnswerFrame = Type.Object(
 );
 export type AnswerFrame = Static<typeof AnswerFrame>;
 
+/** [SB-4.5] Present a token; the connection becomes the token's identity (extended). */
+export const AuthFrame = Type.Object(
+  { action: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) },
+  { ...strict, description: 'Authenticate this connection with a token.' },
+);
+export type AuthFrame = Static<typeof AuthFrame>;
+
 /** Every frame a client may send, keyed by action. */
 export const CLIENT_FRAMES = {
+  auth: AuthFrame,
   register: RegisterFrame,
   unregister: UnregisterFrame,
   send: SendFrame,
@@ -66,4 +78,4 @@ export const CLIENT_FRAMES = {
 } as const;
 
 export type ClientAction = keyof typeof CLIENT_FRAMES;
-export type ClientFrame = RegisterFrame | UnregisterFrame | SendFrame | AnswerFrame;
+export type ClientFrame = AuthFrame | RegisterFrame | UnregisterFrame | SendFrame | AnswerFrame;

@@ -26,6 +26,11 @@ export const ERROR_CODES = {
     meaning: 'The sender already has a pending request with this correlation id; the new send was refused.',
     budget: false,
   },
+  unauthorized: {
+    meaning: 'The connection presented no valid token where one is required; it is closed.',
+    budget: false,
+  },
+  forbidden: { meaning: 'The connection\'s identity may not do this (register this name, or send to it).', budget: false },
   unknown_ack: {
     meaning: 'The answer names no request this connection received and may still answer; it was dropped.',
     budget: false,

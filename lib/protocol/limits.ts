@@ -31,6 +31,8 @@ export interface Limits {
   maxConnectionsPerAddress: number;
   /** Interval of the broker's pings, in milliseconds; a peer that misses one is dropped at the next. */
   heartbeatMs: number;
+  /** When authentication is required, how long a connection may take to authenticate, in milliseconds. */
+  authTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -48,4 +50,5 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 20_000,
   maxConnectionsPerAddress: 1000,
   heartbeatMs: 30_000,
+  authTimeoutMs: 5000,
 });

@@ -1,9 +1,11 @@
 /**
- * `register` (protocol.md section 4.1): take a name, or refuse it.
+ * `register` (protocol.md section 4.1): take a name, take it over from the same identity, or refuse it.
  */
 import { CLOSE_CODES, type RegisterFrame } from '../../protocol/index.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
+
+type Refusal = 'name_taken' | 'limit_exceeded' | 'forbidden';
 
 export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): void {
   const name = frame.id;
@@ -11,8 +13,12 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     session.send({ action: 'registered', id: name }); // [SB-4.1-3]
     return;
   }
+  if (!ctx.authorize(session, 'register', name)) {
+    refuse(session, 'forbidden', `this identity may not register "${name}"`, name); // [SB-4.5-3]
+    return;
+  }
   const holder = ctx.names.lookup(name);
-  if (holder !== undefined) {
+  if (holder !== undefined && !(frame.takeover === true && sameIdentity(holder, session))) {
     refuse(session, 'name_taken', `the name "${name}" is held by another connection`, name); // [SB-4.1-2]
     return;
   }
@@ -20,10 +26,19 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name); // [SB-4.1-5]
     return;
   }
+  if (holder !== undefined) {
+    holder.close(CLOSE_CODES.takenOver, `taken over: ${name}`); // [SB-4.1-6]
+    ctx.releaseName(holder, name);
+  }
   ctx.takeName(session, name); // [SB-4.1-1]
 }
 
-function refuse(session: Session, code: 'name_taken' | 'limit_exceeded', message: string, name: string): void {
+/** Both connections proved the same identity with a token; anonymous connections never match. */
+function sameIdentity(a: Session, b: Session): boolean {
+  return a.authenticated && b.authenticated && a.identity?.id === b.identity?.id;
+}
+
+function refuse(session: Session, code: Refusal, message: string, name: string): void {
   if (session.dialect === 'legacy') {
     session.close(CLOSE_CODES.policyViolation, code); // [SB-4.1-4]
     return;

@@ -24,6 +24,11 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     session.error('limit_exceeded', message, { ...ids, limit: 'maxDestinations' }); // [SB-4.3-4]
     return;
   }
+  const denied = dest.find((name) => !ctx.authorize(session, 'send', name));
+  if (denied !== undefined) {
+    session.error('forbidden', `this identity may not send to "${denied}"`, { ...ids, id: denied }); // [SB-4.5-3]
+    return;
+  }
   const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
 

@@ -1,0 +1,82 @@
+/**
+ * Authentication and authorization policy (protocol.md section 4.5): who a connection is, and what that
+ * identity may do. The broker asks two hooks, `authenticate` and `authorize`; `tokenPolicy` builds both
+ * from a list of identities (a configuration file, see config.ts), and custom policies may replace them.
+ *
+ * Safe defaults: a policy without `authenticate` accepts no token; without `authorize` an identity may do
+ * exactly what its patterns allow; without `anonymous`, a connection must authenticate.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export type Permission = 'register' | 'send' | 'subscribe' | 'publish';
+
+/** Name patterns: `*` stands for any run of characters (also none); everything else is literal. */
+export type Permissions = Readonly<Partial<Record<Permission, readonly string[]>>>;
+
+export interface Identity {
+  readonly id: string;
+  readonly permissions: Permissions;
+}
+
+export interface AuthPolicy {
+  /** The identity of a token, or undefined when the token is not valid. */
+  authenticate?(token: string, info: { remoteAddress: string }): Identity | undefined | Promise<Identity | undefined>;
+  /** Whether `identity` may do `permission` on `target` (a name or a topic). */
+  authorize?(identity: Identity, permission: Permission, target: string): boolean;
+  /** The identity of connections that do not authenticate (and of every legacy client); none: they are refused. */
+  anonymous?: Identity;
+}
+
+/** The identity of every connection of a broker without a policy: it may do anything. */
+export const OPEN_IDENTITY: Identity = Object.freeze({
+  id: 'anonymous',
+  permissions: Object.freeze({ register: ['*'], send: ['*'], subscribe: ['*'], publish: ['*'] }),
+});
+
+const compiled = new WeakMap<readonly string[], RegExp>();
+
+/** True when `target` matches one of the identity's patterns for `permission`. */
+export function allowedByPatterns(identity: Identity, permission: Permission, target: string): boolean {
+  const patterns = identity.permissions[permission];
+  if (patterns === undefined || patterns.length === 0) return false;
+  let regexp = compiled.get(patterns);
+  if (regexp === undefined) {
+    const alternatives = patterns.map((p) => p.split('*').map(escapeRegExp).join('.*'));
+    regexp = new RegExp(`^(?:${alternatives.join('|')})$`);
+    compiled.set(patterns, regexp);
+  }
+  return regexp.test(target);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+export function sha256(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export interface TokenIdentity extends Identity {
+  /** SHA-256 of the token, as 64 hex digits; the token itself is never stored. */
+  readonly tokenSha256: string;
+}
+
+/**
+ * A policy from identities with hashed tokens. The presented token is hashed and compared with every
+ * stored hash in constant time, without stopping at a match, so timing tells nothing about either.
+ */
+export function tokenPolicy(identities: readonly TokenIdentity[], anonymous?: Identity): AuthPolicy {
+  const hashes = identities.map((identity) => ({ identity, hash: Buffer.from(identity.tokenSha256, 'hex') }));
+  return {
+    authenticate(token) {
+      const presented = sha256(token);
+      let found: Identity | undefined;
+      for (const { identity, hash } of hashes) {
+        if (timingSafeEqual(presented, hash) && found === undefined) found = identity;
+      }
+      return found;
+    },
+    authorize: allowedByPatterns,
+    anonymous,
+  };
+}
