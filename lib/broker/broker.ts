@@ -10,14 +10,18 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, SUBPROTOCOL, decode, type AnswerOutFrame, type ClientFrame, type Dialect } from '../protocol/index.js';
+import { CLOSE_CODES, SUBPROTOCOL, decode, type ClientFrame, type Dialect } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
-import { PendingTable, type Outcome, type PendingRequest } from './pending.js';
+import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
+import { releaseName, takeName } from './naming.js';
+import { pendingHooks } from './outcomes.js';
+import { PendingTable } from './pending.js';
+import { TopicTable } from './topics.js';
 import { Session } from './session.js';
-import { OPEN_IDENTITY, allowedByPatterns, type Identity, type Permission } from './auth/policy.js';
+import { OPEN_IDENTITY, allowedByPatterns, patternMatcher, type Identity, type Permission } from './auth/policy.js';
 import { checkUpgrade } from './upgrade.js';
 
 export interface ConnectionInfo {
@@ -40,8 +44,11 @@ export interface BrokerStats {
   names: number;
   /** Requests waiting for their outcome. */
   pending: number;
-  /** Delivery ids that may still be answered (pending requests and losers of finished races). */
+  /** Delivery ids that may still be answered. */
   deliveries: number;
+  subscriptions: number;
+  /** Messages waiting in the mailboxes of offline durable names. */
+  queued: number;
   framesIn: number;
   framesOut: number;
   badFrames: number;
@@ -65,6 +72,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   readonly limits: ResolvedOptions['limits'];
   readonly names: NameRegistry<Session> = new MemoryNameRegistry<Session>();
   readonly pending: PendingTable<Session>;
+  readonly topics = new TopicTable<Session>();
+  readonly mailboxes: MailboxStore<Session>;
+  readonly #durable: ((name: string) => boolean) | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
   #heartbeat: NodeJS.Timeout | undefined;
@@ -79,7 +90,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     super();
     this.options = resolveOptions(options);
     this.limits = this.options.limits;
-    this.pending = new PendingTable<Session>((request, outcome) => this.#deliverOutcome(request, outcome));
+    this.pending = new PendingTable<Session>(pendingHooks(this.names, () => this.pending, this.limits.maxInFlightPerMember));
+    this.mailboxes = new MemoryMailboxes<Session>(this.limits);
+    this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -118,6 +131,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     const scheme = tls === undefined ? 'ws' : 'wss';
     const listening = { host, port: address.port, url: `${scheme}://${shown}:${address.port}${this.options.path}` };
     this.#heartbeat = setInterval(() => this.#beat(), this.limits.heartbeatMs).unref();
+    const sweepMs = Math.min(1000, this.limits.maxMailboxAgeMs);
+    this.#sweeper = setInterval(() => this.#sweepMailboxes(), sweepMs).unref();
     this.options.logger.info(`listening on ${listening.url}`);
     return listening;
   }
@@ -134,24 +149,26 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
       names: this.names.size,
       pending: this.pending.open,
       deliveries: this.pending.deliveries,
+      subscriptions: this.topics.size,
+      queued: this.mailboxes.queued,
       ...this.#counters,
       lateAnswers: this.pending.lateAnswers,
     };
   }
 
-  takeName(session: Session, name: string): void {
-    this.names.take(name, session);
-    session.names.add(name);
-    session.send({ action: 'registered', id: name });
+  takeName(session: Session, name: string, shared: boolean): void {
+    takeName(this, session, name, shared);
     this.emit('registered', name, info(session));
   }
 
-  releaseName(session: Session, name: string): void {
-    if (!session.names.delete(name)) return;
-    this.names.release(name, session);
-    this.pending.nameReleased(session, name);
-    session.send({ action: 'unregistered', id: name });
-    this.emit('unregistered', name, info(session));
+  releaseName(session: Session, name: string, explicit: boolean): void {
+    if (releaseName(this, session, name, explicit, this.#durable?.(name) === true)) {
+      this.emit('unregistered', name, info(session));
+    }
+  }
+
+  *namedSessions(): Iterable<Session> {
+    for (const session of this.#sessions) if (session.names.size > 0) yield session;
   }
 
   /** Sessions that may still send a request: not while shutting down ([SB-2-6]). */
@@ -196,6 +213,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  }
+
+  /** [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it. */
+  #sweepMailboxes(): void {
+    for (const { name, item } of this.mailboxes.sweep(Date.now())) {
+      const details = item.ref === undefined ? { id: name } : { id: name, ref: item.ref };
+      item.sender.error('expired', `a message queued for "${name}" expired before it came back`, details);
+    }
   }
 
   /** [SB-2-7] A session that did not answer the last ping (nor sent anything since) is dropped. */
@@ -281,21 +306,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     const fromAddress = (this.#perAddress.get(session.remoteAddress) ?? 1) - 1;
     if (fromAddress === 0) this.#perAddress.delete(session.remoteAddress);
     else this.#perAddress.set(session.remoteAddress, fromAddress);
-    for (const name of [...session.names]) this.releaseName(session, name); // [SB-4.2-4]
+    for (const name of [...session.names]) this.releaseName(session, name, false); // [SB-4.2-4]
     this.pending.peerGone(session); // [SB-6-9], [SB-6-10]
+    this.topics.peerGone(session);
     this.emit('disconnect', info(session), code);
-  }
-
-  #deliverOutcome(request: PendingRequest<Session>, outcome: Outcome): void {
-    const sender = request.sender;
-    if (outcome.kind === 'failure') {
-      sender.error(outcome.code, outcome.message, { ack: request.ack }); // [SB-6-5]; dropped for legacy [SB-6-11]
-      return;
-    }
-    const frame: AnswerOutFrame = { action: 'answer', ack: request.ack, from: outcome.from };
-    if (outcome.error !== undefined) frame.error = outcome.error;
-    else frame.message = outcome.message;
-    sender.send(frame);
   }
 
   /** [SB-7-4] The client hears `internal_error`, the connection stays, the fault is logged once. */
@@ -327,6 +341,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   async #close(): Promise<void> {
     this.#shuttingDown = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#sweeper);
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.pending.open > 0 && Date.now() < deadline) await sleep(Math.min(20, deadline - Date.now()));
     this.pending.clear();

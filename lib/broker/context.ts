@@ -4,7 +4,9 @@
  */
 import type { Limits } from '../protocol/index.js';
 import type { Identity, Permission } from './auth/policy.js';
+import type { MailboxStore } from './mailbox.js';
 import type { NameRegistry } from './names.js';
+import type { TopicTable } from './topics.js';
 import type { PendingTable } from './pending.js';
 import type { Session } from './session.js';
 
@@ -12,6 +14,10 @@ export interface BrokerContext {
   readonly limits: Limits;
   readonly names: NameRegistry<Session>;
   readonly pending: PendingTable<Session>;
+  readonly topics: TopicTable<Session>;
+  readonly mailboxes: MailboxStore<Session>;
+  /** Every connection that holds at least one name. */
+  namedSessions(): Iterable<Session>;
   /** False while the broker shuts down: new requests are refused with `shutting_down` ([SB-2-6]). */
   readonly acceptingRequests: boolean;
   /** Whether the session's identity may do `permission` on `target` ([SB-4.5-3]). */
@@ -20,8 +26,11 @@ export interface BrokerContext {
   authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined>;
   /** Hold the session's next frames until `work` settles, then handle them in order. */
   holdWhile(session: Session, work: Promise<void>): void;
-  /** Take a free name for `session` and tell it (`registered`). */
-  takeName(session: Session, name: string): void;
-  /** Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open. */
-  releaseName(session: Session, name: string): void;
+  /** Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox. */
+  takeName(session: Session, name: string, shared: boolean): void;
+  /**
+   * Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open.
+   * Unless `explicit` (an unregister), a durable name left without holder keeps a mailbox.
+   */
+  releaseName(session: Session, name: string, explicit: boolean): void;
 }

@@ -7,6 +7,10 @@ import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { handleAnswer } from './handlers/answer.js';
 import { handleAuth } from './handlers/auth.js';
+import { handleBroadcast } from './handlers/broadcast.js';
+import { handleCancel } from './handlers/cancel.js';
+import { handlePublish } from './handlers/publish.js';
+import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
 import { handleRegister } from './handlers/register.js';
 import { handleSend } from './handlers/send.js';
 import { handleUnregister } from './handlers/unregister.js';
@@ -23,6 +27,16 @@ export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFram
       return handleSend(ctx, session, frame);
     case 'answer':
       return handleAnswer(ctx, session, frame);
+    case 'subscribe':
+      return handleSubscribe(ctx, session, frame);
+    case 'unsubscribe':
+      return handleUnsubscribe(ctx, session, frame);
+    case 'publish':
+      return handlePublish(ctx, session, frame);
+    case 'broadcast':
+      return handleBroadcast(ctx, session, frame);
+    case 'cancel':
+      return handleCancel(ctx, session, frame);
     default: {
       const unreachable: never = frame;
       throw new Error(`no handler for ${(unreachable as { action: string }).action}`);

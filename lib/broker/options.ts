@@ -28,6 +28,8 @@ export interface BrokerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Who may connect and what they may do ([SB-4.5-1]); see auth/policy.ts. Default: everyone, everything. */
   auth?: AuthPolicy;
+  /** Names that are durable whoever registers them (patterns, `*` for any run of characters) ([SB-6.3-1]). */
+  durableNames?: string[];
   /** On close(), how long pending requests may still get answers before they fail ([SB-2-6]). Default: 5000. */
   shutdownGraceMs?: number;
 }
@@ -42,6 +44,7 @@ export interface ResolvedOptions {
   readonly tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly shutdownGraceMs: number;
   readonly auth: AuthPolicy | undefined;
+  readonly durableNames: readonly string[] | undefined;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -85,5 +88,6 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     tls: options.tls,
     shutdownGraceMs,
     auth: options.auth,
+    durableNames: options.durableNames,
   });
 }

@@ -35,6 +35,8 @@ export class Session {
   readonly remoteAddress: string;
   /** Names held, in the order taken; the first is the primary name. */
   readonly names = new Set<string>();
+  /** Names this connection registered as durable ([SB-6.3-1]). */
+  readonly durableNames = new Set<string>();
   /** Settles when the socket has closed, however it closed. */
   readonly closed: Promise<void>;
   readonly #ws: WebSocket;

@@ -4,7 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { ERROR_CODE_LIST } from './errors.js';
-import { Ack, Name, Ref } from './grammar.js';
+import { Ack, EventName, Name, Ref, Topic } from './grammar.js';
 import { AnswerError } from './client-frames.js';
 
 const strict = { additionalProperties: false } as const;
@@ -24,6 +24,9 @@ export const MessageFrame = Type.Object(
     message: Type.Unknown(),
     from: Name,
     ack: Type.Optional(Ack),
+    topic: Type.Optional(Topic),
+    context: Type.Optional(Topic),
+    event: Type.Optional(EventName),
   },
   strict,
 );
@@ -66,6 +69,7 @@ export const SentFrame = Type.Object(
     ack: Type.Optional(Ack),
     delivered: Type.Array(Name),
     unknown: Type.Array(Name),
+    queued: Type.Optional(Type.Array(Name)),
   },
   strict,
 );
@@ -78,6 +82,51 @@ export const AuthenticatedFrame = Type.Object(
 );
 export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
 
+/** [SB-5.8] A subscription is in place (extended only). */
+export const SubscribedFrame = Type.Object({ action: Type.Literal('subscribed'), topic: Topic }, strict);
+export type SubscribedFrame = Static<typeof SubscribedFrame>;
+
+/** [SB-5.8] A subscription has ended (extended only). */
+export const UnsubscribedFrame = Type.Object({ action: Type.Literal('unsubscribed'), topic: Topic }, strict);
+export type UnsubscribedFrame = Static<typeof UnsubscribedFrame>;
+
+/** [SB-5.9] The acknowledgement of a publish or broadcast: how many connections it reached (extended only). */
+export const PublishedFrame = Type.Object(
+  { action: Type.Literal('published'), receivers: Type.Integer({ minimum: 0 }), ref: Type.Optional(Ref), ack: Type.Optional(Ack) },
+  strict,
+);
+export type PublishedFrame = Static<typeof PublishedFrame>;
+
+/** One destination's part of a gathered outcome. */
+export const GatherResult = Type.Object(
+  {
+    from: Name,
+    message: Type.Optional(Type.Unknown()),
+    error: Type.Optional(AnswerError),
+    code: Type.Optional(Type.Union([Type.Literal('timeout'), Type.Literal('responder_gone')])),
+  },
+  strict,
+);
+export type GatherResult = Static<typeof GatherResult>;
+
+/** [SB-5.10] The outcome of a gather request: one result per destination (extended only). */
+export const GatheredFrame = Type.Object(
+  { action: Type.Literal('gathered'), ack: Ack, results: Type.Array(GatherResult) },
+  strict,
+);
+export type GatheredFrame = Static<typeof GatheredFrame>;
+
+/** [SB-5.11] Stop working on the request of this delivery id: nobody will read the answer (extended only). */
+export const CancelOutFrame = Type.Object(
+  {
+    action: Type.Literal('cancel'),
+    ack: Ack,
+    reason: Type.Union([Type.Literal('cancelled'), Type.Literal('timeout'), Type.Literal('answered'), Type.Literal('sender_gone')]),
+  },
+  strict,
+);
+export type CancelOutFrame = Static<typeof CancelOutFrame>;
+
 export const BROKER_FRAMES = {
   registered: RegisteredFrame,
   unregistered: UnregisteredFrame,
@@ -86,6 +135,11 @@ export const BROKER_FRAMES = {
   error: ErrorFrame,
   sent: SentFrame,
   authenticated: AuthenticatedFrame,
+  subscribed: SubscribedFrame,
+  unsubscribed: UnsubscribedFrame,
+  published: PublishedFrame,
+  gathered: GatheredFrame,
+  cancel: CancelOutFrame,
 } as const;
 
 export type BrokerAction = keyof typeof BROKER_FRAMES;
@@ -96,4 +150,9 @@ export type BrokerFrame =
   | AnswerOutFrame
   | ErrorFrame
   | SentFrame
-  | AuthenticatedFrame;
+  | AuthenticatedFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | PublishedFrame
+  | GatheredFrame
+  | CancelOutFrame;

@@ -5,7 +5,7 @@
  * answers them with a frame a legacy client does not know [SB-2-3].
  */
 import Type, { type Static } from 'typebox';
-import { Ack, AnswerErrorCode, Name, Ref } from './grammar.js';
+import { Ack, AnswerErrorCode, EventName, Name, Ref, Topic } from './grammar.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -15,6 +15,8 @@ export const RegisterFrame = Type.Object(
     action: Type.Literal('register'),
     id: Name,
     takeover: Type.Optional(Type.Boolean({ description: 'Take the name over from a connection of the same identity.' })),
+    shared: Type.Optional(Type.Boolean({ description: 'Serve the name as one member of a responder pool.' })),
+    durable: Type.Optional(Type.Boolean({ description: 'Queue messages for the name while it is offline.' })),
   },
   { ...strict, description: 'Register a name for this connection.' },
 );
@@ -36,6 +38,9 @@ export const SendFrame = Type.Object(
     ack: Type.Optional(Ack),
     ref: Type.Optional(Ref),
     timeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline in milliseconds (extended).' })),
+    gather: Type.Optional(Type.Boolean({ description: 'Wait for every destination, not the first answer (extended).' })),
+    retry: Type.Optional(Type.Boolean({ description: 'Safe to move to another pool member if one goes away (extended).' })),
+    event: Type.Optional(EventName),
   },
   { ...strict, description: 'Send a message; with ack it is a request that ends in exactly one outcome.' },
 );
@@ -68,6 +73,50 @@ export const AuthFrame = Type.Object(
 );
 export type AuthFrame = Static<typeof AuthFrame>;
 
+/** [SB-4.6] Receive what is published to a topic and every topic below it (extended). */
+export const SubscribeFrame = Type.Object(
+  { action: Type.Literal('subscribe'), topic: Topic },
+  { ...strict, description: 'Subscribe to a topic and its subtopics.' },
+);
+export type SubscribeFrame = Static<typeof SubscribeFrame>;
+
+/** [SB-4.6] Stop a subscription (extended). */
+export const UnsubscribeFrame = Type.Object(
+  { action: Type.Literal('unsubscribe'), topic: Topic },
+  { ...strict, description: 'End a subscription.' },
+);
+export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
+
+/** [SB-4.7] Deliver `message` to the subscribers of one or several topics; with `ack`, a request (extended). */
+export const PublishFrame = Type.Object(
+  {
+    action: Type.Literal('publish'),
+    topic: Type.Union([Topic, Type.Array(Topic, { minItems: 1 })]),
+    message: Type.Unknown(),
+    ack: Type.Optional(Ack),
+    ref: Type.Optional(Ref),
+    timeout: Type.Optional(Type.Integer({ minimum: 1 })),
+    gather: Type.Optional(Type.Boolean()),
+    event: Type.Optional(EventName),
+  },
+  { ...strict, description: 'Publish to topics; with ack it is a request to their subscribers.' },
+);
+export type PublishFrame = Static<typeof PublishFrame>;
+
+/** [SB-4.8] Deliver `message` to every connection that holds a name, but the sender (extended). */
+export const BroadcastFrame = Type.Object(
+  { action: Type.Literal('broadcast'), message: Type.Unknown(), ref: Type.Optional(Ref), event: Type.Optional(EventName) },
+  { ...strict, description: 'Send a message to every named connection.' },
+);
+export type BroadcastFrame = Static<typeof BroadcastFrame>;
+
+/** [SB-6.1] End a pending request of this sender now (extended). */
+export const CancelFrame = Type.Object(
+  { action: Type.Literal('cancel'), ack: Ack },
+  { ...strict, description: 'Cancel a pending request, by the sender\'s own ack.' },
+);
+export type CancelFrame = Static<typeof CancelFrame>;
+
 /** Every frame a client may send, keyed by action. */
 export const CLIENT_FRAMES = {
   auth: AuthFrame,
@@ -75,7 +124,22 @@ export const CLIENT_FRAMES = {
   unregister: UnregisterFrame,
   send: SendFrame,
   answer: AnswerFrame,
+  subscribe: SubscribeFrame,
+  unsubscribe: UnsubscribeFrame,
+  publish: PublishFrame,
+  broadcast: BroadcastFrame,
+  cancel: CancelFrame,
 } as const;
 
 export type ClientAction = keyof typeof CLIENT_FRAMES;
-export type ClientFrame = AuthFrame | RegisterFrame | UnregisterFrame | SendFrame | AnswerFrame;
+export type ClientFrame =
+  | AuthFrame
+  | RegisterFrame
+  | UnregisterFrame
+  | SendFrame
+  | AnswerFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | PublishFrame
+  | BroadcastFrame
+  | CancelFrame;

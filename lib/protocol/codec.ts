@@ -91,11 +91,21 @@ export function encode(frame: BrokerFrame): string {
 
 /**
  * Encode a `message` frame around a body that was serialised once for all its receivers.
- * `from` and `ack` are safe to splice unescaped: names exclude `"` and `\` by [SB-3-1], and delivery
- * ids are chosen by the broker from a URL-safe alphabet.
+ * `from`, `ack` and the fields in `suffix` (topic, context, event) are safe to splice unescaped: names,
+ * topics and event names exclude `"` and `\\` by [SB-3-1] and [SB-3-4], and delivery ids are chosen by
+ * the broker from a URL-safe alphabet.
  */
-export function encodeMessage(bodyJson: string, from: string, ack?: string): string {
+export function encodeMessage(bodyJson: string, from: string, ack?: string, suffix = ''): string {
   return ack === undefined
-    ? `{"action":"message","message":${bodyJson},"from":"${from}"}`
-    : `{"action":"message","message":${bodyJson},"from":"${from}","ack":"${ack}"}`;
+    ? `{"action":"message","message":${bodyJson},"from":"${from}"${suffix}}`
+    : `{"action":"message","message":${bodyJson},"from":"${from}","ack":"${ack}"${suffix}}`;
+}
+
+/** The encoded optional fields of a `message` frame, to pass as `suffix` to encodeMessage. */
+export function messageSuffix(fields: { topic?: string; context?: string; event?: string }): string {
+  let suffix = '';
+  if (fields.topic !== undefined) suffix += `,"topic":"${fields.topic}"`;
+  if (fields.context !== undefined) suffix += `,"context":"${fields.context}"`;
+  if (fields.event !== undefined) suffix += `,"event":"${fields.event}"`;
+  return suffix;
 }

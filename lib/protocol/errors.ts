@@ -22,6 +22,10 @@ export const ERROR_CODES = {
     budget: true,
   },
   name_taken: { meaning: 'Another live connection holds the name.', budget: false },
+  name_conflict: {
+    meaning: 'The name is registered in the other mode: shared (a pool) and exclusive registrations never mix.',
+    budget: false,
+  },
   duplicate_ack: {
     meaning: 'The sender already has a pending request with this correlation id; the new send was refused.',
     budget: false,
@@ -42,6 +46,9 @@ export const ERROR_CODES = {
     meaning: 'Every destination that could still answer the request disconnected or unregistered.',
     budget: false,
   },
+  cancelled: { meaning: 'The sender cancelled the request.', budget: false },
+  expired: { meaning: 'A message queued for an offline name was dropped at its age limit before the name came back.', budget: false },
+  mailbox_full: { meaning: 'The mailbox of an offline name is full: the message was not queued.', budget: false },
   shutting_down: {
     meaning: 'The broker is shutting down: the request was refused, or ended before an answer came.',
     budget: false,
@@ -53,4 +60,4 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
 /** The codes that end a request: an `error` frame with one of them and the request's `ack` is its outcome. */
-export const OUTCOME_CODES = ['no_responders', 'timeout', 'responder_gone', 'shutting_down'] as const satisfies readonly ErrorCode[];
+export const OUTCOME_CODES = ['no_responders', 'timeout', 'responder_gone', 'cancelled', 'shutting_down'] as const satisfies readonly ErrorCode[];

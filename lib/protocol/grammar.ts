@@ -22,6 +22,32 @@ export const Name = Type.String({
 });
 export type Name = Static<typeof Name>;
 
+export const TOPIC_MAX_LENGTH = 256;
+export const TOPIC_MAX_DEPTH = 16;
+const SEGMENT = '[A-Za-z0-9_:@/~-]+';
+export const TOPIC_PATTERN = `^${SEGMENT}(\\.${SEGMENT}){0,${TOPIC_MAX_DEPTH - 1}}$`;
+
+/**
+ * [SB-3-4] A topic is 1 to 16 dot-separated segments, 256 characters at most, each segment made of name
+ * characters other than the dot. A subscription to `news` matches `news`, `news.uk` and
+ * `news.uk.london`, and not `newsroom`.
+ */
+export const Topic = Type.String({
+  minLength: 1,
+  maxLength: TOPIC_MAX_LENGTH,
+  pattern: TOPIC_PATTERN,
+  description: 'A topic: 1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -, at most 256 characters',
+});
+export type Topic = Static<typeof Topic>;
+
+/** The event name a message may carry, for clients that dispatch by event: the grammar of names. */
+export const EventName = Type.String({
+  minLength: 1,
+  maxLength: NAME_MAX_LENGTH,
+  pattern: NAME_PATTERN,
+  description: 'An event name, with the grammar of names',
+});
+
 /** A correlation id chosen by a sender, or the delivery id the broker chose for a receiver. */
 export const Ack = Type.String({
   minLength: 1,

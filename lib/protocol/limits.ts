@@ -33,6 +33,16 @@ export interface Limits {
   heartbeatMs: number;
   /** When authentication is required, how long a connection may take to authenticate, in milliseconds. */
   authTimeoutMs: number;
+  /** Subscriptions one connection may hold. */
+  maxSubscriptionsPerConnection: number;
+  /** Requests one pool member may have in flight before round-robin skips it. */
+  maxInFlightPerMember: number;
+  /** Messages queued for one offline durable name. */
+  maxMailboxSize: number;
+  /** How long a message waits in a mailbox, in milliseconds (requests wait at most until their deadline). */
+  maxMailboxAgeMs: number;
+  /** Offline durable names with a mailbox, in the whole broker. */
+  maxMailboxes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -51,4 +61,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnectionsPerAddress: 1000,
   heartbeatMs: 30_000,
   authTimeoutMs: 5000,
+  maxSubscriptionsPerConnection: 256,
+  maxInFlightPerMember: 64,
+  maxMailboxSize: 1000,
+  maxMailboxAgeMs: 3_600_000,
+  maxMailboxes: 10_000,
 });

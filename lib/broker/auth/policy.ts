@@ -33,19 +33,23 @@ export const OPEN_IDENTITY: Identity = Object.freeze({
   permissions: Object.freeze({ register: ['*'], send: ['*'], subscribe: ['*'], publish: ['*'] }),
 });
 
-const compiled = new WeakMap<readonly string[], RegExp>();
+const compiled = new WeakMap<readonly string[], (target: string) => boolean>();
+
+/** A test for names matching any of `patterns`: `*` stands for any run of characters, also none. */
+export function patternMatcher(patterns: readonly string[]): (target: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const alternatives = patterns.map((p) => p.split('*').map(escapeRegExp).join('.*'));
+  const regexp = new RegExp(`^(?:${alternatives.join('|')})$`);
+  return (target) => regexp.test(target);
+}
 
 /** True when `target` matches one of the identity's patterns for `permission`. */
 export function allowedByPatterns(identity: Identity, permission: Permission, target: string): boolean {
   const patterns = identity.permissions[permission];
-  if (patterns === undefined || patterns.length === 0) return false;
-  let regexp = compiled.get(patterns);
-  if (regexp === undefined) {
-    const alternatives = patterns.map((p) => p.split('*').map(escapeRegExp).join('.*'));
-    regexp = new RegExp(`^(?:${alternatives.join('|')})$`);
-    compiled.set(patterns, regexp);
-  }
-  return regexp.test(target);
+  if (patterns === undefined) return false;
+  let matches = compiled.get(patterns);
+  if (matches === undefined) compiled.set(patterns, (matches = patternMatcher(patterns)));
+  return matches(target);
 }
 
 function escapeRegExp(text: string): string {

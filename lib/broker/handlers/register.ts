@@ -1,14 +1,16 @@
 /**
- * `register` (protocol.md section 4.1): take a name, take it over from the same identity, or refuse it.
+ * `register` (protocol.md sections 4.1 and 6.4): take a name, join its pool, take it over from the same
+ * identity, or refuse it.
  */
 import { CLOSE_CODES, type RegisterFrame } from '../../protocol/index.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
-type Refusal = 'name_taken' | 'limit_exceeded' | 'forbidden';
+type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden';
 
 export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): void {
   const name = frame.id;
+  const shared = frame.shared === true;
   if (session.names.has(name)) {
     session.send({ action: 'registered', id: name }); // [SB-4.1-3]
     return;
@@ -17,7 +19,13 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(session, 'forbidden', `this identity may not register "${name}"`, name); // [SB-4.5-3]
     return;
   }
-  const holder = ctx.names.lookup(name);
+  const entry = ctx.names.entry(name);
+  if (entry !== undefined && entry.shared !== shared) {
+    const modes = entry.shared ? 'a shared pool' : 'exclusively';
+    refuse(session, 'name_conflict', `"${name}" is registered ${modes}; the modes never mix`, name); // [SB-6.4-1]
+    return;
+  }
+  const holder = entry?.shared === false ? entry.holder : undefined;
   if (holder !== undefined && !(frame.takeover === true && sameIdentity(holder, session))) {
     refuse(session, 'name_taken', `the name "${name}" is held by another connection`, name); // [SB-4.1-2]
     return;
@@ -28,9 +36,10 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
   }
   if (holder !== undefined) {
     holder.close(CLOSE_CODES.takenOver, `taken over: ${name}`); // [SB-4.1-6]
-    ctx.releaseName(holder, name);
+    ctx.releaseName(holder, name, false);
   }
-  ctx.takeName(session, name); // [SB-4.1-1]
+  if (frame.durable === true) session.durableNames.add(name); // [SB-6.3-1]
+  ctx.takeName(session, name, shared); // [SB-4.1-1]
 }
 
 /** Both connections proved the same identity with a token; anonymous connections never match. */

@@ -1,18 +1,18 @@
 /**
- * `send` (protocol.md sections 4.3 and 6): resolve the destinations, refuse what breaks a rule or a
- * limit, report delivery when asked (`ref`), open the request when it has an `ack`, then deliver.
- * Every refusal happens before the first delivery, so a send is delivered whole or not at all.
+ * `send` (protocol.md sections 4.3 and 6): resolve the destinations (an exclusive holder, one member of
+ * a pool, or the mailbox of an offline durable name), refuse what breaks a rule or a limit, report
+ * delivery when asked (`ref`), then route. Every refusal happens before the first delivery, so a send is
+ * delivered whole or not at all.
  */
-import { encodeMessage, type SendFrame } from '../../protocol/index.js';
+import { messageSuffix, type SendFrame } from '../../protocol/index.js';
+import { admitRequest, idsOf } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import type { Session, ErrorDetails } from '../session.js';
+import { encodeBody, route } from '../route.js';
+import type { Session } from '../session.js';
 
 export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame): void {
-  const ids: ErrorDetails = {};
-  if (frame.ack !== undefined) ids.ack = frame.ack;
-  if (frame.ref !== undefined) ids.ref = frame.ref;
-
+  const ids = idsOf(frame);
   const from = session.primaryName;
   if (from === undefined) {
     session.error('not_registered', 'register a name before sending', ids); // [SB-4.3-1]
@@ -32,79 +32,69 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
 
-  const { targets, delivered, unknown } = resolve(ctx, dest);
-  let body: string;
-  try {
-    body = JSON.stringify(frame.message);
-  } catch {
+  const resolved = resolve(ctx, dest, frame.ack !== undefined);
+  if (typeof resolved === 'string') {
+    if (resolved === 'pool_busy') {
+      const message = 'every member of a pool among the destinations is at its in-flight limit';
+      session.error('limit_exceeded', message, { ...ids, limit: 'maxInFlightPerMember' }); // [SB-6.4-1]
+    } else {
+      session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: resolved.slice(5) }); // [SB-6.3-2]
+    }
+    return;
+  }
+  const body = encodeBody(frame.message);
+  if (body === undefined) {
     session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
     return;
   }
-
+  const { targets, delivered, unknown, queued } = resolved;
   if (frame.ref !== undefined) {
-    session.send({ action: 'sent', ...ids, ref: frame.ref, delivered, unknown }); // [SB-4.3-3]
+    const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
+    session.send(queued.length > 0 ? { ...sent, queued } : sent); // [SB-4.3-3]
   }
-  if (frame.ack === undefined) {
-    const text = encodeMessage(body, from);
-    for (const target of targets) target.peer.write('message', text); // [SB-4.3-2]
-    return;
-  }
-  if (targets.length === 0) {
-    session.error('no_responders', 'no destination of the request is registered', ids); // [SB-6-6]
-    return;
-  }
-  const deliveries = ctx.pending.add(session, frame.ack, session.dialect === 'legacy', timeoutMs, targets);
-  for (const delivery of deliveries) delivery.receiver.write('message', encodeMessage(body, from, delivery.id));
+  route(ctx, session, targets, queued, {
+    payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
+    ack: frame.ack,
+    ref: frame.ref,
+    timeoutMs,
+    gather: frame.gather === true,
+    retry: frame.retry === true,
+  });
 }
 
-/** The checks a request passes before anything is delivered ([SB-2-6], [SB-6-2], [SB-6-8], [SB-6-12]). */
-function admitRequest(ctx: BrokerContext, session: Session, ack: string, timeoutMs: number, ids: ErrorDetails): boolean {
-  const { limits, pending } = ctx;
-  if (!ctx.acceptingRequests) {
-    session.error('shutting_down', 'the broker is shutting down and accepts no new request', ids);
-    return false;
-  }
-  if (pending.has(session, ack)) {
-    session.error('duplicate_ack', `a request with ack "${ack}" is already pending`, ids);
-    return false;
-  }
-  if (timeoutMs > limits.maxTimeoutMs) {
-    const message = `timeout ${timeoutMs} ms exceeds the maximum of ${limits.maxTimeoutMs} ms`;
-    session.error('limit_exceeded', message, { ...ids, limit: 'maxTimeoutMs' });
-    return false;
-  }
-  if (pending.openOf(session) >= limits.maxPendingPerConnection) {
-    const message = `a connection may have at most ${limits.maxPendingPerConnection} pending requests`;
-    session.error('limit_exceeded', message, { ...ids, limit: 'maxPendingPerConnection' });
-    return false;
-  }
-  if (pending.open >= limits.maxPendingTotal) {
-    const message = `the broker has ${limits.maxPendingTotal} pending requests, its maximum`;
-    session.error('limit_exceeded', message, { ...ids, limit: 'maxPendingTotal' });
-    return false;
-  }
-  return true;
+interface Resolved {
+  targets: Target<Session>[];
+  delivered: string[];
+  unknown: string[];
+  queued: string[];
 }
 
-/** Registered destinations, one target per connection ([SB-4.3-2]), and the names that are not registered. */
-function resolve(ctx: BrokerContext, dest: readonly string[]) {
-  const targets: Target<Session>[] = [];
-  const delivered: string[] = [];
-  const unknown: string[] = [];
+/**
+ * One target per connection ([SB-4.3-2]), one pool member per pool name ([SB-6.4-1]), the offline durable
+ * names, and the names nobody holds. A refusal comes back as `pool_busy` or `full:<name>`.
+ */
+function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean): Resolved | string {
+  const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [] };
   const seenNames = new Set<string>();
   const seenPeers = new Set<Session>();
+  const cap = ctx.limits.maxInFlightPerMember;
+  const usable = isRequest ? (member: Session) => ctx.pending.inFlight(member) < cap : undefined;
   for (const name of dest) {
     if (seenNames.has(name)) continue;
     seenNames.add(name);
-    const peer = ctx.names.lookup(name);
-    if (peer === undefined) {
-      unknown.push(name);
+    const entry = ctx.names.entry(name);
+    if (entry === undefined) {
+      if (!ctx.mailboxes.has(name)) resolved.unknown.push(name);
+      else if (!ctx.mailboxes.canQueue(name)) return `full:${name}`;
+      else resolved.queued.push(name);
       continue;
     }
-    delivered.push(name);
+    const peer = ctx.names.pick(name, entry.shared ? usable : undefined);
+    if (peer === undefined) return 'pool_busy';
+    resolved.delivered.push(name);
     if (seenPeers.has(peer)) continue;
     seenPeers.add(peer);
-    targets.push({ peer, name });
+    resolved.targets.push({ peer, name });
   }
-  return { targets, delivered, unknown };
+  return resolved;
 }

@@ -11,12 +11,12 @@ export function handleUnregister(ctx: BrokerContext, session: Session, frame: Un
       session.error('not_registered', 'this connection holds no name'); // [SB-4.2-3]
       return;
     }
-    for (const name of [...session.names]) ctx.releaseName(session, name); // [SB-4.2-2]
+    for (const name of [...session.names]) ctx.releaseName(session, name, true); // [SB-4.2-2]
     return;
   }
   if (!session.names.has(frame.id)) {
     session.error('not_registered', `this connection does not hold "${frame.id}"`, { id: frame.id }); // [SB-4.2-3]
     return;
   }
-  ctx.releaseName(session, frame.id); // [SB-4.2-1]
+  ctx.releaseName(session, frame.id, true); // [SB-4.2-1]
 }

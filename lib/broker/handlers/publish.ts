@@ -1,0 +1,52 @@
+/**
+ * `publish` (protocol.md section 4.7): deliver to the current subscribers of one or several topics, each
+ * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them.
+ */
+import { messageSuffix, type PublishFrame } from '../../protocol/index.js';
+import { admitRequest, idsOf } from '../admit.js';
+import type { BrokerContext } from '../context.js';
+import type { Target } from '../pending.js';
+import { encodeBody, route } from '../route.js';
+import type { Session } from '../session.js';
+
+export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame): void {
+  const ids = idsOf(frame);
+  const from = session.primaryName;
+  if (from === undefined) {
+    session.error('not_registered', 'register a name before publishing', ids); // [SB-4.7-1]
+    return;
+  }
+  const topics = typeof frame.topic === 'string' ? [frame.topic] : frame.topic;
+  if (topics.length > ctx.limits.maxDestinations) {
+    const message = `a publish may name at most ${ctx.limits.maxDestinations} topics`;
+    session.error('limit_exceeded', message, { ...ids, limit: 'maxDestinations' });
+    return;
+  }
+  const denied = topics.find((topic) => !ctx.authorize(session, 'publish', topic));
+  if (denied !== undefined) {
+    session.error('forbidden', `this identity may not publish to "${denied}"`, { ...ids, id: denied }); // [SB-4.5-3]
+    return;
+  }
+  const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
+  if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
+  const body = encodeBody(frame.message);
+  if (body === undefined) {
+    session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
+    return;
+  }
+  const targets: Target<Session>[] = [];
+  for (const [peer, match] of ctx.topics.match(topics)) {
+    targets.push({ peer, name: peer.primaryName ?? peer.id, suffix: messageSuffix(match) }); // [SB-4.7-2]
+  }
+  const published = { action: 'published' as const, receivers: targets.length, ...ids };
+  session.send(published); // [SB-4.7-1]
+  // [SB-4.7-3] with ack, a request to the subscribers
+  route(ctx, session, targets, [], {
+    payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
+    ack: frame.ack,
+    ref: frame.ref,
+    timeoutMs,
+    gather: frame.gather === true,
+    retry: false,
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The life of a name held by a connection (protocol.md sections 4.1, 4.2 and 6.3): taking it (and
+ * receiving what waited in its mailbox) and releasing it (and opening a mailbox when a durable name is
+ * left without holder). The broker's takeName and releaseName delegate here.
+ */
+import { encodeMessage } from '../protocol/index.js';
+import type { BrokerContext } from './context.js';
+import { writeDelivery } from './route.js';
+import type { Session } from './session.js';
+
+/** Take `name` for `session`, then deliver its mailbox in order ([SB-6.3-1]). */
+export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean): void {
+  ctx.names.take(name, session, shared);
+  session.names.add(name);
+  session.send({ action: 'registered', id: name });
+  for (const item of ctx.mailboxes.take(name)) {
+    const { payload, request, slot } = item;
+    if (request === undefined) {
+      session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix));
+      continue;
+    }
+    const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });
+    if (delivery !== undefined) writeDelivery(delivery);
+  }
+}
+
+/**
+ * Release `name`; returns false when `session` did not hold it. A durable name that lost its last holder
+ * otherwise than by unregister keeps a mailbox ([SB-6.3-1]).
+ */
+export function releaseName(ctx: BrokerContext, session: Session, name: string, explicit: boolean, durable: boolean): boolean {
+  if (!session.names.delete(name)) return false;
+  ctx.names.release(name, session);
+  ctx.pending.nameReleased(session, name);
+  const wasDurable = session.durableNames.delete(name) || durable;
+  if (wasDurable && !explicit && ctx.names.entry(name) === undefined) ctx.mailboxes.open(name, Date.now());
+  session.send({ action: 'unregistered', id: name });
+  return true;
+}
