@@ -1,63 +1,105 @@
 /**
- * The pending-request table (protocol.md section 6): every request the broker accepted, from `send`
- * with `ack` to its one outcome, and the delivery ids its receivers may answer with.
+ * The pending-request table (protocol.md section 6): every request the broker accepted, from `send` or
+ * `publish` with `ack` to its one outcome.
  *
- * A request is *open* until its outcome is decided, then it may *linger* while receivers that lost the
- * race still hold delivery ids, so their late answers are dropped quietly ([SB-4.4-2]) instead of
- * answered with `unknown_ack`. It is freed when every delivery has ended, at its deadline, or when its
- * sender leaves ([SB-6-10]). Keyed by delivery id (broker-chosen, [SB-6-3]) and, per sender, by the
- * sender's own `ack` ([SB-6-1]): sender acks are never global keys.
+ * A request has *slots*, one per destination it reached: a slot is answered by a *delivery* (a delivery
+ * id given to one receiver, [SB-6-3]), or waits in a mailbox until its name comes back ([SB-6.3-1]).
+ * In first-answer mode the first answer decides ([SB-6-7]); in gather mode every slot must resolve
+ * ([SB-6.2-1]). When the outcome is decided, receivers still holding a delivery are told to cancel
+ * ([SB-6.1-2]) and their ids are remembered for a while, so that a late answer is dropped quietly
+ * ([SB-4.4-2]). Sender acks are keyed per sender ([SB-6-1]), never globally.
  *
- * Outcomes are reported through `onOutcome`; the table never writes frames itself.
+ * The table writes no frames: it reports through hooks, and the broker writes.
  */
 import { nanoid } from 'nanoid';
-import type { AnswerError, OUTCOME_CODES } from '../protocol/index.js';
+import type { AnswerError, CancelOutFrame, GatherResult, OUTCOME_CODES } from '../protocol/index.js';
 
 type OutcomeCode = (typeof OUTCOME_CODES)[number];
+export type CancelReason = CancelOutFrame['reason'];
 
 export type Outcome =
   | { kind: 'answer'; from: string; message: unknown; error?: AnswerError }
+  | { kind: 'gathered'; results: GatherResult[] }
   | { kind: 'failure'; code: OutcomeCode; message: string };
 
 export interface Target<Peer> {
   readonly peer: Peer;
   readonly name: string;
+  /** Encoded fields for this receiver only (a subscriber's topic and context), or none. */
+  readonly suffix?: string;
+}
+
+/** The parts of the `message` frame, encoded once, that every receiver of a request gets. */
+export interface Payload {
+  readonly body: string;
+  readonly from: string;
+  /** Extra encoded fields (`,"event":...`), or "". */
+  readonly suffix: string;
 }
 
 export interface Delivery<Peer> {
   readonly id: string;
   readonly receiver: Peer;
   readonly name: string;
+  readonly slot: number;
+  readonly suffix: string | undefined;
   readonly request: PendingRequest<Peer>;
 }
 
-export interface PendingRequest<Peer> {
+export interface RequestOptions {
+  /** The sender hears only answers (legacy dialect, [SB-6-11]). */
+  readonly answersOnly: boolean;
+  readonly gather: boolean;
+  /** Safe to move to another pool member when a receiver goes away ([SB-6.4-2]). */
+  readonly retry: boolean;
+  readonly timeoutMs: number;
+  readonly payload: Payload;
+}
+
+export interface PendingRequest<Peer> extends RequestOptions {
   readonly sender: Peer;
   readonly ack: string;
-  /** True when the sender hears only answers (legacy dialect, [SB-6-11]). */
-  readonly answersOnly: boolean;
   readonly deliveries: Map<string, Delivery<Peer>>;
+  /** The destination name of every slot, and its result once resolved (gather mode). */
+  readonly slotNames: string[];
+  readonly results: (GatherResult | undefined)[];
+  unresolved: number;
+  /** Receivers tried so far (pool failover never retries the same one). */
+  readonly tried: Set<Peer>;
   open: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
-export type AnswerResult = 'won' | 'late' | 'ended' | 'unknown';
+export interface PendingHooks<Peer> {
+  outcome(request: PendingRequest<Peer>, outcome: Outcome): void;
+  /** Tell a receiver to stop working on a delivery. */
+  cancel(delivery: Delivery<Peer>, reason: CancelReason): void;
+  /** Another receiver for a lost delivery of a retry-safe request, or none. */
+  reroute(request: PendingRequest<Peer>, lost: Delivery<Peer>): Target<Peer> | undefined;
+  /** Write the `message` frame of a delivery made after the request was opened. */
+  deliver(delivery: Delivery<Peer>): void;
+}
+
+export type AnswerResult = 'won' | 'recorded' | 'late' | 'ended' | 'unknown';
+
+/** Delivery ids remembered per receiver after their request ended, for quiet late answers. */
+const REMEMBERED_PER_RECEIVER = 1024;
 
 interface SenderState<Peer> {
   readonly open: Map<string, PendingRequest<Peer>>;
-  readonly all: Set<PendingRequest<Peer>>;
 }
 
 export class PendingTable<Peer> {
   readonly #byDeliveryId = new Map<string, Delivery<Peer>>();
   readonly #senders = new Map<Peer, SenderState<Peer>>();
   readonly #receivers = new Map<Peer, Set<Delivery<Peer>>>();
-  readonly #onOutcome: (request: PendingRequest<Peer>, outcome: Outcome) => void;
+  readonly #ended = new Map<Peer, Set<string>>();
+  readonly #hooks: PendingHooks<Peer>;
   #open = 0;
   #lateAnswers = 0;
 
-  constructor(onOutcome: (request: PendingRequest<Peer>, outcome: Outcome) => void) {
-    this.#onOutcome = onOutcome;
+  constructor(hooks: PendingHooks<Peer>) {
+    this.#hooks = hooks;
   }
 
   /** Requests whose outcome is not decided yet. */
@@ -65,155 +107,202 @@ export class PendingTable<Peer> {
     return this.#open;
   }
 
-  /** Delivery ids that may still be answered (open and lingering requests). */
+  /** Delivery ids that may still be answered. */
   get deliveries(): number {
     return this.#byDeliveryId.size;
   }
 
-  /** Answers dropped because another receiver had already won ([SB-4.4-2]). */
+  /** Answers dropped quietly because their request had ended for that receiver ([SB-4.4-2]). */
   get lateAnswers(): number {
     return this.#lateAnswers;
   }
 
-  /** Requests `sender` has open. */
   openOf(sender: Peer): number {
     return this.#senders.get(sender)?.open.size ?? 0;
   }
 
-  /** True when `sender` has an open request with this `ack` ([SB-6-2]). */
+  /** Deliveries `receiver` holds: its requests in flight. */
+  inFlight(receiver: Peer): number {
+    return this.#receivers.get(receiver)?.size ?? 0;
+  }
+
   has(sender: Peer, ack: string): boolean {
     return this.#senders.get(sender)?.open.has(ack) === true;
   }
 
-  /** Open a request to `targets` (at least one); returns its deliveries, one id per receiver. */
-  add(sender: Peer, ack: string, answersOnly: boolean, timeoutMs: number, targets: Target<Peer>[]): Delivery<Peer>[] {
-    const request: PendingRequest<Peer> = { sender, ack, answersOnly, deliveries: new Map(), open: true, timer: undefined };
-    const created: Delivery<Peer>[] = [];
-    for (const { peer, name } of targets) {
-      const delivery: Delivery<Peer> = { id: nanoid(), receiver: peer, name, request };
-      request.deliveries.set(delivery.id, delivery);
-      this.#byDeliveryId.set(delivery.id, delivery);
-      let held = this.#receivers.get(peer);
-      if (held === undefined) this.#receivers.set(peer, (held = new Set()));
-      held.add(delivery);
-      created.push(delivery);
-    }
+  /**
+   * Open a request: one slot per target (delivered now) and per queued name (delivered by `attach`
+   * later). Returns the request and its deliveries; slots of queued names follow the targets' slots.
+   */
+  add(sender: Peer, ack: string, options: RequestOptions, targets: Target<Peer>[], queued: string[] = []) {
+    const request: PendingRequest<Peer> = {
+      ...options,
+      sender,
+      ack,
+      deliveries: new Map(),
+      slotNames: [...targets.map((t) => t.name), ...queued],
+      results: [],
+      unresolved: targets.length + queued.length,
+      tried: new Set(),
+      open: true,
+      timer: undefined,
+    };
+    const deliveries = targets.map((target, slot) => this.#deliver(request, target, slot));
     let state = this.#senders.get(sender);
-    if (state === undefined) this.#senders.set(sender, (state = { open: new Map(), all: new Set() }));
+    if (state === undefined) this.#senders.set(sender, (state = { open: new Map() }));
     state.open.set(ack, request);
-    state.all.add(request);
     this.#open++;
-    request.timer = setTimeout(() => this.#expire(request), timeoutMs);
-    return created;
+    request.timer = setTimeout(() => this.#expire(request), options.timeoutMs);
+    return { request, deliveries };
   }
 
-  /** An answer from `receiver` with delivery id `id` ([SB-4.4-1], [SB-6-4], [SB-6-7]). */
+  /** Deliver a queued slot now that its name is back; undefined when the request has ended. */
+  attach(request: PendingRequest<Peer>, slot: number, target: Target<Peer>): Delivery<Peer> | undefined {
+    if (!request.open) return undefined;
+    return this.#deliver(request, target, slot);
+  }
+
+  /** An answer from `receiver` with delivery id `id` ([SB-4.4-1], [SB-6-4], [SB-6-7], [SB-6.2-1]). */
   answer(receiver: Peer, id: string, message: unknown, error: AnswerError | undefined): AnswerResult {
     const delivery = this.#byDeliveryId.get(id);
-    if (delivery === undefined || delivery.receiver !== receiver) return 'unknown';
+    if (delivery === undefined || delivery.receiver !== receiver) {
+      if (this.#ended.get(receiver)?.delete(id) === true) {
+        this.#lateAnswers++;
+        return 'late';
+      }
+      return 'unknown';
+    }
     const request = delivery.request;
     this.#endDelivery(delivery);
-    if (!request.open) {
-      this.#lateAnswers++;
-      this.#freeIfDone(request);
-      return 'late';
-    }
     if (error !== undefined && request.answersOnly) {
-      // A legacy sender cannot hear an error: it ends only this delivery ([SB-6-11]).
-      this.#afterDeliveryLost(request);
+      this.#lose(delivery); // a legacy sender cannot hear an error: only this delivery ends ([SB-6-11])
       return 'ended';
     }
-    this.#decide(request, { kind: 'answer', from: delivery.name, message, error });
+    if (request.gather) {
+      const result: GatherResult = { from: delivery.name };
+      if (error !== undefined) result.error = error;
+      else result.message = message;
+      this.#resolve(request, delivery.slot, result);
+      return 'recorded';
+    }
+    this.#decide(request, { kind: 'answer', from: delivery.name, message, error }, 'answered');
     return 'won';
   }
 
-  /** `receiver` no longer answers for `name` (it unregistered it): its deliveries by that name end ([SB-6-9]). */
+  /** The sender cancels its request ([SB-6.1-1]); false when it has none with this ack. */
+  cancel(sender: Peer, ack: string): boolean {
+    const request = this.#senders.get(sender)?.open.get(ack);
+    if (request === undefined) return false;
+    this.#decide(request, { kind: 'failure', code: 'cancelled', message: 'the sender cancelled the request' }, 'cancelled');
+    return true;
+  }
+
+  /** `receiver` no longer answers for `name` (it unregistered it): its deliveries by that name are lost ([SB-6-9]). */
   nameReleased(receiver: Peer, name: string): void {
-    const held = this.#receivers.get(receiver);
-    if (held === undefined) return;
-    for (const delivery of [...held]) {
+    for (const delivery of [...(this.#receivers.get(receiver) ?? [])]) {
       if (delivery.name !== name) continue;
       this.#endDelivery(delivery);
-      this.#afterDeliveryLost(delivery.request);
+      this.#lose(delivery);
     }
   }
 
-  /** `peer` disconnected: free the requests it sent ([SB-6-10]) and end the deliveries it held ([SB-6-9]). */
+  /** `peer` disconnected: its requests end without an outcome ([SB-6-10]), its deliveries are lost ([SB-6-9]). */
   peerGone(peer: Peer): void {
     const state = this.#senders.get(peer);
     if (state !== undefined) {
-      for (const request of state.all) this.#free(request);
-      this.#senders.delete(peer);
+      for (const request of [...state.open.values()]) this.#decide(request, undefined, 'sender_gone');
     }
-    const held = this.#receivers.get(peer);
-    if (held !== undefined) {
-      for (const delivery of [...held]) {
-        this.#endDelivery(delivery);
-        this.#afterDeliveryLost(delivery.request);
-      }
-      this.#receivers.delete(peer);
+    for (const delivery of [...(this.#receivers.get(peer) ?? [])]) {
+      this.#endDelivery(delivery);
+      this.#lose(delivery);
     }
+    this.#ended.delete(peer);
   }
 
-  /** End every open request with `shutting_down` and free everything ([SB-2-6]). */
+  /** End every open request with `shutting_down` ([SB-2-6]). */
   clear(): void {
     for (const state of [...this.#senders.values()]) {
-      for (const request of [...state.all]) {
-        if (request.open) {
-          this.#decide(request, { kind: 'failure', code: 'shutting_down', message: 'the broker is shutting down' });
-        }
-        this.#free(request);
+      for (const request of [...state.open.values()]) {
+        this.#decide(request, { kind: 'failure', code: 'shutting_down', message: 'the broker is shutting down' }, 'cancelled');
       }
     }
   }
 
-  #afterDeliveryLost(request: PendingRequest<Peer>): void {
-    if (request.deliveries.size > 0) return;
-    if (request.open) {
-      this.#decide(request, {
-        kind: 'failure',
-        code: 'responder_gone',
-        message: 'every receiver of the request disconnected or unregistered',
-      });
-    } else {
-      this.#free(request);
+  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slot: number): Delivery<Peer> {
+    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slot, suffix: target.suffix, request };
+    request.deliveries.set(delivery.id, delivery);
+    request.tried.add(target.peer);
+    this.#byDeliveryId.set(delivery.id, delivery);
+    let held = this.#receivers.get(target.peer);
+    if (held === undefined) this.#receivers.set(target.peer, (held = new Set()));
+    held.add(delivery);
+    return delivery;
+  }
+
+  /** A delivery ended without an answer: move it to another pool member if allowed, else its slot is gone. */
+  #lose(delivery: Delivery<Peer>): void {
+    const request = delivery.request;
+    if (!request.open) return;
+    if (request.retry) {
+      const target = this.#hooks.reroute(request, delivery);
+      if (target !== undefined) {
+        this.#hooks.deliver(this.#deliver(request, target, delivery.slot)); // [SB-6.4-2]
+        return;
+      }
     }
+    if (request.gather) {
+      this.#resolve(request, delivery.slot, { from: delivery.name, code: 'responder_gone' });
+      return;
+    }
+    request.unresolved--;
+    if (request.unresolved === 0) {
+      const message = 'every receiver of the request disconnected or unregistered';
+      this.#decide(request, { kind: 'failure', code: 'responder_gone', message }, 'answered');
+    }
+  }
+
+  #resolve(request: PendingRequest<Peer>, slot: number, result: GatherResult): void {
+    if (request.results[slot] !== undefined) return;
+    request.results[slot] = result;
+    request.unresolved--;
+    if (request.unresolved === 0) this.#decide(request, { kind: 'gathered', results: request.results as GatherResult[] }, 'answered');
   }
 
   #expire(request: PendingRequest<Peer>): void {
     request.timer = undefined;
-    if (request.open) {
-      this.#decide(request, { kind: 'failure', code: 'timeout', message: 'the request reached its deadline' });
+    if (!request.open) return;
+    if (request.gather) {
+      const results = request.slotNames.map((from, slot) => request.results[slot] ?? { from, code: 'timeout' as const });
+      this.#decide(request, { kind: 'gathered', results }, 'timeout');
+      return;
     }
-    this.#free(request);
+    this.#decide(request, { kind: 'failure', code: 'timeout', message: 'the request reached its deadline' }, 'timeout');
   }
 
-  #decide(request: PendingRequest<Peer>, outcome: Outcome): void {
+  /** Decide the one outcome (none when the sender is gone), tell the other receivers, free the request. */
+  #decide(request: PendingRequest<Peer>, outcome: Outcome | undefined, reason: CancelReason): void {
     request.open = false;
     this.#open--;
-    this.#senders.get(request.sender)?.open.delete(request.ack);
-    this.#onOutcome(request, outcome);
-    this.#freeIfDone(request);
-  }
-
-  #freeIfDone(request: PendingRequest<Peer>): void {
-    if (request.deliveries.size === 0) this.#free(request);
-  }
-
-  #free(request: PendingRequest<Peer>): void {
     if (request.timer !== undefined) clearTimeout(request.timer);
     request.timer = undefined;
-    for (const delivery of [...request.deliveries.values()]) this.#endDelivery(delivery);
     const state = this.#senders.get(request.sender);
     if (state !== undefined) {
-      state.all.delete(request);
-      if (request.open) state.open.delete(request.ack);
-      if (state.all.size === 0) this.#senders.delete(request.sender);
+      state.open.delete(request.ack);
+      if (state.open.size === 0) this.#senders.delete(request.sender);
     }
-    if (request.open) {
-      request.open = false;
-      this.#open--;
+    if (outcome !== undefined) this.#hooks.outcome(request, outcome);
+    for (const delivery of [...request.deliveries.values()]) {
+      this.#endDelivery(delivery);
+      this.#remember(delivery);
+      this.#hooks.cancel(delivery, reason); // [SB-6.1-2]
     }
+  }
+
+  #remember(delivery: Delivery<Peer>): void {
+    let ended = this.#ended.get(delivery.receiver);
+    if (ended === undefined) this.#ended.set(delivery.receiver, (ended = new Set()));
+    ended.add(delivery.id);
+    if (ended.size > REMEMBERED_PER_RECEIVER) ended.delete(ended.values().next().value as string);
   }
 
   #endDelivery(delivery: Delivery<Peer>): void {
