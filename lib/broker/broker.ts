@@ -17,6 +17,7 @@ import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
 import { releaseName, takeName } from './naming.js';
+import { BrokerPeer, LocalSocket } from './local.js';
 import { pendingHooks } from './outcomes.js';
 import { PendingTable } from './pending.js';
 import { TopicTable } from './topics.js';
@@ -76,6 +77,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   readonly mailboxes: MailboxStore<Session>;
   readonly #durable: ((name: string) => boolean) | undefined;
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #peers = new Set<BrokerPeer>();
+  #defaultPeer: Promise<BrokerPeer> | undefined;
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
   #heartbeat: NodeJS.Timeout | undefined;
@@ -154,6 +157,61 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
       ...this.#counters,
       lateAnswers: this.pending.lateAnswers,
     };
+  }
+
+  /**
+   * A connection inside this process, registered as `name` ([SB-4.9-1]): it sends, requests, publishes
+   * and answers like any client, through the same code paths.
+   */
+  async peer(name: string): Promise<BrokerPeer> {
+    const session: Session = new Session(
+      nanoid(),
+      new LocalSocket((text) => peer.receive(JSON.parse(text))),
+      'extended',
+      'local',
+      this.limits,
+      this.#counters,
+    );
+    const peer = new BrokerPeer(name, (frame) => {
+      const data = Buffer.from(JSON.stringify(frame));
+      queueMicrotask(() => this.#onFrame(session, data, false));
+    });
+    session.identity = OPEN_IDENTITY;
+    this.#sessions.add(session);
+    this.#peers.add(peer);
+    void session.closed.then(() => {
+      this.#peers.delete(peer);
+      peer.closeAll();
+      this.#onClose(session, CLOSE_CODES.normal);
+    });
+    try {
+      await peer.register();
+    } catch (error) {
+      session.close(CLOSE_CODES.normal, 'not registered');
+      throw error;
+    }
+    return peer;
+  }
+
+  /** Send as the broker's own peer (`peerName`, default `broker`); see BrokerPeer.send. */
+  async send(...args: Parameters<BrokerPeer['send']>): ReturnType<BrokerPeer['send']> {
+    return (await this.#ownPeer()).send(...args);
+  }
+
+  /** Request as the broker's own peer; see BrokerPeer.request. */
+  async request(...args: Parameters<BrokerPeer['request']>): ReturnType<BrokerPeer['request']> {
+    return (await this.#ownPeer()).request(...args);
+  }
+
+  /** Publish as the broker's own peer; see BrokerPeer.publish. */
+  async publish(...args: Parameters<BrokerPeer['publish']>): ReturnType<BrokerPeer['publish']> {
+    return (await this.#ownPeer()).publish(...args);
+  }
+
+  #ownPeer(): Promise<BrokerPeer> {
+    this.#defaultPeer ??= this.peer(this.options.peerName);
+    this.#defaultPeer.catch(() => (this.#defaultPeer = undefined));
+    return this.#defaultPeer;
   }
 
   takeName(session: Session, name: string, shared: boolean): void {

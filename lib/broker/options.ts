@@ -2,7 +2,7 @@
  * Broker options: validated once, all problems reported together, then frozen (protocol.md section 9
  * for the limits).
  */
-import { DEFAULT_LIMITS, type Limits } from '../protocol/index.js';
+import { DEFAULT_LIMITS, isName, type Limits } from '../protocol/index.js';
 import type { AuthPolicy } from './auth/policy.js';
 
 export interface Logger {
@@ -28,6 +28,8 @@ export interface BrokerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Who may connect and what they may do ([SB-4.5-1]); see auth/policy.ts. Default: everyone, everything. */
   auth?: AuthPolicy;
+  /** The name of the broker's own peer, used by broker.send, request and publish. Default: `broker`. */
+  peerName?: string;
   /** Names that are durable whoever registers them (patterns, `*` for any run of characters) ([SB-6.3-1]). */
   durableNames?: string[];
   /** On close(), how long pending requests may still get answers before they fail ([SB-2-6]). Default: 5000. */
@@ -45,6 +47,7 @@ export interface ResolvedOptions {
   readonly shutdownGraceMs: number;
   readonly auth: AuthPolicy | undefined;
   readonly durableNames: readonly string[] | undefined;
+  readonly peerName: string;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -73,6 +76,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     problems.push('allowedOrigins must be an array of non-empty strings');
   }
   if (options.tls !== undefined && (!options.tls.cert || !options.tls.key)) problems.push('tls needs both cert and key');
+  const peerName = options.peerName ?? 'broker';
+  if (!isName(peerName)) problems.push(`peerName must be a name (protocol.md [SB-3-1]), got ${JSON.stringify(peerName)}`);
   const shutdownGraceMs = options.shutdownGraceMs ?? 5000;
   if (!Number.isSafeInteger(shutdownGraceMs) || shutdownGraceMs < 0) {
     problems.push(`shutdownGraceMs must be a non-negative integer, got ${String(shutdownGraceMs)}`);
@@ -89,5 +94,6 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     shutdownGraceMs,
     auth: options.auth,
     durableNames: options.durableNames,
+    peerName,
   });
 }

@@ -6,7 +6,6 @@
  * name) and its bad-frame budget. It enforces the legacy rule [SB-2-3] at the one way out, so no handler
  * can send a legacy client a frame it does not know.
  */
-import type { WebSocket } from 'ws';
 import type { Identity } from './auth/policy.js';
 import {
   CLOSE_CODES,
@@ -22,6 +21,18 @@ import {
   type ErrorFrame,
   type Limits,
 } from '../protocol/index.js';
+
+/** What a session needs of its socket: a ws WebSocket, or the broker's own in-process peer (local.ts). */
+export interface SessionSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  ping(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
 
@@ -39,7 +50,7 @@ export class Session {
   readonly durableNames = new Set<string>();
   /** Settles when the socket has closed, however it closed. */
   readonly closed: Promise<void>;
-  readonly #ws: WebSocket;
+  readonly #ws: SessionSocket;
   readonly #limits: Limits;
   readonly #counters: SessionCounters;
   /** Who the connection is; undefined until it authenticates when the broker admits no anonymous client. */
@@ -54,7 +65,7 @@ export class Session {
   #budgetSpent = 0;
   #closing = false;
 
-  constructor(id: string, ws: WebSocket, dialect: Dialect, remoteAddress: string, limits: Limits, counters: SessionCounters) {
+  constructor(id: string, ws: SessionSocket, dialect: Dialect, remoteAddress: string, limits: Limits, counters: SessionCounters) {
     this.id = id;
     this.#ws = ws;
     this.dialect = dialect;
