@@ -2,7 +2,7 @@
  * What the pending-request table's decisions look like on the wire (protocol.md section 6): the one
  * outcome to the sender, `cancel` to receivers still working, and the deliveries of pool failover.
  */
-import type { AnswerOutFrame } from '../protocol/index.js';
+import { encodeAnswer, encodeGathered } from '../protocol/index.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';
 import { writeDelivery } from './route.js';
@@ -11,20 +11,16 @@ import type { Session } from './session.js';
 export function pendingHooks(names: NameRegistry<Session>, pending: () => PendingTable<Session>, cap: number): PendingHooks<Session> {
   return {
     outcome(request, outcome) {
-      const sender = request.sender;
+      const { sender, ack } = request;
       switch (outcome.kind) {
         case 'failure':
-          sender.error(outcome.code, outcome.message, { ack: request.ack }); // [SB-6-5]; not to legacy [SB-6-11]
-          return;
+          return sender.error(outcome.code, outcome.message, { ack }); // [SB-6-5]; not to legacy [SB-6-11]
         case 'gathered':
-          sender.send({ action: 'gathered', ack: request.ack, results: outcome.results }); // [SB-6.2-1]
-          return;
-        case 'answer': {
-          const frame: AnswerOutFrame = { action: 'answer', ack: request.ack, from: outcome.from };
-          if (outcome.error !== undefined) frame.error = outcome.error;
-          else frame.message = outcome.message;
-          sender.send(frame); // [SB-6-7]
-        }
+          return sender.write('gathered', encodeGathered(ack, outcome.results)); // [SB-6.2-1]
+        case 'error-answer':
+          return sender.send({ action: 'answer', ack, from: outcome.from, error: outcome.error }); // [SB-6-7]
+        case 'answer':
+          return sender.write('answer', encodeAnswer(ack, outcome.from, outcome.body)); // [SB-6-7]
       }
     },
     cancel(delivery, reason) {

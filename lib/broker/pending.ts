@@ -12,14 +12,21 @@
  * The table writes no frames: it reports through hooks, and the broker writes.
  */
 import { nanoid } from 'nanoid';
-import type { AnswerError, CancelOutFrame, GatherResult, OUTCOME_CODES } from '../protocol/index.js';
+import type { AnswerError, CancelOutFrame, OUTCOME_CODES } from '../protocol/index.js';
 
 type OutcomeCode = (typeof OUTCOME_CODES)[number];
 export type CancelReason = CancelOutFrame['reason'];
 
+/** One destination's part of a gathered outcome; an answer's body is kept encoded, as it arrived. */
+export type SlotResult =
+  | { from: string; body: string }
+  | { from: string; error: AnswerError }
+  | { from: string; code: 'timeout' | 'responder_gone' };
+
 export type Outcome =
-  | { kind: 'answer'; from: string; message: unknown; error?: AnswerError }
-  | { kind: 'gathered'; results: GatherResult[] }
+  | { kind: 'answer'; from: string; body: string }
+  | { kind: 'error-answer'; from: string; error: AnswerError }
+  | { kind: 'gathered'; results: SlotResult[] }
   | { kind: 'failure'; code: OutcomeCode; message: string };
 
 export interface Target<Peer> {
@@ -62,7 +69,7 @@ export interface PendingRequest<Peer> extends RequestOptions {
   readonly deliveries: Map<string, Delivery<Peer>>;
   /** The destination name of every slot, and its result once resolved (gather mode). */
   readonly slotNames: string[];
-  readonly results: (GatherResult | undefined)[];
+  readonly results: (SlotResult | undefined)[];
   unresolved: number;
   /** Receivers tried so far (pool failover never retries the same one). */
   readonly tried: Set<Peer>;
@@ -162,8 +169,11 @@ export class PendingTable<Peer> {
     return this.#deliver(request, target, slot);
   }
 
-  /** An answer from `receiver` with delivery id `id` ([SB-4.4-1], [SB-6-4], [SB-6-7], [SB-6.2-1]). */
-  answer(receiver: Peer, id: string, message: unknown, error: AnswerError | undefined): AnswerResult {
+  /**
+   * An answer from `receiver` with delivery id `id`: its encoded body, or an error
+   * ([SB-4.4-1], [SB-6-4], [SB-6-7], [SB-6.2-1]).
+   */
+  answer(receiver: Peer, id: string, answer: { body: string } | { error: AnswerError }): AnswerResult {
     const delivery = this.#byDeliveryId.get(id);
     if (delivery === undefined || delivery.receiver !== receiver) {
       if (this.#ended.get(receiver)?.delete(id) === true) {
@@ -174,18 +184,17 @@ export class PendingTable<Peer> {
     }
     const request = delivery.request;
     this.#endDelivery(delivery);
-    if (error !== undefined && request.answersOnly) {
+    if ('error' in answer && request.answersOnly) {
       this.#lose(delivery); // a legacy sender cannot hear an error: only this delivery ends ([SB-6-11])
       return 'ended';
     }
+    const from = delivery.name;
     if (request.gather) {
-      const result: GatherResult = { from: delivery.name };
-      if (error !== undefined) result.error = error;
-      else result.message = message;
-      this.#resolve(request, delivery.slot, result);
+      this.#resolve(request, delivery.slot, { from, ...answer });
       return 'recorded';
     }
-    this.#decide(request, { kind: 'answer', from: delivery.name, message, error }, 'answered');
+    const outcome: Outcome = 'error' in answer ? { kind: 'error-answer', from, error: answer.error } : { kind: 'answer', from, body: answer.body };
+    this.#decide(request, outcome, 'answered');
     return 'won';
   }
 
@@ -261,18 +270,18 @@ export class PendingTable<Peer> {
     }
   }
 
-  #resolve(request: PendingRequest<Peer>, slot: number, result: GatherResult): void {
+  #resolve(request: PendingRequest<Peer>, slot: number, result: SlotResult): void {
     if (request.results[slot] !== undefined) return;
     request.results[slot] = result;
     request.unresolved--;
-    if (request.unresolved === 0) this.#decide(request, { kind: 'gathered', results: request.results as GatherResult[] }, 'answered');
+    if (request.unresolved === 0) this.#decide(request, { kind: 'gathered', results: request.results as SlotResult[] }, 'answered');
   }
 
   #expire(request: PendingRequest<Peer>): void {
     request.timer = undefined;
     if (!request.open) return;
     if (request.gather) {
-      const results = request.slotNames.map((from, slot) => request.results[slot] ?? { from, code: 'timeout' as const });
+      const results = request.slotNames.map((from, slot): SlotResult => request.results[slot] ?? { from, code: 'timeout' });
       this.#decide(request, { kind: 'gathered', results }, 'timeout');
       return;
     }

@@ -25,7 +25,8 @@ const validators = new Map(
 
 export function decode(text: string, byteLength: number, maxBytes: number): Decoded {
   if (byteLength > maxBytes) {
-    return fail({ code: 'too_large', message: `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}` });
+    const message = `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}`;
+    return fail({ code: 'too_large', message, ...idsOfOversize(text) });
   }
   let value: unknown;
   try {
@@ -64,6 +65,19 @@ function readableIds(record: Record<string, unknown>): { ack?: string; ref?: str
   return ids;
 }
 
+/**
+ * The ack and ref of a frame refused for its size, so that its sender can end the request [SB-4.0-2].
+ * The parse is bounded: the transport never hands over more than twice the limit.
+ */
+function idsOfOversize(text: string): { ack?: string; ref?: string } {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? readableIds(value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 function isShortString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 128;
 }
@@ -99,6 +113,19 @@ export function encodeMessage(bodyJson: string, from: string, ack?: string, suff
   return ack === undefined
     ? `{"action":"message","message":${bodyJson},"from":"${from}"${suffix}}`
     : `{"action":"message","message":${bodyJson},"from":"${from}","ack":"${ack}"${suffix}}`;
+}
+
+/** Encode an `answer` outcome around an answer body that was encoded when it arrived. */
+export function encodeAnswer(ack: string, from: string, bodyJson: string): string {
+  return `{"action":"answer","ack":${JSON.stringify(ack)},"from":"${from}","message":${bodyJson}}`;
+}
+
+/** Encode a `gathered` outcome; results that carry an encoded `body` are spliced in as `message`. */
+export function encodeGathered(ack: string, results: ReadonlyArray<{ from: string; body?: string }>): string {
+  const parts = results.map(({ body, ...rest }) =>
+    body === undefined ? JSON.stringify(rest) : `{"from":"${rest.from}","message":${body}}`,
+  );
+  return `{"action":"gathered","ack":${JSON.stringify(ack)},"results":[${parts.join(',')}]}`;
 }
 
 /** The encoded optional fields of a `message` frame, to pass as `suffix` to encodeMessage. */

@@ -21,7 +21,7 @@ export interface Limits {
   badFrameBudget: number;
   /** The window of the bad-frame budget, in milliseconds. */
   badFrameWindowMs: number;
-  /** Fragments one message may arrive in; more closes the connection with 1009. */
+  /** Fragments one message may arrive in; more closes the connection with 1008 (ws's policy close). */
   maxFragments: number;
   /** Bytes waiting to be written to one connection; more closes it as a slow consumer (4008). */
   maxBufferedBytes: number;

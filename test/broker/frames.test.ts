@@ -170,8 +170,8 @@ t.test('a frame over maxMessageBytes gets too_large; over twice that the transpo
   const { broker, url } = await startBroker(t, { limits: { maxMessageBytes: 1000 } });
   const a = await Peer.named(url, 'a');
   const b = await Peer.named(url, 'b');
-  a.send({ action: 'send', dest: 'b', message: 'x'.repeat(1200) });
-  t.match(await a.next(), { action: 'error', code: 'too_large' });
+  a.send({ action: 'send', dest: 'b', message: 'x'.repeat(1200), ack: 'big', ref: 'r' });
+  t.match(await a.next(), { action: 'error', code: 'too_large', ack: 'big', ref: 'r' }, 'with its ack and ref [SB-4.0-2]');
   t.same(await b.quiet(30), []);
   a.send({ action: 'send', dest: 'b', message: 'é'.repeat(490) });
   t.match(await a.next(), { code: 'too_large' }, 'the limit counts UTF-8 bytes');

@@ -97,6 +97,24 @@ t.test('a request gets the first answer, with the sender\'s own ack and the name
   t.same(await drained(broker), NOTHING_HELD);
 });
 
+t.test('an answer nested too deeply to forward is refused; the request waits for a usable one [SB-4.3-5] [SB-6-5]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a');
+  const b = await Peer.named(url, 'b');
+  a.send({ action: 'send', dest: 'b', message: 1, ack: 'r1' });
+  const msg = await b.next(isMessage);
+  const depth = 30_000;
+  b.send(`{"action":"answer","ack":"${msg.ack}","message":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+  t.match(await b.next(), { action: 'error', code: 'bad_frame', ack: msg.ack, path: '/message' });
+  t.same(await a.quiet(50), []);
+  b.send({ action: 'answer', ack: msg.ack as string, message: 'flat' });
+  t.same(await a.next(), { action: 'answer', ack: 'r1', from: 'b', message: 'flat' });
+  t.equal(broker.stats().internalErrors, 0);
+  await a.close();
+  await b.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
 t.test('an answer without message is delivered as null [SB-4.4]', async (t) => {
   const { broker, url } = await startBroker(t);
   const a = await Peer.named(url, 'a');

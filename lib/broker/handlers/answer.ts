@@ -2,12 +2,25 @@
  * `answer` (protocol.md section 4.4): hand an answer to the pending-request table, which decides
  * whether it wins, is late, or is unknown.
  */
-import type { AnswerFrame } from '../../protocol/index.js';
+import type { AnswerError, AnswerFrame } from '../../protocol/index.js';
+import { encodeBody } from '../route.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
 export function handleAnswer(ctx: BrokerContext, session: Session, frame: AnswerFrame): void {
-  const result = ctx.pending.answer(session, frame.ack, frame.message ?? null, frame.error);
+  let answer: { body: string } | { error: AnswerError };
+  if (frame.error !== undefined) {
+    answer = { error: frame.error };
+  } else {
+    const body = encodeBody(frame.message ?? null);
+    if (body === undefined) {
+      // [SB-4.3-5] refused before it can reach anyone; the request still waits for a usable answer
+      session.error('bad_frame', 'message is nested too deeply to forward', { ack: frame.ack, path: '/message' });
+      return;
+    }
+    answer = { body };
+  }
+  const result = ctx.pending.answer(session, frame.ack, answer);
   if (result === 'unknown') {
     // [SB-4.4-1] Unknown, foreign and expired delivery ids look the same: nothing is revealed.
     session.error('unknown_ack', 'no request this connection may answer has this ack', { ack: frame.ack });
