@@ -7,6 +7,8 @@ type Command = { run(argv: string[]): Promise<number>; summary: string };
 
 const commands: Record<string, () => Promise<Command>> = Object.assign(Object.create(null), {
   serve: () => import('./serve.js'),
+  token: () => import('./token.js'),
+  spec: () => import('./spec.js'),
 });
 
 async function main(argv: string[]): Promise<number> {

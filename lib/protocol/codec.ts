@@ -32,7 +32,7 @@ export function decode(text: string, byteLength: number, maxBytes: number): Deco
   try {
     value = JSON.parse(text);
   } catch {
-    return fail({ code: 'bad_frame', message: 'frame is not valid JSON' });
+    return fail({ code: 'bad_frame', message: 'frame is not valid JSON', path: '' });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail({ code: 'bad_frame', message: 'frame must be a JSON object', path: '' });
@@ -87,11 +87,14 @@ interface SchemaError {
   schemaPath: string;
   instancePath: string;
   message: string;
+  params: object;
 }
 
 function describe(error: SchemaError | undefined, action: string): { message: string; path: string } {
   if (error === undefined) return { message: `invalid "${action}" frame`, path: '' };
   const path = error.instancePath;
+  const missing = error.keyword === 'required' ? (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] : undefined;
+  if (missing !== undefined) return { message: `"${missing}" is required in "${action}"`, path: `${path}/${missing}` };
   if (error.keyword === 'boolean' && error.schemaPath.endsWith('additionalProperties')) {
     return { message: `"${path.slice(1)}" is not a field of "${action}"`, path };
   }

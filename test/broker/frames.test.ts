@@ -72,20 +72,20 @@ t.test('bad frames get a coded error naming the field; the connection stays open
   const { broker, url } = await startBroker(t);
   const a = await Peer.named(url, 'a');
   const cases: Array<[string, Record<string, unknown>]> = [
-    ['not json', { code: 'bad_frame' }],
+    ['not json', { code: 'bad_frame', path: '' }],
     ['[1,2]', { code: 'bad_frame', path: '' }],
     ['null', { code: 'bad_frame', path: '' }],
     ['{"id":"x"}', { code: 'bad_frame', path: '/action' }],
     ['{"action":7}', { code: 'bad_frame', path: '/action' }],
     ['{"action":"dance"}', { code: 'unknown_action', path: '/action' }],
-    ['{"action":"register"}', { code: 'bad_frame', path: '' }],
+    ['{"action":"register"}', { code: 'bad_frame', path: '/id' }],
     ['{"action":"register","id":"x","extra":1}', { code: 'bad_frame', path: '/extra' }],
     ['{"action":"register","id":5}', { code: 'bad_frame', path: '/id' }],
-    ['{"action":"send","dest":"b"}', { code: 'bad_frame' }],
+    ['{"action":"send","dest":"b"}', { code: 'bad_frame', path: '/message' }],
     ['{"action":"send","dest":[],"message":1}', { code: 'bad_frame', path: '/dest' }],
     ['{"action":"send","dest":"b","message":1,"timeout":0}', { code: 'bad_frame', path: '/timeout' }],
     ['{"action":"send","dest":"b","message":1,"timeout":1.5}', { code: 'bad_frame', path: '/timeout' }],
-    ['{"action":"answer","message":1}', { code: 'bad_frame' }],
+    ['{"action":"answer","message":1}', { code: 'bad_frame', path: '/ack' }],
     ['{"action":"answer","ack":"x","error":{"code":"c"}}', { code: 'bad_frame', path: '/error' }],
   ];
   for (const [text, expected] of cases) {
