@@ -77,7 +77,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   readonly mailboxes: MailboxStore<Session>;
   readonly #durable: ((name: string) => boolean) | undefined;
   #sweeper: NodeJS.Timeout | undefined;
-  readonly #peers = new Set<BrokerPeer>();
   #defaultPeer: Promise<BrokerPeer> | undefined;
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
@@ -178,9 +177,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     });
     session.identity = OPEN_IDENTITY;
     this.#sessions.add(session);
-    this.#peers.add(peer);
     void session.closed.then(() => {
-      this.#peers.delete(peer);
       peer.closeAll();
       this.#onClose(session, CLOSE_CODES.normal);
     });
