@@ -1,35 +1,26 @@
 /**
- * The broker's lifecycle: an HTTP server whose upgrades pass a short checklist before ws takes them
- * (protocol.md section 2), one Session per connection, and the wiring of frames to the dispatch switch.
- * Everything a handler needs is in the BrokerContext this class implements.
+ * The broker: its lifecycle (an HTTP server whose upgrades go to the connections, listen and close),
+ * the BrokerContext its handlers see (names, requests, topics, mailboxes, policy), its statistics, and
+ * the embedding process as a peer (protocol.md section 4.9).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type RequestListener } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { nanoid } from 'nanoid';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, SUBPROTOCOL, decode, type ClientFrame, type Dialect } from '../protocol/index.js';
-import type { BrokerContext } from './context.js';
-import { dispatch } from './dispatch.js';
-import { MemoryNameRegistry, type NameRegistry } from './names.js';
-import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { CLOSE_CODES } from '../protocol/index.js';
+import { OPEN_IDENTITY, allowedByPatterns, patternMatcher, type Identity, type Permission } from './auth/policy.js';
+import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
+import { BrokerPeer, LocalSocket } from './local.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
 import { releaseName, takeName } from './naming.js';
-import { BrokerPeer, LocalSocket } from './local.js';
+import { MemoryNameRegistry, type NameRegistry } from './names.js';
+import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
 import { PendingTable } from './pending.js';
+import type { Session } from './session.js';
 import { TopicTable } from './topics.js';
-import { Session } from './session.js';
-import { OPEN_IDENTITY, allowedByPatterns, patternMatcher, type Identity, type Permission } from './auth/policy.js';
-import { checkUpgrade } from './upgrade.js';
 
-export interface ConnectionInfo {
-  readonly id: string;
-  readonly dialect: Dialect;
-  readonly remoteAddress: string;
-}
+export type { ConnectionInfo } from './connections.js';
 
 export interface BrokerEvents {
   connection: [info: ConnectionInfo];
@@ -64,29 +55,24 @@ export interface ListenAddress {
 }
 
 const CLOSE_GRACE_MS = 2000;
-/** Frames a connection may send while its asynchronous authentication runs. */
-const MAX_HELD_FRAMES = 64;
 const MAX_DISTINCT_FAULTS_LOGGED = 100;
 
-export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext {
+export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner {
   readonly options: ResolvedOptions;
   readonly limits: ResolvedOptions['limits'];
   readonly names: NameRegistry<Session> = new MemoryNameRegistry<Session>();
   readonly pending: PendingTable<Session>;
   readonly topics = new TopicTable<Session>();
   readonly mailboxes: MailboxStore<Session>;
+  readonly #connections: Connections;
   readonly #durable: ((name: string) => boolean) | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
-  #defaultPeer: Promise<BrokerPeer> | undefined;
-  readonly #sessions = new Set<Session>();
-  readonly #perAddress = new Map<string, number>();
-  #heartbeat: NodeJS.Timeout | undefined;
-  #shuttingDown = false;
-  readonly #counters = { framesIn: 0, framesOut: 0, badFrames: 0, internalErrors: 0 };
   readonly #faultsLogged = new Set<string>();
-  readonly #wss: WebSocketServer;
   #http: Server | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #shuttingDown = false;
   #closing: Promise<void> | undefined;
+  #ownPeer: Promise<BrokerPeer> | undefined;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -95,18 +81,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     this.pending = new PendingTable<Session>(pendingHooks(this.names, () => this.pending, this.limits.maxInFlightPerMember));
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload: this.limits.maxMessageBytes * 2, // [SB-9-1] the transport's hard cap
-      maxFragments: this.limits.maxFragments,
-      // One message per connection per turn of the event loop: a flooding connection gets its turn like
-      // every other and cannot hold the loop for a whole TCP read of frames.
-      allowSynchronousEvents: false,
-      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // [SB-2-2]
-    });
-    this.#wss.on('error', (error) => this.#fault(error));
+    this.#connections = new Connections(this);
   }
 
   /** Start listening; resolves with the bound address (port 0 picks a free port). */
@@ -117,7 +92,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     };
     const tls = this.options.tls;
     const http = tls === undefined ? createServer(answerPlainHttp) : createTlsServer(tls, answerPlainHttp);
-    http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    http.on('upgrade', (req, socket, head) => this.#connections.upgrade(req, socket, head, this.#shuttingDown));
     http.on('clientError', (_error, socket) => socket.destroy());
     this.#http = http;
     await new Promise<void>((resolve, reject) => {
@@ -132,14 +107,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     const shown = host.includes(':') ? `[${host}]` : host;
     const scheme = tls === undefined ? 'ws' : 'wss';
     const listening = { host, port: address.port, url: `${scheme}://${shown}:${address.port}${this.options.path}` };
-    this.#heartbeat = setInterval(() => this.#beat(), this.limits.heartbeatMs).unref();
-    const sweepMs = Math.min(1000, this.limits.maxMailboxAgeMs);
-    this.#sweeper = setInterval(() => this.#sweepMailboxes(), sweepMs).unref();
+    this.#heartbeat = setInterval(() => this.#connections.beat(), this.limits.heartbeatMs).unref();
+    this.#sweeper = setInterval(() => this.#sweepMailboxes(), Math.min(1000, this.limits.maxMailboxAgeMs)).unref();
     this.options.logger.info(`listening on ${listening.url}`);
     return listening;
   }
 
-  /** Close every connection (1001), free all state, stop listening. Idempotent. */
+  /** Shut down ([SB-2-6]): finish or end pending requests, close every connection (1001), stop listening. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -147,13 +121,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
 
   stats(): BrokerStats {
     return {
-      connections: this.#sessions.size,
+      connections: this.#connections.sessions.size,
       names: this.names.size,
       pending: this.pending.open,
       deliveries: this.pending.deliveries,
       subscriptions: this.topics.size,
       queued: this.mailboxes.queued,
-      ...this.#counters,
+      ...this.#connections.counters,
       lateAnswers: this.pending.lateAnswers,
     };
   }
@@ -163,24 +137,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
    * and answers like any client, through the same code paths.
    */
   async peer(name: string): Promise<BrokerPeer> {
-    const session: Session = new Session(
-      nanoid(),
-      new LocalSocket((text) => peer.receive(JSON.parse(text))),
-      'extended',
-      'local',
-      this.limits,
-      this.#counters,
-    );
+    const session = this.#connections.addLocal(new LocalSocket((text) => peer.receive(JSON.parse(text))));
     const peer = new BrokerPeer(name, (frame) => {
       const data = Buffer.from(JSON.stringify(frame));
-      queueMicrotask(() => this.#onFrame(session, data, false));
+      queueMicrotask(() => this.#connections.frame(session, data, false));
     });
-    session.identity = OPEN_IDENTITY;
-    this.#sessions.add(session);
-    void session.closed.then(() => {
-      peer.closeAll();
-      this.#onClose(session, CLOSE_CODES.normal);
-    });
+    void session.closed.then(() => peer.closeAll());
     try {
       await peer.register();
     } catch (error) {
@@ -192,23 +154,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
 
   /** Send as the broker's own peer (`peerName`, default `broker`); see BrokerPeer.send. */
   async send(...args: Parameters<BrokerPeer['send']>): ReturnType<BrokerPeer['send']> {
-    return (await this.#ownPeer()).send(...args);
+    return (await this.#peer()).send(...args);
   }
 
   /** Request as the broker's own peer; see BrokerPeer.request. */
   async request(...args: Parameters<BrokerPeer['request']>): ReturnType<BrokerPeer['request']> {
-    return (await this.#ownPeer()).request(...args);
+    return (await this.#peer()).request(...args);
   }
 
   /** Publish as the broker's own peer; see BrokerPeer.publish. */
   async publish(...args: Parameters<BrokerPeer['publish']>): ReturnType<BrokerPeer['publish']> {
-    return (await this.#ownPeer()).publish(...args);
+    return (await this.#peer()).publish(...args);
   }
 
-  #ownPeer(): Promise<BrokerPeer> {
-    this.#defaultPeer ??= this.peer(this.options.peerName);
-    this.#defaultPeer.catch(() => (this.#defaultPeer = undefined));
-    return this.#defaultPeer;
+  // BrokerContext and ConnectionOwner: what handlers and connections see.
+
+  get acceptingRequests(): boolean {
+    return !this.#shuttingDown;
   }
 
   takeName(session: Session, name: string, shared: boolean): void {
@@ -223,19 +185,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   }
 
   *namedSessions(): Iterable<Session> {
-    for (const session of this.#sessions) if (session.names.size > 0) yield session;
-  }
-
-  /** Sessions that may still send a request: not while shutting down ([SB-2-6]). */
-  get acceptingRequests(): boolean {
-    return !this.#shuttingDown;
+    for (const session of this.#connections.sessions) if (session.names.size > 0) yield session;
   }
 
   authorize(session: Session, permission: Permission, target: string): boolean {
     const policy = this.options.auth;
     if (policy === undefined) return true;
-    const identity = session.identity as Identity;
-    return (policy.authorize ?? allowedByPatterns)(identity, permission, target);
+    return (policy.authorize ?? allowedByPatterns)(session.identity as Identity, permission, target);
   }
 
   authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined> {
@@ -245,139 +201,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
   }
 
   holdWhile(session: Session, work: Promise<void>): void {
-    session.held = [];
-    void work.then(() => {
-      const held = session.held ?? [];
-      session.held = undefined;
-      for (const frame of held) this.#handle(session, frame);
-    });
+    this.#connections.holdWhile(session, work);
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
-    const refusal = checkUpgrade(req, {
-      closing: this.#shuttingDown,
-      path: this.options.path,
-      allowedOrigins: this.options.allowedOrigins,
-      limits: this.limits,
-      connections: this.#sessions.size,
-      connectionsFrom: (address) => this.#perAddress.get(address) ?? 0,
-    });
-    if (refusal !== undefined) {
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  connected(connection: ConnectionInfo): void {
+    this.emit('connection', connection);
   }
 
-  /** [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it. */
-  #sweepMailboxes(): void {
-    for (const { name, item } of this.mailboxes.sweep(Date.now())) {
-      const details = item.ref === undefined ? { id: name } : { id: name, ref: item.ref };
-      item.sender.error('expired', `a message queued for "${name}" expired before it came back`, details);
-    }
+  disconnected(connection: ConnectionInfo, code: number): void {
+    this.emit('disconnect', connection, code);
   }
 
-  /** [SB-2-7] A session that did not answer the last ping (nor sent anything since) is dropped. */
-  #beat(): void {
-    for (const session of this.#sessions) {
-      if (session.alive) session.ping();
-      else session.terminate();
-    }
-  }
-
-  #accept(ws: WebSocket, req: IncomingMessage): void {
-    const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
-    const session = new Session(nanoid(), ws, dialect, req.socket.remoteAddress ?? '', this.limits, this.#counters);
-    this.#sessions.add(session);
-    this.#perAddress.set(session.remoteAddress, (this.#perAddress.get(session.remoteAddress) ?? 0) + 1);
-    ws.on('error', () => {});
-    ws.on('pong', () => {
-      session.alive = true;
-    }); // ws closes the socket itself (1002, 1007, 1009); the close handler cleans up
-    ws.on('message', (data, isBinary) => this.#onFrame(session, data as Buffer, isBinary));
-    ws.once('close', (code) => this.#onClose(session, code));
-    this.emit('connection', info(session));
-    this.#admit(session);
-  }
-
-  /**
-   * [SB-4.5-1] Without a policy everyone may do everything; with one, a connection is the anonymous
-   * identity if there is one, and must otherwise authenticate within `authTimeoutMs` (legacy clients,
-   * which cannot, are closed at once).
-   */
-  #admit(session: Session): void {
-    const policy = this.options.auth;
-    session.identity = policy === undefined ? OPEN_IDENTITY : policy.anonymous;
-    if (session.identity !== undefined) return;
-    if (session.dialect === 'legacy') {
-      session.close(CLOSE_CODES.policyViolation, 'authentication required');
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (!session.authenticated) session.close(CLOSE_CODES.policyViolation, 'authentication timeout');
-    }, this.limits.authTimeoutMs);
-    void session.closed.then(() => clearTimeout(timer));
-  }
-
-  #onFrame(session: Session, data: Buffer, isBinary: boolean): void {
-    if (!session.isOpen) return;
-    session.alive = true;
-    this.#counters.framesIn++;
-    if (isBinary) {
-      session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
-      return;
-    }
-    const decoded = decode(data.toString(), data.length, this.limits.maxMessageBytes);
-    if (!decoded.ok) {
-      this.#counters.badFrames++;
-      session.refuse(decoded.failure);
-      return;
-    }
-    if (session.held !== undefined) {
-      if (session.held.length >= MAX_HELD_FRAMES) session.close(CLOSE_CODES.policyViolation, 'too many frames before authentication');
-      else session.held.push(decoded.frame);
-      return;
-    }
-    this.#handle(session, decoded.frame);
-  }
-
-  #handle(session: Session, frame: ClientFrame): void {
-    if (!session.isOpen) return;
-    if (session.identity === undefined && frame.action !== 'auth') {
-      session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
-      session.close(CLOSE_CODES.policyViolation, 'authentication required');
-      return;
-    }
-    try {
-      dispatch(this, session, frame);
-    } catch (error) {
-      this.#internalError(session, frame, error);
-    }
-  }
-
-  #onClose(session: Session, code: number): void {
-    if (!this.#sessions.delete(session)) return;
-    const fromAddress = (this.#perAddress.get(session.remoteAddress) ?? 1) - 1;
-    if (fromAddress === 0) this.#perAddress.delete(session.remoteAddress);
-    else this.#perAddress.set(session.remoteAddress, fromAddress);
-    for (const name of [...session.names]) this.releaseName(session, name, false); // [SB-4.2-4]
-    this.pending.peerGone(session); // [SB-6-9], [SB-6-10]
-    this.topics.peerGone(session);
-    this.emit('disconnect', info(session), code);
-  }
-
-  /** [SB-7-4] The client hears `internal_error`, the connection stays, the fault is logged once. */
-  #internalError(session: Session, frame: ClientFrame, error: unknown): void {
-    this.#counters.internalErrors++;
-    const ids: { ack?: string; ref?: string } = {};
-    if ('ack' in frame && frame.ack !== undefined) ids.ack = frame.ack;
-    if ('ref' in frame && frame.ref !== undefined) ids.ref = frame.ref;
-    session.error('internal_error', 'the broker failed while handling this frame', ids);
-    this.#fault(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  #fault(error: Error): void {
+  /** A fault inside the broker: to `error` listeners, or logged once per distinct stack. */
+  fault(error: Error): void {
     if (this.listenerCount('error') > 0) {
       this.emit('error', error);
       return;
@@ -386,6 +222,20 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     if (this.#faultsLogged.has(key) || this.#faultsLogged.size >= MAX_DISTINCT_FAULTS_LOGGED) return;
     this.#faultsLogged.add(key);
     this.options.logger.error(`internal error: ${key}`);
+  }
+
+  #peer(): Promise<BrokerPeer> {
+    this.#ownPeer ??= this.peer(this.options.peerName);
+    this.#ownPeer.catch(() => (this.#ownPeer = undefined));
+    return this.#ownPeer;
+  }
+
+  /** [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it. */
+  #sweepMailboxes(): void {
+    for (const { name, item } of this.mailboxes.sweep(Date.now())) {
+      const details = item.ref === undefined ? { id: name } : { id: name, ref: item.ref };
+      item.sender.error('expired', `a message queued for "${name}" expired before it came back`, details);
+    }
   }
 
   /**
@@ -400,12 +250,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.pending.open > 0 && Date.now() < deadline) await sleep(Math.min(20, deadline - Date.now()));
     this.pending.clear();
-    const closed = [...this.#sessions].map((session) => session.closed);
-    for (const session of this.#sessions) session.close(CLOSE_CODES.goingAway, 'broker shutting down');
-    const grace = setTimeout(() => {
-      for (const session of this.#sessions) session.terminate();
-    }, CLOSE_GRACE_MS);
-    await Promise.all(closed);
+    const sessions = [...this.#connections.sessions];
+    for (const session of sessions) session.close(CLOSE_CODES.goingAway, 'broker shutting down');
+    const grace = setTimeout(() => sessions.forEach((session) => session.terminate()), CLOSE_GRACE_MS);
+    await Promise.all(sessions.map((session) => session.closed));
     clearTimeout(grace);
     const http = this.#http;
     if (http !== undefined) {
@@ -415,10 +263,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerContext 
     }
     this.options.logger.info('closed');
   }
-}
-
-function info(session: Session): ConnectionInfo {
-  return { id: session.id, dialect: session.dialect, remoteAddress: session.remoteAddress };
 }
 
 function sleep(ms: number): Promise<void> {
