@@ -9,6 +9,8 @@ const commands: Record<string, () => Promise<Command>> = Object.assign(Object.cr
   serve: () => import('./serve.js'),
   token: () => import('./token.js'),
   spec: () => import('./spec.js'),
+  request: () => import('./request.js'),
+  answer: () => import('./answer.js'),
 });
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,116 @@
+/**
+ * Reading broker frames on the client side (protocol.md section 5). The protocol's schemas are strict
+ * (`additionalProperties: false`) because the broker must refuse what it does not define; a client must
+ * do the opposite and ignore fields and frames it does not know (section 11), so this reader checks only
+ * the fields the client uses, with their types, and tolerates everything else. Frames with an unknown
+ * action are skipped, not errors: a later broker may add frames a client asks for.
+ */
+import type {
+  AnswerOutFrame,
+  AuthenticatedFrame,
+  CancelOutFrame,
+  ErrorCode,
+  ErrorFrame,
+  MessageFrame,
+  RegisteredFrame,
+  SentFrame,
+  UnregisteredFrame,
+} from '../protocol/index.js';
+
+/**
+ * The broker frames this client reads. Frames of features it does not use (and frames a later broker
+ * adds) are skipped as `unknown`, so the protocol can grow without breaking the client.
+ */
+export type ReadFrame =
+  | RegisteredFrame
+  | UnregisteredFrame
+  | MessageFrame
+  | AnswerOutFrame
+  | ErrorFrame
+  | SentFrame
+  | CancelOutFrame
+  | AuthenticatedFrame;
+
+const CANCEL_REASONS: ReadonlySet<string> = new Set(['cancelled', 'timeout', 'answered', 'sender_gone']);
+
+export type ReadResult =
+  | { kind: 'frame'; frame: ReadFrame }
+  | { kind: 'unknown'; action: string }
+  | { kind: 'invalid'; reason: string };
+
+type Fields = Record<string, unknown>;
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const optionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+
+export function readBrokerFrame(data: unknown): ReadResult {
+  if (typeof data !== 'string') return invalid('a binary frame');
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return invalid('a frame that is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('a frame that is not a JSON object');
+  const f = value as Fields;
+  if (!isString(f.action)) return invalid('a frame without a string "action"');
+  switch (f.action) {
+    case 'registered':
+    case 'unregistered':
+      if (!isString(f.id)) return invalid(`"${f.action}" without a string "id"`);
+      return frame({ action: f.action, id: f.id });
+    case 'message':
+      if (!isString(f.from) || !optionalString(f.ack)) return invalid('"message" with a bad "from" or "ack"');
+      return frame({ action: 'message', message: f.message ?? null, from: f.from, ...(isString(f.ack) ? { ack: f.ack } : {}) });
+    case 'answer': {
+      if (!isString(f.ack) || !isString(f.from)) return invalid('"answer" with a bad "ack" or "from"');
+      const error = f.error as Fields | undefined;
+      if (error !== undefined) {
+        if (typeof error !== 'object' || error === null || !isString(error.code) || !isString(error.message)) {
+          return invalid('"answer" with a bad "error"');
+        }
+        return frame({ action: 'answer', ack: f.ack, from: f.from, error: { code: error.code, message: error.message } });
+      }
+      return frame({ action: 'answer', ack: f.ack, from: f.from, message: f.message ?? null });
+    }
+    case 'error': {
+      if (!isString(f.code) || !isString(f.message)) return invalid('"error" without a string "code" and "message"');
+      const optional = ['ack', 'ref', 'id', 'path', 'limit'] as const;
+      if (!optional.every((key) => optionalString(f[key]))) return invalid('"error" with a field of the wrong type');
+      const extra: Partial<Record<(typeof optional)[number], string>> = {};
+      for (const key of optional) if (isString(f[key])) extra[key] = f[key] as string;
+      return frame({ action: 'error', code: f.code as ErrorCode, message: f.message, ...extra });
+    }
+    case 'sent':
+      if (!isString(f.ref) || !isStringArray(f.delivered) || !isStringArray(f.unknown)) {
+        return invalid('"sent" with a bad "ref", "delivered" or "unknown"');
+      }
+      if (f.queued !== undefined && !isStringArray(f.queued)) return invalid('"sent" with a bad "queued"');
+      return frame({
+        action: 'sent',
+        ref: f.ref,
+        delivered: f.delivered,
+        unknown: f.unknown,
+        ...(f.queued === undefined ? {} : { queued: f.queued }),
+        ...(isString(f.ack) ? { ack: f.ack } : {}),
+      });
+    case 'authenticated':
+      if (!isString(f.identity)) return invalid('"authenticated" without a string "identity"');
+      return frame({ action: 'authenticated', identity: f.identity });
+    case 'cancel':
+      if (!isString(f.ack) || !isString(f.reason)) return invalid('"cancel" without a string "ack" and "reason"');
+      // A reason this client does not know yet still cancels: the receiver only needs to stop.
+      return frame({ action: 'cancel', ack: f.ack, reason: (CANCEL_REASONS.has(f.reason) ? f.reason : 'cancelled') as CancelOutFrame['reason'] });
+    default:
+      return { kind: 'unknown', action: f.action };
+  }
+}
+
+function frame(value: ReadFrame): ReadResult {
+  return { kind: 'frame', frame: value };
+}
+
+function invalid(reason: string): ReadResult {
+  return { kind: 'invalid', reason: `the broker sent ${reason}` };
+}

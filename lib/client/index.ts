@@ -1,0 +1,20 @@
+/**
+ * The browser-safe client core: everything except a WebSocket implementation, which the caller passes
+ * as `options.WebSocket` (or which `globalThis.WebSocket` provides). Most programs import an entry point
+ * instead: `node.ts` (injects the `ws` package) or `browser.ts` (uses the browser's WebSocket).
+ * This directory imports nothing from `node:*` and not `ws`; test/client/imports.test.ts keeps it so.
+ */
+export { Client, type ClientEvents, type ClientStatus, type RequestOptions, type SendOptions } from './client.js';
+export { CLIENT_DEFAULTS, type ClientOptions } from './options.js';
+export { DEFAULT_RECONNECT, backoffDelay, type ReconnectOptions } from './backoff.js';
+export {
+  CLIENT_ERROR_CODES,
+  SwitchboardError,
+  type ClientErrorCode,
+  type SwitchboardErrorCode,
+  type SwitchboardErrorDetails,
+} from './errors.js';
+export type { RequestResult, SendReport } from './requests.js';
+export type { Handler, MessageContext } from './responder.js';
+export type { WebSocketConstructor, WebSocketLike } from './connection.js';
+export { WSMsgBroker, type WSMsgBrokerEvents, type WSMsgBrokerOptions, type WSMsgBrokerResponse } from './compat.js';

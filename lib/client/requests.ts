@@ -1,0 +1,192 @@
+/**
+ * The pending-operation mux: every `request()` and every reported `send()` is an Operation with its
+ * own deadline timer, its AbortSignal and the Error captured at its call site. An operation is first
+ * queued (waiting for the client to be ready), then in flight under a correlation id (`ack` for a
+ * request, `ref` for a reported send) until the broker's outcome arrives. Whatever ends it (outcome,
+ * timer, abort, disconnect, close) settles it exactly once and removes it from where it was, so no map
+ * or queue keeps a finished operation.
+ *
+ * The bounds: the queue holds at most `maxQueue` operations, and at most `maxInFlight` are out at once.
+ */
+import { SwitchboardError, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
+import { BoundedQueue } from './queue.js';
+
+/** What a request resolves with: the winning answer and the name by which its responder was reached. */
+export interface RequestResult<T = unknown> {
+  from: string;
+  message: T;
+}
+
+/** What a reported send resolves with (the broker's `sent` frame, protocol.md 5.6). */
+export interface SendReport {
+  /** Destinations that were registered and got the message. */
+  delivered: string[];
+  /** Destinations that were not registered: nobody got the message under these names. */
+  unknown: string[];
+  /** Offline durable names whose mailbox holds the message (protocol.md 6.3); absent when none. */
+  queued?: string[];
+}
+
+export type OperationKind = 'request' | 'send';
+type State = 'queued' | 'inflight' | 'done';
+
+export interface OperationInit {
+  kind: OperationKind;
+  dest: string | string[];
+  /** The message, serialised once at the call. */
+  bodyJson: string;
+  /** Send only: wait for the broker's delivery report. */
+  report: boolean;
+  /** The whole operation's deadline, Date.now() based. */
+  deadline: number;
+  /** Captured at the call site, for the stack of any error. */
+  origin: Error;
+}
+
+export class Operation<T = unknown> {
+  readonly kind: OperationKind;
+  readonly dest: string | string[];
+  readonly bodyJson: string;
+  readonly report: boolean;
+  readonly deadline: number;
+  readonly promise: Promise<T>;
+  #state: State = 'queued';
+  #id: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #unwatch: (() => void) | undefined;
+  // Typed loosely so that an Operation<T> fits where an Operation<unknown> is kept; resolve() is typed.
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: SwitchboardError) => void;
+  readonly #origin: Error;
+  readonly #release: (op: Operation<unknown>) => void;
+  readonly #onAbort: ((op: Operation<unknown>) => void) | undefined;
+
+  constructor(init: OperationInit, release: (op: Operation<unknown>) => void, onAbort?: (op: Operation<unknown>) => void) {
+    this.kind = init.kind;
+    this.dest = init.dest;
+    this.bodyJson = init.bodyJson;
+    this.report = init.report;
+    this.deadline = init.deadline;
+    this.#origin = init.origin;
+    this.#release = release;
+    this.#onAbort = onAbort;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve as (value: unknown) => void;
+      this.#reject = reject;
+    });
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The correlation id while in flight. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** (Re)arm the deadline timer: when it fires the operation fails with `timeout` and `message`. */
+  arm(ms: number, message: string): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.fail('timeout', message), Math.max(0, ms));
+  }
+
+  /** Fail with `aborted` when `signal` fires. */
+  watch(signal: AbortSignal): void {
+    const onAbort = () => this.fail('aborted', `${this.kind} aborted by its signal`, { cause: signal.reason });
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#unwatch = () => signal.removeEventListener('abort', onAbort);
+  }
+
+  /** Called by the mux when the operation goes out under `id`. */
+  sent(id: string): void {
+    this.#state = 'inflight';
+    this.#id = id;
+  }
+
+  resolve(value: T): void {
+    if (this.#finish()) this.#resolve(value);
+  }
+
+  fail(code: SwitchboardErrorCode, message: string, details: SwitchboardErrorDetails = {}): void {
+    if (this.#state === 'inflight' && code === 'aborted') this.#onAbort?.(this);
+    if (this.#finish()) {
+      this.#reject(new SwitchboardError(code, message, { dest: this.dest, ...details, origin: this.#origin }));
+    }
+  }
+
+  #finish(): boolean {
+    if (this.#state === 'done') return false;
+    this.#release(this);
+    this.#state = 'done';
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#unwatch?.();
+    return true;
+  }
+}
+
+/** Queued and in-flight operations of one client. */
+export class PendingOperations {
+  readonly queue: BoundedQueue<Operation<unknown>>;
+  readonly maxInFlight: number;
+  readonly #inflight = new Map<string, Operation<unknown>>();
+  #counter = 0;
+
+  readonly #onSlotFreed: () => void;
+  readonly #onAbort: (op: Operation<unknown>) => void;
+
+  /**
+   * `onSlotFreed` runs (on a microtask) after an in-flight operation ends, so the queue can move on;
+   * `onAbort` runs when an in-flight operation is aborted by its signal, so the broker can be told.
+   */
+  constructor(maxQueue: number, maxInFlight: number, onSlotFreed: () => void = () => {}, onAbort: (op: Operation<unknown>) => void = () => {}) {
+    this.queue = new BoundedQueue(maxQueue);
+    this.maxInFlight = maxInFlight;
+    this.#onSlotFreed = onSlotFreed;
+    this.#onAbort = onAbort;
+  }
+
+  get inFlight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Create an operation bound to this mux: settling it removes it from the queue or the map. */
+  create<T>(init: OperationInit): Operation<T> {
+    return new Operation<T>(init, (op) => this.#remove(op), this.#onAbort);
+  }
+
+  /** A fresh correlation id. Ids are scoped to the connection [SB-6-1], so a counter suffices. */
+  nextId(): string {
+    this.#counter += 1;
+    return this.#counter.toString(36);
+  }
+
+  /** Record `op` as in flight under `id` (it must have left the queue). */
+  track(op: Operation<unknown>, id: string): void {
+    op.sent(id);
+    this.#inflight.set(id, op);
+  }
+
+  /** The in-flight operation with correlation id `id`, if any; it stays tracked until settled. */
+  get(id: string): Operation<unknown> | undefined {
+    return this.#inflight.get(id);
+  }
+
+  /** Fail every in-flight operation (the connection dropped: they may have been delivered). */
+  failInFlight(code: SwitchboardErrorCode, message: string, cause?: unknown): void {
+    for (const op of [...this.#inflight.values()]) op.fail(code, message, cause === undefined ? {} : { cause });
+  }
+
+  /** Fail everything, queued and in flight (the client closes). */
+  failAll(code: SwitchboardErrorCode, message: string, cause?: unknown): void {
+    this.failInFlight(code, message, cause);
+    for (const op of this.queue.drain()) op.fail(code, message, cause === undefined ? {} : { cause });
+  }
+
+  #remove(op: Operation<unknown>): void {
+    if (op.state === 'inflight' && op.id !== undefined) {
+      this.#inflight.delete(op.id);
+      queueMicrotask(this.#onSlotFreed);
+    } else this.queue.delete(op);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The receiving side: what a handler sees (`MessageContext`) and how its result becomes an `answer`
+ * frame (protocol.md 4.4). A request may be answered once; the answer goes out only on the connection
+ * that delivered the request, because a delivery id dies with its connection ([SB-6-4], [SB-4.2-4]):
+ * an answer for a request received before a reconnect is dropped, never queued. A request the broker
+ * cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
+ */
+import { SwitchboardError } from './errors.js';
+
+/** Who sent a message, and the means to answer it. */
+export interface MessageContext {
+  /** The primary name of the sender. (The name it was addressed to is not on the wire.) */
+  readonly from: string;
+  /** The delivery id when the message is a request, undefined otherwise. */
+  readonly ack: string | undefined;
+  /** True when the sender waits for an answer. */
+  readonly isRequest: boolean;
+  /** True once an answer (value or error) has been given. */
+  readonly answered: boolean;
+  /**
+   * Aborts when nobody will read the answer any more: the broker sent `cancel` (the sender cancelled,
+   * another receiver won, the deadline passed, the sender left; the reason is `signal.reason`), or the
+   * connection that delivered the request dropped (`'disconnected'`). Never aborts for a message without ack.
+   */
+  readonly signal: AbortSignal;
+  /** Answer with a value. False when this is not a request, it was already answered, or its connection is gone. */
+  answer(value?: unknown): boolean;
+  /** Answer with an error: a code of your choosing (1 to 64 characters) and a message. Same result as `answer`. */
+  fail(code: string, message: string): boolean;
+}
+
+/** A request handler: the value it returns (or resolves) is the answer; what it throws is an error answer. */
+export type Handler = (message: unknown, ctx: MessageContext) => unknown;
+
+const MAX_ERROR_MESSAGE = 1024;
+const ANSWER_CODE = /^[\s\S]{1,64}$/;
+
+/** The `error` of an answer for a thrown value: its string `code` when valid, else `handler_error`. */
+export function answerErrorOf(thrown: unknown): { code: string; message: string } {
+  const record = typeof thrown === 'object' && thrown !== null ? (thrown as { code?: unknown; message?: unknown }) : {};
+  const code = typeof record.code === 'string' && ANSWER_CODE.test(record.code) ? record.code : 'handler_error';
+  const message = typeof record.message === 'string' ? record.message : String(thrown);
+  return { code, message: message.slice(0, MAX_ERROR_MESSAGE) };
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * The context of one received message. `signal` is the request's cancellation (see MessageContext);
+ * `done` runs once, when the request is answered, so its owner can forget the signal.
+ */
+export function createContext(
+  frame: { from: string; ack?: string },
+  write: (text: string) => boolean,
+  maxBytes: number,
+  signal: AbortSignal = NEVER,
+  done: () => void = () => {},
+): MessageContext {
+  const ack = frame.ack;
+  let answered = false;
+  const deliver = (text: string) => {
+    answered = true;
+    done();
+    return write(text);
+  };
+  const fail = (code: string, message: string): boolean => {
+    if (ack === undefined || answered || signal.aborted) return false;
+    const error = answerErrorOf({ code, message });
+    return deliver(JSON.stringify({ action: 'answer', ack, error }));
+  };
+  return {
+    from: frame.from,
+    ack,
+    isRequest: ack !== undefined,
+    get answered() {
+      return answered;
+    },
+    signal,
+    answer(value?: unknown): boolean {
+      if (ack === undefined || answered || signal.aborted) return false;
+      let text: string;
+      try {
+        text = JSON.stringify(value === undefined ? { action: 'answer', ack } : { action: 'answer', ack, message: value });
+      } catch (error) {
+        return fail('handler_error', `the answer cannot be serialised as JSON: ${(error as Error).message}`);
+      }
+      if (exceedsBytes(text, maxBytes)) return fail('answer_too_large', `the answer exceeds ${maxBytes} bytes`);
+      return deliver(text);
+    },
+    fail,
+  };
+}
+
+/**
+ * Run `handler` for one message and answer with its outcome. Errors of a handler that cannot answer
+ * (no ack) go to `report`, which the client emits as an `error` event.
+ */
+export function runHandler(
+  handler: Handler,
+  message: unknown,
+  ctx: MessageContext,
+  report: (error: SwitchboardError) => void,
+): void {
+  new Promise((resolve) => resolve(handler(message, ctx))).then(
+    (value) => {
+      if (ctx.isRequest && !ctx.answered) ctx.answer(value);
+    },
+    (thrown: unknown) => {
+      if (ctx.isRequest) {
+        if (!ctx.answered) {
+          const { code, message: text } = answerErrorOf(thrown);
+          ctx.fail(code, text);
+        }
+        return;
+      }
+      report(new SwitchboardError('handler_error', `the handler failed for a message from ${ctx.from}: ${answerErrorOf(thrown).message}`, { cause: thrown }));
+    },
+  );
+}
+
+/**
+ * True when `text` is longer than `maxBytes` in UTF-8. A UTF-16 unit is 1 to 3 UTF-8 bytes, so the exact
+ * (costly) count is needed only between those bounds.
+ */
+export function exceedsBytes(text: string, maxBytes: number): boolean {
+  if (text.length * 3 <= maxBytes) return false;
+  if (text.length > maxBytes) return true;
+  return new TextEncoder().encode(text).length > maxBytes;
+}
+
+/**
+ * The receiving side of one client: the handler, and the requests received on the current connection
+ * that are not answered yet, each with the AbortController behind its `ctx.signal`. Entries leave when
+ * the request is answered, cancelled by the broker, or the connection ends, so the map is bounded by the
+ * deliveries the broker holds for this client.
+ */
+export class Responder {
+  handler: Handler | undefined;
+  readonly #handling = new Map<string, AbortController>();
+  readonly #maxBytes: number;
+  readonly #emit: (message: unknown, ctx: MessageContext) => boolean;
+  readonly #report: (error: SwitchboardError) => void;
+
+  /** `emit` gives the message to `message` listeners (true when there were some); `report` emits errors. */
+  constructor(maxBytes: number, emit: (message: unknown, ctx: MessageContext) => boolean, report: (error: SwitchboardError) => void) {
+    this.#maxBytes = maxBytes;
+    this.#emit = emit;
+    this.#report = report;
+  }
+
+  /** A `message` frame: listeners and the handler see it; `write` sends the answer on its connection. */
+  receive(frame: { message: unknown; from: string; ack?: string }, write: (text: string) => boolean): void {
+    const ack = frame.ack;
+    let ctx: MessageContext;
+    if (ack === undefined) {
+      ctx = createContext(frame, write, this.#maxBytes);
+    } else {
+      const controller = new AbortController();
+      this.#handling.set(ack, controller);
+      ctx = createContext(frame, write, this.#maxBytes, controller.signal, () => this.#handling.delete(ack));
+    }
+    const listened = this.#emit(frame.message, ctx);
+    if (this.handler !== undefined) {
+      runHandler(this.handler, frame.message, ctx, this.#report);
+    } else if (!listened) {
+      // Nobody will answer: say so now rather than let the sender wait for its deadline.
+      ctx.fail('no_handler', 'the receiving client has no handler for requests');
+    }
+  }
+
+  /** The broker's `cancel` for a delivery id [SB-6.1-2]: abort its signal. */
+  cancel(ack: string, reason: string): void {
+    const controller = this.#handling.get(ack);
+    this.#handling.delete(ack);
+    controller?.abort(reason);
+  }
+
+  /** The connection ended (or the client closed): every request received on it is cancelled. */
+  abortAll(reason: string): void {
+    for (const controller of this.#handling.values()) controller.abort(reason);
+    this.#handling.clear();
+  }
+}

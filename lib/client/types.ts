@@ -1,0 +1,51 @@
+/**
+ * The client's public types that are not classes: its status, its events and the options of a call.
+ */
+import type { SwitchboardError } from './errors.js';
+import type { MessageContext } from './responder.js';
+
+export type ClientStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+export interface ClientEvents {
+  [event: string]: unknown[];
+  /** Every change of `client.status`. */
+  status: [status: ClientStatus];
+  /** A connection attempt starts (`attempt` counts consecutive attempts, from 1). */
+  connecting: [info: { url: string; attempt: number }];
+  /** Connected and every name registered: queued operations go out now. */
+  ready: [info: { url: string; names: string[]; identity?: string }];
+  /** The connection dropped or an attempt failed; the next attempt starts after `delayMs`. */
+  reconnecting: [info: { url: string; attempt: number; delayMs: number; code?: number; reason?: string; error?: SwitchboardError }];
+  /**
+   * The client is closed for good: `close()` was called (no error), or it gave up: `unreachable`,
+   * `unauthorized`, `forbidden`, or `name_taken` (its name was taken over by its own identity).
+   */
+  closed: [info: { error?: SwitchboardError }];
+  /** A message for one of this client's names; `ctx.answer()` answers a request. */
+  message: [message: unknown, ctx: MessageContext];
+  /** The broker confirmed a name (also after every reconnect). */
+  registered: [name: string];
+  /** The broker released a name at this client's request. */
+  unregistered: [name: string];
+  /** A problem that belongs to no call: a name taken, an unreadable frame, a late answer, a handler error. */
+  error: [error: SwitchboardError];
+}
+
+export interface RequestOptions {
+  /** Deadline in milliseconds, from the call (time in the queue counts). Default: `requestTimeoutMs`. */
+  timeout?: number;
+  /**
+   * Abort the request: it rejects with `aborted`. One already sent is cancelled at the broker, which
+   * tells its receivers (their `ctx.signal` aborts); it may still have been processed.
+   */
+  signal?: AbortSignal;
+}
+
+export interface SendOptions {
+  /** Deadline in milliseconds, from the call, to go out and (with `report`) be reported. Default: `sendTimeoutMs`. */
+  timeout?: number;
+  /** Abort the send while it waits in the queue or for its report: it rejects with `aborted`. */
+  signal?: AbortSignal;
+  /** Ask the broker which destinations got it (`ref`), and resolve with that report. Default: true. */
+  report?: boolean;
+}

@@ -1,0 +1,200 @@
+/**
+ * The CLI pair, as a user runs it: `node dist/cli/main.js answer ...` in one process and
+ * `node dist/cli/main.js request ...` in another, against a real broker. Checks the printed answer and
+ * every documented exit code. Needs a build (`npm test` builds first; skipped with the reason otherwise).
+ */
+import t, { type Test } from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT_CODES, run as request } from '../../lib/cli/request.js';
+import { run as answer } from '../../lib/cli/answer.js';
+import { readyClient } from '../fixtures/clients.js';
+import { startBroker } from '../fixtures/broker.js';
+import { built, CLI, freePort, spawnBroker } from '../fixtures/broker-process.js';
+import { until, within } from '../fixtures/clients.js';
+
+const skip = built();
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `switchboard ...args` to its end (deadline 15 s). */
+function cli(args: string[]): Promise<Ran> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return within(collect(child), 15_000, `switchboard ${args.join(' ')}`);
+}
+
+function collect(child: ChildProcess): Promise<Ran> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Start `switchboard answer name ...`; resolves once it serves. Stopped at teardown. */
+async function answerer(t: Test, url: string, name: string, ...args: string[]): Promise<{ child: ChildProcess; done: Promise<Ran> }> {
+  const child = spawn(process.execPath, [CLI, 'answer', name, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = collect(child);
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await done;
+  });
+  await within(
+    new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('answering as') && resolve())),
+    10_000,
+    `answer ${name} ready`,
+  );
+  return { child, done };
+}
+
+t.test('answer serves a name, request prints the answer as JSON and exits 0', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  await answerer(t, url, 'echo');
+  const ran = await cli(['request', 'echo', '{"add":[1,2]}', '--url', url]);
+  t.equal(ran.code, 0, ran.stderr);
+  t.same(JSON.parse(ran.stdout), { add: [1, 2] });
+});
+
+t.test('answer --exec answers with the command output, fed the message on stdin', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  await answerer(t, url, 'upper', '--exec', 'tr a-z A-Z');
+  await answerer(t, url, 'who', '--exec', 'printf "%s" "$SWITCHBOARD_FROM"');
+  const upper = await cli(['request', 'upper', '"hello"', '--url', url]);
+  t.equal(upper.code, 0, upper.stderr);
+  t.equal(upper.stdout, '"HELLO"\n', 'JSON output is the answer');
+  const who = await cli(['request', 'who', 'null', '--url', url, '--name', 'script-1']);
+  t.equal(who.stdout, '"script-1"\n', 'text output is answered as a string; the sender is in SWITCHBOARD_FROM');
+});
+
+t.test('exit codes: 3 no_responders, 4 timeout, 6 responder_error', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  await answerer(t, url, 'sleepy', '--exec', 'sleep 5');
+  await answerer(t, url, 'failing', '--exec', 'echo broken >&2; exit 3');
+  const none = await cli(['request', 'nobody', '1', '--url', url]);
+  t.equal(none.code, EXIT_CODES.no_responders);
+  t.match(none.stderr, /^switchboard request: no_responders: /);
+  const slow = await cli(['request', 'sleepy', '1', '--url', url, '--timeout', '300']);
+  t.equal(slow.code, EXIT_CODES.timeout);
+  t.match(slow.stderr, /timeout/);
+  const failed = await cli(['request', 'failing', '1', '--url', url]);
+  t.equal(failed.code, EXIT_CODES.responder_error);
+  t.match(failed.stderr, /responder_error \(remote code exec_failed\): .*broken/);
+});
+
+/** A command for --exec that creates a marker file (the request has arrived), then sleeps. */
+function arrivedThenSleep(t: Test): { command: string; arrived: () => boolean } {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const marker = join(dir, 'arrived');
+  return { command: `touch '${marker}'; sleep 10`, arrived: () => existsSync(marker) };
+}
+
+t.test('exit code 5: the responder left before answering', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  const { command, arrived } = arrivedThenSleep(t);
+  const { child } = await answerer(t, url, 'doomed', '--exec', command);
+  const pending = cli(['request', 'doomed', '1', '--url', url, '--timeout', '20000']);
+  await until(arrived, 'the request reached the responder', 15_000);
+  child.kill('SIGKILL');
+  const ran = await pending;
+  t.equal(ran.code, EXIT_CODES.responder_gone, ran.stderr);
+});
+
+t.test('exit code 7: no broker to talk to, said at once', { skip }, async (t) => {
+  const started = Date.now();
+  const ran = await cli(['request', 'x', '1', '--url', `ws://127.0.0.1:${await freePort()}/`]);
+  t.equal(ran.code, EXIT_CODES.unreachable);
+  t.match(ran.stderr, /unreachable: .*ECONNREFUSED/);
+  t.ok(Date.now() - started < 5000);
+});
+
+t.test('exit code 8: the broker died with the request in flight', { skip }, async (t) => {
+  const proc = await spawnBroker(t, await freePort());
+  const { command, arrived } = arrivedThenSleep(t);
+  await answerer(t, proc.url, 'slowpoke', '--exec', command);
+  const pending = cli(['request', 'slowpoke', '1', '--url', proc.url, '--timeout', '20000']);
+  await until(arrived, 'the request reached the responder', 15_000);
+  await proc.kill();
+  const ran = await pending;
+  t.equal(ran.code, EXIT_CODES.disconnected, ran.stderr);
+});
+
+t.test('exit code 2 for bad usage; --help exits 0; main lists both commands', { skip }, async (t) => {
+  const ran = await cli(['request', 'x', '{not json']);
+  t.equal(ran.code, EXIT_CODES.usage);
+  t.match(ran.stderr, /usage: switchboard request/);
+  const help = await cli(['request', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /exit codes: 0 answered, 1 other failure, 2 usage, 3 no_responders, 4 timeout/);
+  const main = await cli(['help']);
+  t.match(main.stderr, /switchboard request +send one request/);
+  t.match(main.stderr, /switchboard answer +serve a name/);
+});
+
+t.test('answer stops cleanly with exit 0 on SIGTERM, and exits 1 when its name is taken', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  const { child, done } = await answerer(t, url, 'taken');
+  const second = await cli(['answer', 'taken', '--url', url]);
+  t.equal(second.code, 1);
+  t.match(second.stderr, /name_taken/);
+  child.kill('SIGTERM');
+  t.equal((await within(done, 5000, 'answer exits')).code, 0);
+});
+
+/** Run a subcommand's `run()` in this process, capturing what it writes. */
+async function inProcess(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<Ran> {
+  const out = { stdout: '', stderr: '' };
+  const original = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    const code = await within(run(argv), 15_000, argv.join(' '));
+    return { code, ...out };
+  } finally {
+    process.stdout.write = original.stdout;
+    process.stderr.write = original.stderr;
+  }
+}
+
+t.test('in process: request maps each outcome to its exit code and prints the answer', async (t) => {
+  const { url } = await startBroker(t);
+  const svc = await readyClient(t, url, { name: 'svc' });
+  svc.handle((message) => {
+    if (message === 'fail') throw Object.assign(new Error('no way'), { code: 'nope' });
+    return message === 'hang' ? new Promise(() => {}) : { got: message };
+  });
+  const ok = await inProcess(request, ['svc,other', '[1,"two"]', '--url', url, '--name', 'cli-test']);
+  t.same([ok.code, ok.stdout], [0, '{"got":[1,"two"]}\n'], 'several destinations, comma-separated');
+  t.equal((await inProcess(request, ['nobody', '1', '--url', url])).code, EXIT_CODES.no_responders);
+  t.equal((await inProcess(request, ['svc', '"hang"', '--url', url, '--timeout', '100'])).code, EXIT_CODES.timeout);
+  const failed = await inProcess(request, ['svc', '"fail"', '--url', url]);
+  t.equal(failed.code, EXIT_CODES.responder_error);
+  t.match(failed.stderr, 'responder_error (remote code nope)');
+  t.equal((await inProcess(request, ['svc', '1', '--url', 'http://nope'])).code, EXIT_CODES.usage, 'a bad URL is a usage error');
+  t.equal((await inProcess(request, ['svc', '1', '--name', 'bad name', '--url', url])).code, EXIT_CODES.usage);
+  t.equal((await inProcess(request, ['--help'])).code, 0);
+  for (const args of [['x'], ['x', '{not json'], ['bad name', '1'], ['x', '1', '--timeout', 'soon'], ['x', '1', '--bogus']]) {
+    const ran = await inProcess(request, args);
+    t.equal(ran.code, EXIT_CODES.usage, args.join(' '));
+    t.match(ran.stderr, /usage: switchboard request/);
+  }
+});
+
+t.test('in process: answer refuses bad usage and stops when its name is taken', async (t) => {
+  const { url } = await startBroker(t);
+  await readyClient(t, url, { name: 'held' });
+  t.equal((await inProcess(answer, [])).code, 2);
+  t.equal((await inProcess(answer, ['a', 'b'])).code, 2);
+  t.equal((await inProcess(answer, ['a', '--exec-timeout', '0'])).code, 2);
+  t.equal((await inProcess(answer, ['bad name', '--url', url])).code, 2);
+  t.equal((await inProcess(answer, ['--help'])).code, 0);
+  const taken = await inProcess(answer, ['held', '--url', url]);
+  t.equal(taken.code, 1);
+  t.match(taken.stderr, 'name_taken');
+});
