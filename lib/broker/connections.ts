@@ -12,11 +12,16 @@ import { OPEN_IDENTITY } from './auth/policy.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { ResolvedOptions } from './options.js';
-import { Session, type SessionCounters, type SessionSocket } from './session.js';
+import { Session, beginBatch, endBatch, type Corkable, type SessionCounters, type SessionSocket } from './session.js';
 import { checkUpgrade } from './upgrade.js';
 
 /** Frames a connection may send while its asynchronous authentication runs. */
 const MAX_HELD_FRAMES = 64;
+/** Frames handled per connection per pass ([SB-7-5]). */
+const BATCH = 16;
+/** Unhandled frames at which a connection stops being read, and below which it is read again. */
+const INBOX_HIGH = 256;
+const INBOX_LOW = 64;
 
 export interface ConnectionInfo {
   readonly id: string;
@@ -48,6 +53,9 @@ export class Connections {
   readonly #perAddress = new Map<string, number>();
   readonly #owner: ConnectionOwner;
   readonly #wss: WebSocketServer;
+  /** Connections with unhandled frames, in the order they got them: the round-robin of a pass. */
+  readonly #ready = new Set<Session>();
+  #scheduled = false;
 
   constructor(owner: ConnectionOwner) {
     this.#owner = owner;
@@ -57,9 +65,6 @@ export class Connections {
       perMessageDeflate: false,
       maxPayload: owner.limits.maxMessageBytes * 2, // [SB-9-1] the transport's hard cap
       maxFragments: owner.limits.maxFragments,
-      // One message per connection per turn of the event loop: a flooding connection gets its turn like
-      // every other and cannot hold the loop for a whole TCP read of frames.
-      allowSynchronousEvents: false,
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // [SB-2-2]
     });
     this.#wss.on('error', (error) => owner.fault(error));
@@ -92,7 +97,12 @@ export class Connections {
     return session;
   }
 
-  /** One frame from a connection: the only decode ([SB-4.0-1]). */
+  /**
+   * One frame from a connection, into its inbox. Frames are handled in passes, one per turn of the event
+   * loop: each pass takes up to BATCH frames from every connection in turn, so a flooding connection
+   * cannot hold the loop, and a connection whose inbox fills is not read until it drains ([SB-7-5]).
+   * Every socket written to during a pass is corked until its end: its frames leave in one write.
+   */
   frame(session: Session, data: Buffer, isBinary: boolean): void {
     if (!session.isOpen) return;
     session.alive = true;
@@ -101,6 +111,41 @@ export class Connections {
       session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
       return;
     }
+    const queued = session.inbox.push(data) - session.inboxHead;
+    if (queued === 1) this.#ready.add(session);
+    if (queued >= INBOX_HIGH && !session.paused) session.pause();
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#pass);
+    }
+  }
+
+  readonly #pass = (): void => {
+    this.#scheduled = false;
+    beginBatch();
+    try {
+      for (const session of this.#ready) {
+        const { inbox } = session;
+        const end = Math.min(inbox.length, session.inboxHead + BATCH);
+        while (session.inboxHead < end && session.isOpen) this.#decode(session, inbox[session.inboxHead++]);
+        if (session.inboxHead >= inbox.length || !session.isOpen) {
+          inbox.length = 0;
+          session.inboxHead = 0;
+          this.#ready.delete(session);
+        }
+        if (session.paused && inbox.length - session.inboxHead < INBOX_LOW) session.resume();
+      }
+    } finally {
+      endBatch();
+    }
+    if (this.#ready.size > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#pass);
+    }
+  };
+
+  /** The only decode ([SB-4.0-1]). */
+  #decode(session: Session, data: Buffer): void {
     const decoded = decode(data.toString(), data.length, this.#owner.limits.maxMessageBytes);
     if (!decoded.ok) {
       this.counters.badFrames++;
@@ -136,7 +181,8 @@ export class Connections {
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
     const address = req.socket.remoteAddress ?? '';
-    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.counters);
+    const stream = (ws as unknown as { _socket: Corkable })._socket; // ws exposes no cork of its own
+    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.counters, stream);
     this.sessions.add(session);
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     ws.on('error', () => {}); // ws closes the socket itself (1002, 1007, 1008, 1009); the close handler cleans up
@@ -184,6 +230,7 @@ export class Connections {
 
   #onClose(session: Session, code: number): void {
     if (!this.sessions.delete(session)) return;
+    this.#ready.delete(session);
     if (session.remoteAddress !== 'local') {
       const left = (this.#perAddress.get(session.remoteAddress) ?? 1) - 1;
       if (left === 0) this.#perAddress.delete(session.remoteAddress);

@@ -24,6 +24,8 @@ import {
 
 /** What a session needs of its socket: a ws WebSocket, or the broker's own in-process peer (local.ts). */
 export interface SessionSocket {
+  pause?(): void;
+  resume?(): void;
   readonly readyState: number;
   readonly OPEN: number;
   readonly bufferedAmount: number;
@@ -32,6 +34,26 @@ export interface SessionSocket {
   terminate(): void;
   ping(): void;
   once(event: 'close', listener: () => void): unknown;
+}
+
+/** The byte stream under a WebSocket, corked while a batch of frames is written to it. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Sessions written to during the current batch (Connections' drain), uncorked when it ends. */
+let batch: Session[] | undefined;
+
+/** Cork every socket written to until `endBatch`, so the frames of one pass leave in one write. */
+export function beginBatch(): void {
+  batch = [];
+}
+
+export function endBatch(): void {
+  const written = batch ?? [];
+  batch = undefined;
+  for (const session of written) session.uncork();
 }
 
 export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
@@ -51,6 +73,12 @@ export class Session {
   /** Settles when the socket has closed, however it closed. */
   readonly closed: Promise<void>;
   readonly #ws: SessionSocket;
+  readonly #stream: Corkable | undefined;
+  #corked = false;
+  /** Frames received and not yet handled ([SB-7-5]); `inboxHead` is the next one. */
+  readonly inbox: Buffer[] = [];
+  inboxHead = 0;
+  paused = false;
   readonly #limits: Limits;
   readonly #counters: SessionCounters;
   /** Who the connection is; undefined until it authenticates when the broker admits no anonymous client. */
@@ -65,13 +93,22 @@ export class Session {
   #budgetSpent = 0;
   #closing = false;
 
-  constructor(id: string, ws: SessionSocket, dialect: Dialect, remoteAddress: string, limits: Limits, counters: SessionCounters) {
+  constructor(
+    id: string,
+    ws: SessionSocket,
+    dialect: Dialect,
+    remoteAddress: string,
+    limits: Limits,
+    counters: SessionCounters,
+    stream?: Corkable,
+  ) {
     this.id = id;
     this.#ws = ws;
     this.dialect = dialect;
     this.remoteAddress = remoteAddress;
     this.#limits = limits;
     this.#counters = counters;
+    this.#stream = stream;
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
@@ -95,8 +132,30 @@ export class Session {
     if (this.dialect === 'legacy' && !LEGACY_BROKER_ACTIONS.has(action)) return;
     if (!this.isOpen) return;
     this.#counters.framesOut++;
+    if (batch !== undefined && !this.#corked && this.#stream !== undefined) {
+      this.#corked = true;
+      this.#stream.cork();
+      batch.push(this);
+    }
     this.#ws.send(text);
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.#dropSlowConsumer();
+  }
+
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#stream?.uncork();
+  }
+
+  /** Stop reading from the connection while its inbox is full ([SB-7-5]). */
+  pause(): void {
+    this.paused = true;
+    this.#ws.pause?.();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.#ws.resume?.();
   }
 
   ping(): void {
