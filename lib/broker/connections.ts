@@ -146,18 +146,19 @@ export class Connections {
 
   /** The only decode ([SB-4.0-1]). */
   #decode(session: Session, data: Buffer): void {
-    const decoded = decode(data.toString(), data.length, this.#owner.limits.maxMessageBytes);
+    const { limits } = this.#owner;
+    const decoded = decode(data.toString(), data.length, limits.maxMessageBytes, limits.maxDepth);
     if (!decoded.ok) {
       this.counters.badFrames++;
       session.refuse(decoded.failure);
       return;
     }
     if (session.held !== undefined) {
-      if (session.held.length < MAX_HELD_FRAMES) session.held.push(decoded.frame);
+      if (session.held.length < MAX_HELD_FRAMES) session.held.push({ frame: decoded.frame, raw: decoded.body });
       else session.close(CLOSE_CODES.policyViolation, 'too many frames before authentication');
       return;
     }
-    this.#handle(session, decoded.frame);
+    this.#handle(session, decoded.frame, decoded.body);
   }
 
   /** Hold the session's next frames until `work` settles, then handle them in order. */
@@ -166,7 +167,7 @@ export class Connections {
     void work.then(() => {
       const held = session.held ?? [];
       session.held = undefined;
-      for (const frame of held) this.#handle(session, frame);
+      for (const { frame, raw } of held) this.#handle(session, frame, raw);
     });
   }
 
@@ -214,7 +215,7 @@ export class Connections {
     void session.closed.then(() => clearTimeout(timer));
   }
 
-  #handle(session: Session, frame: ClientFrame): void {
+  #handle(session: Session, frame: ClientFrame, raw: string | undefined): void {
     if (!session.isOpen) return;
     if (session.identity === undefined && frame.action !== 'auth') {
       session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
@@ -222,7 +223,7 @@ export class Connections {
       return;
     }
     try {
-      dispatch(this.#owner, session, frame);
+      dispatch(this.#owner, session, frame, raw);
     } catch (error) {
       this.#internalError(session, frame, error);
     }

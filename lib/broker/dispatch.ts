@@ -1,6 +1,7 @@
 /**
  * The one switch from a decoded frame to its handler. A new action in lib/protocol without a case here
- * fails to compile (the `never` default).
+ * fails to compile (the `never` default). `raw` is the message's text as the sender wrote it, when the
+ * decode split it off (see codec.ts).
  */
 import type { ClientFrame } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
@@ -15,7 +16,7 @@ import { handleRegister } from './handlers/register.js';
 import { handleSend } from './handlers/send.js';
 import { handleUnregister } from './handlers/unregister.js';
 
-export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame): void {
+export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame, raw: string | undefined): void {
   switch (frame.action) {
     case 'auth':
       return handleAuth(ctx, session, frame);
@@ -24,17 +25,17 @@ export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFram
     case 'unregister':
       return handleUnregister(ctx, session, frame);
     case 'send':
-      return handleSend(ctx, session, frame);
+      return handleSend(ctx, session, frame, raw);
     case 'answer':
-      return handleAnswer(ctx, session, frame);
+      return handleAnswer(ctx, session, frame, raw);
     case 'subscribe':
       return handleSubscribe(ctx, session, frame);
     case 'unsubscribe':
       return handleUnsubscribe(ctx, session, frame);
     case 'publish':
-      return handlePublish(ctx, session, frame);
+      return handlePublish(ctx, session, frame, raw);
     case 'broadcast':
-      return handleBroadcast(ctx, session, frame);
+      return handleBroadcast(ctx, session, frame, raw);
     case 'cancel':
       return handleCancel(ctx, session, frame);
     default: {

@@ -61,8 +61,12 @@ export function writeDelivery(delivery: Delivery<Session>): void {
   delivery.receiver.write('message', encodeMessage(payload.body, payload.from, delivery.id, suffix));
 }
 
-/** Serialise a message body once; undefined when it is nested too deeply to serialise ([SB-4.3-5]). */
-export function encodeBody(message: unknown): string | undefined {
+/**
+ * The encoded body of a frame's message: its raw text when the decode split it off (forwarded as the
+ * sender wrote it), else the parsed value serialised once; undefined when that fails ([SB-4.3-5]).
+ */
+export function bodyOf(message: unknown, raw: string | undefined): string | undefined {
+  if (raw !== undefined) return raw;
   try {
     return JSON.stringify(message);
   } catch {

@@ -86,7 +86,7 @@ export class Session {
   /** True once the connection presented a valid token ([SB-4.5-1]). */
   authenticated = false;
   /** Frames that arrived while an asynchronous authentication was running, handled after it. */
-  held: ClientFrame[] | undefined;
+  held: Array<{ frame: ClientFrame; raw: string | undefined }> | undefined;
   /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
   alive = true;
   #budgetWindowStart = 0;

@@ -1,12 +1,15 @@
 /**
  * The one decode path for client frames and the encoders for broker frames (protocol.md section 4.0).
  *
- * decode: size check, JSON.parse, a compiled per-action check, then a typed frame; or a coded failure
- * that names the problem and carries the correlation id when one can be read [SB-7-2].
+ * decode: size check, the envelope split (envelope.ts: the `message` value is checked but not parsed),
+ * JSON.parse of the envelope, a compiled per-action check, then a typed frame and the message's raw
+ * text; or a coded failure that names the problem and carries the correlation id when one can be read
+ * [SB-7-2].
  */
 import { Compile } from 'typebox/compile';
 import type { BrokerFrame } from './broker-frames.js';
 import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
+import { splitMessage } from './envelope.js';
 import type { ErrorCode } from './errors.js';
 
 export interface DecodeFailure {
@@ -17,20 +20,30 @@ export interface DecodeFailure {
   readonly ref?: string;
 }
 
-export type Decoded = { ok: true; frame: ClientFrame } | { ok: false; failure: DecodeFailure };
+/**
+ * A decoded frame. `body` is the raw JSON text of its `message`, as the sender wrote it; when present,
+ * `frame.message` is only a placeholder and must not be used. Absent when the frame has no message or
+ * the split could not vouch for it (then `frame.message` is the parsed value).
+ */
+export type Decoded = { ok: true; frame: ClientFrame; body: string | undefined } | { ok: false; failure: DecodeFailure };
 
 const validators = new Map(
   (Object.keys(CLIENT_FRAMES) as ClientAction[]).map((action) => [action, Compile(CLIENT_FRAMES[action])]),
 );
 
-export function decode(text: string, byteLength: number, maxBytes: number): Decoded {
+export function decode(text: string, byteLength: number, maxBytes: number, maxDepth: number): Decoded {
   if (byteLength > maxBytes) {
     const message = `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}`;
     return fail({ code: 'too_large', message, ...idsOfOversize(text) });
   }
+  const split = splitMessage(text, maxDepth);
+  if (split?.kind === 'too-deep') {
+    const message = `message is nested deeper than ${maxDepth} levels`;
+    return fail({ code: 'bad_frame', message, path: '/message', ...idsOfOversize(text) }); // [SB-4.3-5]
+  }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(split?.kind === 'split' ? split.envelope : text);
   } catch {
     return fail({ code: 'bad_frame', message: 'frame is not valid JSON', path: '' });
   }
@@ -50,7 +63,7 @@ export function decode(text: string, byteLength: number, maxBytes: number): Deco
   if (!validator.Check(value)) {
     return fail({ code: 'bad_frame', ...describe(validator.Errors(value)[0], action), ...ids });
   }
-  return { ok: true, frame: value as ClientFrame };
+  return { ok: true, frame: value as ClientFrame, body: split?.kind === 'split' ? split.body : undefined };
 }
 
 function fail(failure: DecodeFailure): Decoded {
@@ -66,8 +79,8 @@ function readableIds(record: Record<string, unknown>): { ack?: string; ref?: str
 }
 
 /**
- * The ack and ref of a frame refused for its size, so that its sender can end the request [SB-4.0-2].
- * The parse is bounded: the transport never hands over more than twice the limit.
+ * The ack and ref of a frame refused for its size or depth, so that its sender can end the request
+ * [SB-4.0-2]. The parse is bounded: the transport never hands over more than twice the size limit.
  */
 function idsOfOversize(text: string): { ack?: string; ref?: string } {
   try {

@@ -10,3 +10,4 @@ export * from './client-frames.js';
 export * from './broker-frames.js';
 export * from './dialects.js';
 export * from './codec.js';
+export * from './envelope.js';

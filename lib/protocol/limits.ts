@@ -5,6 +5,8 @@
 export interface Limits {
   /** Largest text frame accepted, in bytes; larger gets `too_large`; over twice this the transport closes 1009. */
   maxMessageBytes: number;
+  /** How deep arrays and objects may nest in a message or answer; deeper is refused with `bad_frame`. */
+  maxDepth: number;
   /** Names one connection may hold at once. */
   maxNamesPerConnection: number;
   /** Destinations in one `send`. */
@@ -47,6 +49,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 1024 * 1024,
+  maxDepth: 512,
   maxNamesPerConnection: 16,
   maxDestinations: 64,
   maxPendingPerConnection: 1024,

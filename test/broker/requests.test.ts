@@ -97,6 +97,26 @@ t.test('a request gets the first answer, with the sender\'s own ack and the name
   t.same(await drained(broker), NOTHING_HELD);
 });
 
+t.test('a message is forwarded as the sender wrote it; maxDepth levels pass, one more is refused [SB-4.3-5]', async (t) => {
+  const { broker, url } = await startBroker(t, { limits: { maxDepth: 3 } });
+  const a = await Peer.named(url, 'a');
+  const b = await Peer.named(url, 'b');
+  const raw: string[] = [];
+  b.ws.on('message', (data) => raw.push(data.toString()));
+  const written = '{ "x" : [ 1.50 , "\\u00e9" ] ,\n "y": {"z": [true]} }';
+  a.send(`{"action":"send","dest":"b","message":${written}}`);
+  await b.next(isMessage);
+  t.ok(raw[0].includes(`"message":${written},`), 'the same bytes, spacing and 1.50 included');
+  a.send({ action: 'send', dest: 'b', message: [[[1]]], ack: 'ok' });
+  t.match(await b.next(isMessage), { message: [[[1]]] }, '3 levels pass');
+  a.send({ action: 'send', dest: 'b', message: [[[[1]]]], ack: 'deep', ref: 'd' });
+  t.match(await a.next(), { code: 'bad_frame', path: '/message', ack: 'deep', ref: 'd' }, '4 levels are refused');
+  t.same(await b.quiet(30), []);
+  await a.close();
+  await b.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
 t.test('an answer nested too deeply to forward is refused; the request waits for a usable one [SB-4.3-5] [SB-6-5]', async (t) => {
   const { broker, url } = await startBroker(t);
   const a = await Peer.named(url, 'a');

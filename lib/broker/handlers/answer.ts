@@ -3,16 +3,16 @@
  * whether it wins, is late, or is unknown.
  */
 import type { AnswerError, AnswerFrame } from '../../protocol/index.js';
-import { encodeBody } from '../route.js';
+import { bodyOf } from '../route.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
-export function handleAnswer(ctx: BrokerContext, session: Session, frame: AnswerFrame): void {
+export function handleAnswer(ctx: BrokerContext, session: Session, frame: AnswerFrame, raw: string | undefined): void {
   let answer: { body: string } | { error: AnswerError };
   if (frame.error !== undefined) {
     answer = { error: frame.error };
   } else {
-    const body = encodeBody(frame.message ?? null);
+    const body = bodyOf(frame.message ?? null, raw);
     if (body === undefined) {
       // [SB-4.3-5] refused before it can reach anyone; the request still waits for a usable answer
       session.error('bad_frame', 'message is nested too deeply to forward', { ack: frame.ack, path: '/message' });

@@ -5,10 +5,10 @@ import { messageSuffix, type BroadcastFrame } from '../../protocol/index.js';
 import { idsOf } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { encodeBody, route } from '../route.js';
+import { bodyOf, route } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame): void {
+export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
   const from = session.primaryName;
   if (from === undefined) {
@@ -19,7 +19,7 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
     session.error('forbidden', 'this identity may not broadcast', { ...ids, id: '*' }); // [SB-4.5-3]
     return;
   }
-  const body = encodeBody(frame.message);
+  const body = bodyOf(frame.message, raw);
   if (body === undefined) {
     session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
     return;

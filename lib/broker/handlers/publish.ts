@@ -6,10 +6,10 @@ import { messageSuffix, type PublishFrame } from '../../protocol/index.js';
 import { admitRequest, idsOf } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { encodeBody, route } from '../route.js';
+import { bodyOf, route } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame): void {
+export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
   const from = session.primaryName;
   if (from === undefined) {
@@ -29,7 +29,7 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   }
   const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
-  const body = encodeBody(frame.message);
+  const body = bodyOf(frame.message, raw);
   if (body === undefined) {
     session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
     return;

@@ -8,10 +8,10 @@ import { messageSuffix, type SendFrame } from '../../protocol/index.js';
 import { admitRequest, idsOf } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { encodeBody, route } from '../route.js';
+import { bodyOf, route } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame): void {
+export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
   const from = session.primaryName;
   if (from === undefined) {
@@ -42,7 +42,7 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     }
     return;
   }
-  const body = encodeBody(frame.message);
+  const body = bodyOf(frame.message, raw);
   if (body === undefined) {
     session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
     return;
