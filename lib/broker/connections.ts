@@ -19,6 +19,8 @@ import { checkUpgrade } from './upgrade.js';
 const MAX_HELD_FRAMES = 64;
 /** Frames handled per connection per pass ([SB-7-5]). */
 const BATCH = 16;
+/** How long a connection the broker closes may take to answer the close before it is cut. */
+const CLOSE_TIMEOUT_MS = 1000;
 /** Unhandled frames at which a connection stops being read, and below which it is read again. */
 const INBOX_HIGH = 256;
 const INBOX_LOW = 64;
@@ -66,6 +68,8 @@ export class Connections {
       maxPayload: owner.limits.maxMessageBytes * 2, // [SB-9-1] the transport's hard cap
       maxFragments: owner.limits.maxFragments,
       handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // [SB-2-2]
+      // A peer that ignores the broker's close (1003, 1008, 4008, ...) is cut after a second, not ws's 30.
+      ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
     });
     this.#wss.on('error', (error) => owner.fault(error));
   }

@@ -52,6 +52,10 @@ export interface ResolvedOptions {
 
 export const DEFAULT_PORT = 9042;
 
+/** The longest delay Node's timers hold (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const TIMER_LIMITS = ['defaultTimeoutMs', 'maxTimeoutMs', 'heartbeatMs', 'authTimeoutMs', 'badFrameWindowMs', 'maxMailboxAgeMs'] as const;
+
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -71,6 +75,10 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     }
   }
   if (limits.defaultTimeoutMs > limits.maxTimeoutMs) problems.push('limit defaultTimeoutMs must not exceed maxTimeoutMs');
+  for (const key of TIMER_LIMITS) {
+    // Node shortens longer timers to 1 ms: a deadline of 25 days would fire at once.
+    if (limits[key] > MAX_TIMER_MS) problems.push(`limit ${key} must be at most ${MAX_TIMER_MS} ms, got ${limits[key]}`);
+  }
   const origins = options.allowedOrigins;
   if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string' || o === ''))) {
     problems.push('allowedOrigins must be an array of non-empty strings');
@@ -79,7 +87,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   const peerName = options.peerName ?? 'broker';
   if (!isName(peerName)) problems.push(`peerName must be a name (protocol.md [SB-3-1]), got ${JSON.stringify(peerName)}`);
   const shutdownGraceMs = options.shutdownGraceMs ?? 5000;
-  if (!Number.isSafeInteger(shutdownGraceMs) || shutdownGraceMs < 0) {
+  if (!Number.isSafeInteger(shutdownGraceMs) || shutdownGraceMs < 0 || shutdownGraceMs > MAX_TIMER_MS) {
     problems.push(`shutdownGraceMs must be a non-negative integer, got ${String(shutdownGraceMs)}`);
   }
   if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);

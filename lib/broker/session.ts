@@ -138,13 +138,15 @@ export class Session {
       batch.push(this);
     }
     this.#ws.send(text);
-    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.#dropSlowConsumer();
+    // While corked, the pass's own frames are still here: they are counted when it ends (uncork).
+    if (!this.#corked) this.#checkBuffered();
   }
 
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
     this.#stream?.uncork();
+    this.#checkBuffered();
   }
 
   /** Stop reading from the connection while its inbox is full ([SB-7-5]). */
@@ -188,12 +190,11 @@ export class Session {
 
   /**
    * [SB-8-1] A reader too slow for what it is sent is closed with 4008, so its buffer stops growing; the
-   * close frame waits behind the unsent data, so the socket is cut if it has not closed within a second.
-   * Senders are never blocked: writes to it stop at once.
+   * close frame waits behind the unsent data, so the socket is cut if it has not closed within a second
+   * (the transport's close timeout). Senders are never blocked: writes to it stop at once.
    */
-  #dropSlowConsumer(): void {
-    this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
-    setTimeout(() => this.#ws.terminate(), 1000).unref();
+  #checkBuffered(): void {
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 
   /** [SB-7-3] More than `badFrameBudget` budget-spending frames within the window closes with 1008. */

@@ -1,0 +1,41 @@
+/**
+ * The stress run's broker process: a Broker with its default limits on a free loopback port, and
+ * answers to the parent's questions about it (stats, memory after a full GC, event-loop delay).
+ * Run with --expose-gc so memory figures are of live objects, not of garbage not yet collected.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Broker } from '../broker/index.js';
+import { reply, serveParent } from './child.js';
+
+const broker = new Broker({ host: '127.0.0.1', port: 0 });
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+
+const collect = (globalThis as { gc?: () => void }).gc;
+
+function memory() {
+  collect?.();
+  collect?.();
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, external, arrayBuffers, collected: collect !== undefined };
+}
+
+serveParent(async (message) => {
+  switch (message.type) {
+    case 'stats':
+      return reply({ type: 'stats', stats: broker.stats() });
+    case 'memory':
+      return reply({ type: 'memory', ...memory() });
+    case 'loop-reset':
+      loop.reset();
+      return reply({ type: 'loop-reset' });
+    case 'loop':
+      return reply({ type: 'loop', p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 });
+    case 'stop':
+      await broker.close();
+      process.exit(0);
+  }
+});
+
+const { port } = await broker.listen();
+reply({ type: 'ready', port });
