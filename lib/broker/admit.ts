@@ -1,9 +1,25 @@
 /**
- * The checks a request passes before anything is delivered, shared by `send` and `publish`
- * ([SB-2-6], [SB-6-2], [SB-6-8], [SB-6-12]). Each failure tells the sender and returns false.
+ * The checks that `send`, `publish` and `broadcast` share before anything is delivered: the sender's
+ * name, the body to forward, and a request's admission ([SB-2-6], [SB-6-2], [SB-6-8], [SB-6-12]). Each
+ * failure tells the sender.
  */
 import type { BrokerContext } from './context.js';
+import { bodyOf } from './route.js';
 import type { ErrorDetails, Session } from './session.js';
+
+/** The name the sender sends from, or undefined after telling it to register first ([SB-4.3-1]). */
+export function senderName(session: Session, ids: ErrorDetails, doing: string): string | undefined {
+  const from = session.primaryName;
+  if (from === undefined) session.error('not_registered', `register a name before ${doing}`, ids);
+  return from;
+}
+
+/** The encoded body to forward, or undefined after refusing it ([SB-4.3-5]). */
+export function forwardable(session: Session, message: unknown, raw: string | undefined, ids: ErrorDetails): string | undefined {
+  const body = bodyOf(message, raw);
+  if (body === undefined) session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' });
+  return body;
+}
 
 export function admitRequest(ctx: BrokerContext, session: Session, ack: string, timeoutMs: number, ids: ErrorDetails): boolean {
   const { limits, pending } = ctx;

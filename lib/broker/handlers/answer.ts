@@ -3,7 +3,7 @@
  * whether it wins, is late, or is unknown.
  */
 import type { AnswerError, AnswerFrame } from '../../protocol/index.js';
-import { bodyOf } from '../route.js';
+import { forwardable } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
@@ -12,12 +12,9 @@ export function handleAnswer(ctx: BrokerContext, session: Session, frame: Answer
   if (frame.error !== undefined) {
     answer = { error: frame.error };
   } else {
-    const body = bodyOf(frame.message ?? null, raw);
-    if (body === undefined) {
-      // [SB-4.3-5] refused before it can reach anyone; the request still waits for a usable answer
-      session.error('bad_frame', 'message is nested too deeply to forward', { ack: frame.ack, path: '/message' });
-      return;
-    }
+    // [SB-4.3-5] refused before it can reach anyone; the request still waits for a usable answer
+    const body = forwardable(session, frame.message ?? null, raw, { ack: frame.ack });
+    if (body === undefined) return;
     answer = { body };
   }
   const result = ctx.pending.answer(session, frame.ack, answer);

@@ -2,28 +2,22 @@
  * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name.
  */
 import { messageSuffix, type BroadcastFrame } from '../../protocol/index.js';
-import { idsOf } from '../admit.js';
+import { forwardable, idsOf, senderName } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { bodyOf, route } from '../route.js';
+import { route } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
-  const from = session.primaryName;
-  if (from === undefined) {
-    session.error('not_registered', 'register a name before broadcasting', ids); // [SB-4.8-1]
-    return;
-  }
+  const from = senderName(session, ids, 'broadcasting'); // [SB-4.8-1]
+  if (from === undefined) return;
   if (!ctx.authorize(session, 'send', '*')) {
     session.error('forbidden', 'this identity may not broadcast', { ...ids, id: '*' }); // [SB-4.5-3]
     return;
   }
-  const body = bodyOf(frame.message, raw);
-  if (body === undefined) {
-    session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
-    return;
-  }
+  const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
+  if (body === undefined) return;
   const targets: Target<Session>[] = [];
   for (const peer of ctx.namedSessions()) {
     if (peer !== session) targets.push({ peer, name: peer.primaryName as string });

@@ -3,19 +3,16 @@
  * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them.
  */
 import { messageSuffix, type PublishFrame } from '../../protocol/index.js';
-import { admitRequest, idsOf } from '../admit.js';
+import { admitRequest, forwardable, idsOf, senderName } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { bodyOf, route } from '../route.js';
+import { route } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
-  const from = session.primaryName;
-  if (from === undefined) {
-    session.error('not_registered', 'register a name before publishing', ids); // [SB-4.7-1]
-    return;
-  }
+  const from = senderName(session, ids, 'publishing'); // [SB-4.7-1]
+  if (from === undefined) return;
   const topics = typeof frame.topic === 'string' ? [frame.topic] : frame.topic;
   if (topics.length > ctx.limits.maxDestinations) {
     const message = `a publish may name at most ${ctx.limits.maxDestinations} topics`;
@@ -29,11 +26,8 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   }
   const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
-  const body = bodyOf(frame.message, raw);
-  if (body === undefined) {
-    session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
-    return;
-  }
+  const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
+  if (body === undefined) return;
   const targets: Target<Session>[] = [];
   for (const [peer, match] of ctx.topics.match(topics)) {
     targets.push({ peer, name: peer.primaryName ?? peer.id, suffix: messageSuffix(match) }); // [SB-4.7-2]

@@ -5,19 +5,16 @@
  * delivered whole or not at all.
  */
 import { messageSuffix, type SendFrame } from '../../protocol/index.js';
-import { admitRequest, idsOf } from '../admit.js';
+import { admitRequest, forwardable, idsOf, senderName } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { bodyOf, route } from '../route.js';
+import { route } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
-  const from = session.primaryName;
-  if (from === undefined) {
-    session.error('not_registered', 'register a name before sending', ids); // [SB-4.3-1]
-    return;
-  }
+  const from = senderName(session, ids, 'sending'); // [SB-4.3-1]
+  if (from === undefined) return;
   const dest = typeof frame.dest === 'string' ? [frame.dest] : frame.dest;
   if (dest.length > ctx.limits.maxDestinations) {
     const message = `a send may name at most ${ctx.limits.maxDestinations} destinations`;
@@ -42,11 +39,8 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     }
     return;
   }
-  const body = bodyOf(frame.message, raw);
-  if (body === undefined) {
-    session.error('bad_frame', 'message is nested too deeply to forward', { ...ids, path: '/message' }); // [SB-4.3-5]
-    return;
-  }
+  const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
+  if (body === undefined) return;
   const { targets, delivered, unknown, queued } = resolved;
   if (frame.ref !== undefined) {
     const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
