@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, type MessageContext } from '../client/node.js';
-import { DEFAULT_URL, tokenFromEnvironment } from './request.js';
+import { DEFAULT_URL, tokenFromEnvironment } from './client-command.js';
 
 export const summary = 'serve a name: answer requests with an echo or a command\'s output (--url, --exec)';
 

@@ -12,6 +12,8 @@ const commands: Record<string, () => Promise<Command>> = Object.assign(Object.cr
   spec: () => import('./spec.js'),
   request: () => import('./request.js'),
   answer: () => import('./answer.js'),
+  publish: () => import('./publish.js'),
+  subscribe: () => import('./subscribe.js'),
 });
 
 async function main(argv: string[]): Promise<number> {

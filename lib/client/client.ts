@@ -1,28 +1,50 @@
 /**
  * The switchboard client (extended dialect, protocol.md): one logical connection to a broker that
  * survives the sockets under it. It owns the lifecycle (connect, authenticate with its token, register
- * every name, ready, drop, back off, fail over to the next URL, give up or close), routes broker frames
- * to the operation they answer, and hands incoming messages to the handler, with their cancellation.
+ * every name, subscribe every topic, ready, drop, back off, fail over to the next URL, give up or
+ * close), and routes broker frames to the part they concern: the outbox (requests, gathers, sends,
+ * publishes, broadcasts: outbox.ts), the names (names.ts), the subscriptions (topics.ts) and the
+ * receiving side (responder.ts). This file is the facade: the public API, and the connection's life.
  *
- * The promises it makes: every request and reported send ends in exactly one outcome; what was in
- * flight when a connection dropped rejects at once with `disconnected` and is never re-sent (it may
+ * The promises it makes: every request and reported operation ends in exactly one outcome; what was
+ * in flight when a connection dropped rejects at once with `disconnected` and is never re-sent (it may
  * have been delivered); what was made while not ready waits in a bounded queue and goes out in order
- * once every name is registered again; `close()` rejects everything pending with `closed`.
+ * once every name and subscription is in place again; `close()` rejects everything pending with `closed`.
  */
-import { CLOSE_CODES, OUTCOME_CODES, isName, type ErrorFrame } from '../protocol/index.js';
+import { CLOSE_CODES, OUTCOME_CODES, type ErrorFrame } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { Connection } from './connection.js';
+import { ControlReplies, type ControlAction } from './control.js';
 import { Emitter } from './emitter.js';
 import type { ReadFrame } from './frames.js';
 import { SwitchboardError, callSite, type SwitchboardErrorCode } from './errors.js';
-import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
-import { PendingOperations, type Operation, type RequestResult, type SendReport } from './requests.js';
-import { NameReplies, type NameAction } from './names.js';
-import { prepare, sendFrame } from './outgoing.js';
-import { Responder, type Handler } from './responder.js';
-import type { ClientEvents, ClientStatus, RequestOptions, SendOptions } from './types.js';
+import { Names } from './names.js';
+import { resolveOptions, type ClientOptions, type NameOptions, type ResolvedOptions } from './options.js';
+import { asked, Outbox, told } from './outbox.js';
+import type { GatherResult, RequestResult, SendReport } from './requests.js';
+import { Responder, type Handler, type TopicHandler } from './responder.js';
+import { Subscriptions } from './topics.js';
+import type {
+  ClientEvents,
+  ClientStatus,
+  Destination,
+  GatherOptions,
+  HandleOptions,
+  PublishOptions,
+  RequestOptions,
+  SendOptions,
+} from './types.js';
 
-export type { ClientEvents, ClientStatus, RequestOptions, SendOptions } from './types.js';
+export type {
+  ClientEvents,
+  ClientStatus,
+  Destination,
+  GatherOptions,
+  HandleOptions,
+  PublishOptions,
+  RequestOptions,
+  SendOptions,
+} from './types.js';
 
 export class Client extends Emitter<ClientEvents> {
   readonly options: ResolvedOptions;
@@ -33,10 +55,11 @@ export class Client extends Emitter<ClientEvents> {
   #failures = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #names: Set<string>;
-  readonly #nameReplies = new NameReplies();
+  readonly #replies = new ControlReplies();
   readonly #readyWaiters: Array<{ resolve(): void; reject(error: SwitchboardError): void }> = [];
-  readonly #ops: PendingOperations;
+  readonly #outbox: Outbox;
+  readonly #names: Names;
+  readonly #subscriptions: Subscriptions;
   readonly #responder: Responder;
   /** The `auth` frame of the current connection, waiting for `authenticated` or an error. */
   #authReply: { resolve(identity: string): void; reject(error: SwitchboardError): void } | undefined;
@@ -49,19 +72,28 @@ export class Client extends Emitter<ClientEvents> {
   constructor(url: string | readonly string[], options: ClientOptions = {}) {
     super();
     this.options = resolveOptions(url, options);
-    this.#names = new Set(this.options.names);
     this.#url = this.options.urls[0];
-    this.#ops = new PendingOperations(
-      this.options.maxQueue,
-      this.options.maxInFlight,
-      () => this.#pump(),
-      // An aborted request is cancelled at the broker too, which tells its receivers [SB-6.1-1].
-      (op) => void this.#conn?.send(`{"action":"cancel","ack":"${op.id}"}`),
+    const writable = () => (this.#writable() ? this.#conn : undefined);
+    const control = (action: ControlAction, key: string, text: string, conn: Connection | undefined) =>
+      this.#replies.request(action, key, text, (frame) => conn !== undefined && conn.send(frame), () => new SwitchboardError('disconnected', `cannot ${action} "${key}": not connected`));
+    this.#outbox = new Outbox(this.options, { closed: () => this.#status === 'closed', writable });
+    this.#names = new Names(
+      { isReady: () => this.#status === 'ready', closed: () => this.#status === 'closed', ready: () => this.ready, current: () => this.#conn, control },
+      this.options.registrations,
+      this.options.takeover,
     );
+    this.#subscriptions = new Subscriptions({
+      ready: () => this.ready,
+      nextReady: () => this.#nextReady(),
+      writable,
+      control,
+      report: (error) => this.emit('error', error),
+    });
     this.#responder = new Responder(
       this.options.maxMessageBytes,
       (message, ctx) => this.emit('message', message, ctx),
       (error) => this.emit('error', error),
+      (topic) => this.#subscriptions.handler(topic),
     );
     // Start on a microtask, so listeners attached right after `new` see the first events.
     queueMicrotask(() => {
@@ -75,7 +107,12 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The names this client holds, or will register again after a reconnect. */
   get names(): string[] {
-    return [...this.#names];
+    return this.#names.names;
+  }
+
+  /** The topics this client subscribes to, or will subscribe to again after a reconnect. */
+  get topics(): string[] {
+    return this.#subscriptions.topics;
   }
 
   /** The identity the broker confirmed for the current connection (with `token`), else undefined. */
@@ -90,7 +127,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Operations waiting for the connection, and operations in flight. */
   get pending(): { queued: number; inFlight: number } {
-    return { queued: this.#ops.queue.size, inFlight: this.#ops.inFlight };
+    return { queued: this.#outbox.ops.queue.size, inFlight: this.#outbox.ops.inFlight };
   }
 
   /**
@@ -99,108 +136,122 @@ export class Client extends Emitter<ClientEvents> {
    */
   get ready(): Promise<void> {
     if (this.#status === 'ready') return Promise.resolve();
-    if (this.#status === 'closed') return Promise.reject(new SwitchboardError('closed', 'the client is closed'));
-    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+    return this.#nextReady();
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /**
+   * Send a request and resolve with the first answer, `{ from, message }`. `dest` is a name, several
+   * names, or `{ topic }`: the current subscribers of one or several topics. Rejects with a
+   * `SwitchboardError` whose `code` is the outcome: `no_responders`, `timeout`, `responder_gone`,
+   * `responder_error`, `disconnected`, `closed`, `aborted`, `queue_full`, `mailbox_full`, ...
+   */
+  request<T = unknown>(dest: Destination, message: unknown, options: RequestOptions = {}): Promise<RequestResult<T>> {
+    return this.#outbox.submit(asked('request', callSite(this.request), dest, message, options, this.options.requestTimeoutMs));
   }
 
   /**
-   * Send a request to `dest` (one name, or several: the first answer wins) and resolve with the answer.
-   * Rejects with a `SwitchboardError` whose `code` is the outcome: `no_responders`, `timeout`,
-   * `responder_gone`, `responder_error`, `disconnected`, `closed`, `aborted`, `queue_full`, ...
+   * Send a request to every destination and resolve, once each has answered or failed (or at the
+   * deadline), with one result per destination reached, in the order of `dest` (protocol.md 6.2):
+   * `{ from, message }`, `{ from, error: { code, message } }` or `{ from, code: 'timeout' | 'responder_gone' }`.
+   * `dest` as for `request()`; a topic's subscribers are listed by name. Rejects with `no_responders`
+   * when no destination is reached, and as `request()` for everything else.
    */
-  request<T = unknown>(dest: string | string[], message: unknown, options: RequestOptions = {}): Promise<RequestResult<T>> {
-    return this.#submit<RequestResult<T>>('request', callSite(this.request), dest, message, options.timeout ?? this.options.requestTimeoutMs, options.signal, false);
+  gather<T = unknown>(dest: Destination, message: unknown, options: GatherOptions = {}): Promise<GatherResult<T>[]> {
+    return this.#outbox.submit(asked('gather', callSite(this.gather), dest, message, options, this.options.requestTimeoutMs));
   }
 
   /**
    * Send a message without asking for an answer. Resolves with the broker's delivery report
-   * (`{ delivered, unknown }`), or with undefined once written when `report` is false.
+   * (`{ delivered, unknown, queued? }`), or with undefined once written when `report` is false.
    */
   send(dest: string | string[], message: unknown, options: SendOptions & { report: false }): Promise<undefined>;
   send(dest: string | string[], message: unknown, options?: SendOptions): Promise<SendReport>;
   send(dest: string | string[], message: unknown, options: SendOptions = {}): Promise<SendReport | undefined> {
-    return this.#submit<SendReport | undefined>('send', callSite(this.send), dest, message, options.timeout ?? this.options.sendTimeoutMs, options.signal, options.report ?? true);
+    return this.#outbox.submit(told('send', callSite(this.send), dest, message, options, this.options.sendTimeoutMs));
   }
 
   /**
-   * Serve requests: `handler`'s return value (or resolved value) is the answer; what it throws becomes
-   * an error answer with the error's string `code` (1 to 64 characters) or `handler_error`. One handler
-   * per client: a new one replaces the old. Returns a function that removes it.
+   * Publish a message to the subscribers of `topic` (or of several topics: each subscriber gets it once).
+   * Resolves with the number of receivers, or with undefined once written when `report` is false.
+   * For a request to the subscribers, use `request({ topic }, ...)` or `gather({ topic }, ...)`.
    */
-  handle(handler: Handler): () => void {
-    const responder = this.#responder;
-    responder.handler = handler;
-    return () => {
-      if (responder.handler === handler) responder.handler = undefined;
-    };
+  publish(topic: string | string[], message: unknown, options: PublishOptions & { report: false }): Promise<undefined>;
+  publish(topic: string | string[], message: unknown, options?: PublishOptions): Promise<number>;
+  publish(topic: string | string[], message: unknown, options: PublishOptions = {}): Promise<number | undefined> {
+    return this.#outbox.submit(told('publish', callSite(this.publish), topic, message, options, this.options.sendTimeoutMs));
   }
 
-  /** Register another name; resolves once the broker holds it for this client (and again after reconnects). */
-  async register(name: string): Promise<void> {
-    const origin = callSite(this.register);
-    if (!isName(name)) throw new SwitchboardError('invalid_argument', `${JSON.stringify(name)} is not a valid name`, { origin });
-    if (this.#status === 'closed') throw new SwitchboardError('closed', 'the client is closed', { origin });
-    this.#names.add(name);
-    if (this.#status !== 'ready') return this.ready;
-    try {
-      await this.#nameRequest('register', name);
-    } catch (error) {
-      if ((error as SwitchboardError).code === 'disconnected') return this.ready;
-      this.#names.delete(name);
-      throw new SwitchboardError((error as SwitchboardError).code, (error as Error).message, { origin, from: name });
-    }
+  /**
+   * Send a message to every other client that holds a name (never a request). Resolves with the number
+   * of receivers, or with undefined once written when `report` is false.
+   */
+  broadcast(message: unknown, options: PublishOptions & { report: false }): Promise<undefined>;
+  broadcast(message: unknown, options?: PublishOptions): Promise<number>;
+  broadcast(message: unknown, options: PublishOptions = {}): Promise<number | undefined> {
+    return this.#outbox.submit(told('broadcast', callSite(this.broadcast), undefined, message, options, this.options.sendTimeoutMs));
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  /**
+   * Serve requests: `handler`'s return value (or resolved value) is the answer; what it throws becomes
+   * an error answer with the error's string `code` (1 to 64 characters) or `handler_error`. With
+   * `{ event }`, the handler takes the messages sent with that event name; without, every message that
+   * no subscription or event handler takes. One handler per event name, and one catch-all: a new one
+   * replaces the old. Returns a function that removes it.
+   */
+  handle(handler: Handler, options: HandleOptions = {}): () => void {
+    return this.#responder.use(handler, options.event, callSite(this.handle));
+  }
+
+  /**
+   * Subscribe to `topic` and everything below it (`news` receives `news.uk`, not `newsroom`): `handler`
+   * gets each published message once, with `ctx.topic` (where it was published), `ctx.context` (this
+   * subscription, or a more specific one of this client that matched), `ctx.from` and `ctx.event`, and
+   * answers a published request as a `handle()` handler does. One handler per topic: a new one replaces
+   * the old. Resolves once the broker confirmed it, with a function that ends it; it is made again
+   * after every reconnect. Rejects with `invalid_argument`, `limit_exceeded`, `forbidden`, `closed`, ...
+   */
+  subscribe<T = unknown>(topic: string, handler: TopicHandler<T>): Promise<() => Promise<void>> {
+    return this.#subscriptions.subscribe(topic, handler as TopicHandler, callSite(this.subscribe));
+  }
+
+  /** End the subscription to `topic`; it is not made again after a reconnect. */
+  unsubscribe(topic: string): Promise<void> {
+    return this.#subscriptions.unsubscribe(topic);
+  }
+
+  // ---- names -----------------------------------------------------------------------------------
+
+  /**
+   * Register another name; resolves once the broker holds it for this client. It is registered again,
+   * the same way, after every reconnect. `shared`: join the name's responder pool; `durable`: keep a
+   * mailbox while the client is away. A name already held with other options rejects with `invalid_argument`.
+   */
+  register(name: string, options: NameOptions = {}): Promise<void> {
+    return this.#names.register(name, options, callSite(this.register));
   }
 
   /** Release a name (every name when none is given); it is not registered again after a reconnect. */
-  async unregister(name?: string): Promise<void> {
-    const names = name === undefined ? [...this.#names] : [name];
-    for (const each of names) this.#names.delete(each);
-    if (this.#status !== 'ready') return;
-    await Promise.all(
-      names.map((each) =>
-        this.#nameRequest('unregister', each).catch((error: SwitchboardError) => {
-          // A dropped connection released the name anyway [SB-4.2-4].
-          if (error.code !== 'disconnected') throw error;
-        }),
-      ),
-    );
+  unregister(name?: string): Promise<void> {
+    return this.#names.unregister(name);
   }
 
-  /** Close for good: every pending operation rejects with `closed`. Resolves once the socket is closed. */
+  /**
+   * Close for good: every pending operation rejects with `closed`. Resolves once the socket is closed.
+   * Durable names keep their mailbox (the broker sees a disconnect): `unregister()` them first to end it.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown('closed', 'the client was closed with operations pending');
     return this.#closing;
   }
 
-  // ---- operations ------------------------------------------------------------------------------
-
-  #submit<T>(
-    kind: 'request' | 'send',
-    origin: Error,
-    dest: string | string[],
-    message: unknown,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    report: boolean,
-  ): Promise<T> {
-    const refuse = (code: SwitchboardErrorCode, text: string) => Promise.reject(new SwitchboardError(code, text, { origin, dest }));
-    if (this.#status === 'closed') return refuse('closed', `${kind} on a closed client`);
-    const prepared = prepare(dest, message, timeout, this.options.maxMessageBytes);
-    if (!prepared.ok) return refuse(prepared.code, prepared.message);
-    const bodyJson = prepared.bodyJson;
-    if (signal?.aborted) return Promise.reject(new SwitchboardError('aborted', `${kind} aborted before it started`, { origin, dest, cause: signal.reason }));
-
-    const op = this.#ops.create<T>({ kind, dest, bodyJson, report, deadline: Date.now() + timeout, origin });
-    if (signal !== undefined) op.watch(signal);
-    const generic = op as unknown as Operation;
-    if (this.#writable() && this.#ops.queue.size === 0 && this.#hasSlot(generic)) {
-      this.#transmit(generic);
-    } else if (!this.#ops.queue.push(generic)) {
-      op.fail('queue_full', `the client is not ready and ${this.#ops.queue.capacity} operations already wait (maxQueue)`);
-    } else {
-      op.arm(timeout, `${kind} timed out after ${timeout} ms while waiting for the connection`);
-    }
-    return op.promise;
+  /** A promise for the next time the client becomes ready (not at once); rejects when it closes. */
+  #nextReady(): Promise<void> {
+    if (this.#status === 'closed') return Promise.reject(new SwitchboardError('closed', 'the client is closed'));
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
   }
 
   /**
@@ -209,54 +260,6 @@ export class Client extends Emitter<ClientEvents> {
    */
   #writable(): boolean {
     return this.#status === 'ready' && this.#conn !== undefined && this.#conn.isOpen;
-  }
-
-  #hasSlot(op: Operation): boolean {
-    return !(op.kind === 'request' || op.report) || this.#ops.inFlight < this.#ops.maxInFlight;
-  }
-
-  /** Send the queue's head operations while the client is ready and in-flight slots are free. */
-  #pump(): void {
-    for (;;) {
-      if (!this.#writable()) return;
-      const op = this.#ops.queue.peek();
-      if (op === undefined || !this.#hasSlot(op)) return;
-      this.#ops.queue.shift();
-      this.#transmit(op);
-    }
-  }
-
-  #transmit(op: Operation): void {
-    const conn = this.#conn;
-    const remaining = op.deadline - Date.now();
-    if (conn === undefined || remaining < 1) {
-      op.fail('timeout', `${op.kind} reached its deadline before it could be sent`);
-      return;
-    }
-    if (op.kind === 'send' && !op.report) {
-      conn.send(sendFrame(op.dest, op.bodyJson));
-      op.resolve(undefined);
-      return;
-    }
-    const id = this.#ops.nextId();
-    this.#ops.track(op, id);
-    if (op.kind === 'request') {
-      // The broker enforces the deadline [SB-6-8]; the client's own timer is a backstop a little later.
-      const grace = this.options.timeoutGraceMs;
-      op.arm(remaining + grace, `no outcome from the broker within ${remaining} ms (+${grace} ms grace)`);
-      conn.send(sendFrame(op.dest, op.bodyJson, { ack: id, timeout: remaining }));
-    } else {
-      op.arm(remaining, `no delivery report from the broker within ${remaining} ms`);
-      conn.send(sendFrame(op.dest, op.bodyJson, { ref: id }));
-    }
-  }
-
-  // ---- names -----------------------------------------------------------------------------------
-
-  #nameRequest(kind: NameAction, name: string): Promise<void> {
-    const conn = this.#conn;
-    const takeover = kind === 'register' && this.options.takeover;
-    return this.#nameReplies.request(kind, name, (text) => conn !== undefined && conn.send(text), takeover);
   }
 
   /** [SB-4.5-1] Present the token; resolves with the identity the broker confirms. */
@@ -298,14 +301,16 @@ export class Client extends Emitter<ClientEvents> {
     }, this.options.connectTimeoutMs);
   }
 
-  /** Open: authenticate (with a token), register every name, then ready. */
+  /** Open: authenticate (with a token), register every name, subscribe every topic, then ready. */
   #onOpen(conn: Connection): void {
     const token = this.options.token;
     (token === undefined ? Promise.resolve(undefined) : this.#authenticate(conn, token))
       .then((identity) => {
         this.#identity = identity;
-        return Promise.all([...this.#names].map((name) => this.#nameRequest('register', name)));
+        return this.#names.restore(conn);
       })
+      // A subscription needs a name [SB-4.6-1]; one the broker refuses is dropped and reported.
+      .then(() => this.#subscriptions.restore(conn))
       .then(
         () => {
           if (conn !== this.#conn || this.#status === 'closed') return;
@@ -315,7 +320,7 @@ export class Client extends Emitter<ClientEvents> {
           this.#setStatus('ready');
           this.emit('ready', { url: conn.url, names: this.names, ...(this.#identity === undefined ? {} : { identity: this.#identity }) });
           for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
-          this.#pump();
+          this.#outbox.pump();
         },
         (error: SwitchboardError) => {
           if (conn !== this.#conn) return;
@@ -335,31 +340,29 @@ export class Client extends Emitter<ClientEvents> {
     if (conn !== this.#conn) return;
     switch (frame.action) {
       case 'registered':
-        this.#nameReplies.confirm('register', frame.id);
+        this.#replies.confirm('register', frame.id);
         this.emit('registered', frame.id);
         return;
       case 'unregistered':
-        this.#nameReplies.confirm('unregister', frame.id);
+        this.#replies.confirm('unregister', frame.id);
         this.emit('unregistered', frame.id);
+        return;
+      case 'subscribed':
+        this.#replies.confirm('subscribe', frame.topic);
+        return;
+      case 'unsubscribed':
+        this.#replies.confirm('unsubscribe', frame.topic);
         return;
       case 'message':
         return this.#responder.receive(frame, (text) => conn === this.#conn && conn.send(text));
-      case 'answer': {
-        const op = this.#ops.get(frame.ack);
-        if (op === undefined || op.kind !== 'request') return; // late: the client's own timer ended it
-        if (frame.error === undefined) {
-          op.resolve({ from: frame.from, message: frame.message ?? null });
-        } else {
-          const { code, message } = frame.error;
-          op.fail('responder_error', `${frame.from} answered with error ${code}: ${message}`, { remoteCode: code, remoteMessage: message, from: frame.from });
-        }
-        return;
-      }
-      case 'sent': {
-        const { delivered, unknown, queued } = frame;
-        this.#ops.get(frame.ref)?.resolve(queued === undefined ? { delivered, unknown } : { delivered, unknown, queued });
-        return;
-      }
+      case 'answer':
+        return this.#outbox.answer(frame);
+      case 'gathered':
+        return this.#outbox.gathered(frame);
+      case 'sent':
+        return this.#outbox.sent(frame);
+      case 'published':
+        return this.#outbox.published(frame);
       case 'authenticated':
         this.#authReply?.resolve(frame.identity);
         this.#authReply = undefined;
@@ -379,21 +382,18 @@ export class Client extends Emitter<ClientEvents> {
       ...(frame.path === undefined ? {} : { path: frame.path }),
       ...(frame.id === undefined ? {} : { from: frame.id }),
     };
-    const op = (frame.ack === undefined ? undefined : this.#ops.get(frame.ack)) ?? (frame.ref === undefined ? undefined : this.#ops.get(frame.ref));
-    if (op !== undefined) {
-      op.fail(frame.code, frame.message, details);
-      return;
-    }
+    if (this.#outbox.error(frame, details)) return;
     // The outcome of an operation the client already ended (its own timer, its signal): nothing to tell.
     if ((OUTCOME_CODES as readonly string[]).includes(frame.code) && frame.ack !== undefined) return;
     const error = new SwitchboardError(frame.code, frame.message, details);
     if (frame.ack === undefined && frame.ref === undefined) {
-      // Errors without ack or ref answer the `auth` [SB-4.5-2], or a register or unregister ([SB-4.1-2], [SB-4.2-3]).
+      // Errors without ack or ref answer the `auth` [SB-4.5-2], or a control frame ([SB-4.1-2], [SB-4.2-3], [SB-4.6-1]).
       const auth = this.#authReply;
       this.#authReply = undefined;
       if (auth !== undefined) return auth.reject(error);
-      if (this.#nameReplies.refuse(error, frame.id)) return;
+      if (this.#replies.refuse(error, frame.id)) return;
     }
+    // What belongs to no call: `expired` [SB-6.3-2], the refusal of a send without report, ...
     this.emit('error', error);
   }
 
@@ -405,11 +405,11 @@ export class Client extends Emitter<ClientEvents> {
     const wasReady = this.#status === 'ready';
     const lost = new SwitchboardError('disconnected', `the connection to ${conn.url} closed (${info.code}${info.reason ? ` ${info.reason}` : ''})`);
     this.#responder.abortAll('disconnected');
-    this.#nameReplies.failAll(lost);
+    this.#replies.failAll(lost);
     this.#authReply?.reject(lost);
     this.#authReply = undefined;
     this.#identity = undefined;
-    this.#ops.failInFlight(
+    this.#outbox.ops.failInFlight(
       'disconnected',
       `the connection to ${conn.url} closed (${info.code}) while this was in flight: it may have been delivered, so it is not retried`,
     );
@@ -450,8 +450,8 @@ export class Client extends Emitter<ClientEvents> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const error = new SwitchboardError(code, message, cause === undefined ? {} : { cause });
-    this.#ops.failAll(code, message, cause);
-    this.#nameReplies.failAll(error);
+    this.#outbox.ops.failAll(code, message, cause);
+    this.#replies.failAll(error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
     this.#authReply?.reject(error);
     this.#authReply = undefined;

@@ -6,30 +6,18 @@
  * action are skipped, not errors: a later broker may add frames a client asks for.
  */
 import type {
-  AnswerOutFrame,
-  AuthenticatedFrame,
+  BrokerFrame,
   CancelOutFrame,
   ErrorCode,
-  ErrorFrame,
+  GatherResult,
   MessageFrame,
-  RegisteredFrame,
-  SentFrame,
-  UnregisteredFrame,
 } from '../protocol/index.js';
 
 /**
- * The broker frames this client reads. Frames of features it does not use (and frames a later broker
- * adds) are skipped as `unknown`, so the protocol can grow without breaking the client.
+ * The broker frames this client reads. Frames a later broker adds are skipped as `unknown`, so the
+ * protocol can grow without breaking the client.
  */
-export type ReadFrame =
-  | RegisteredFrame
-  | UnregisteredFrame
-  | MessageFrame
-  | AnswerOutFrame
-  | ErrorFrame
-  | SentFrame
-  | CancelOutFrame
-  | AuthenticatedFrame;
+export type ReadFrame = BrokerFrame;
 
 const CANCEL_REASONS: ReadonlySet<string> = new Set(['cancelled', 'timeout', 'answered', 'sender_gone']);
 
@@ -60,9 +48,21 @@ export function readBrokerFrame(data: unknown): ReadResult {
     case 'unregistered':
       if (!isString(f.id)) return invalid(`"${f.action}" without a string "id"`);
       return frame({ action: f.action, id: f.id });
-    case 'message':
+    case 'message': {
       if (!isString(f.from) || !optionalString(f.ack)) return invalid('"message" with a bad "from" or "ack"');
-      return frame({ action: 'message', message: f.message ?? null, from: f.from, ...(isString(f.ack) ? { ack: f.ack } : {}) });
+      if (!optionalString(f.topic) || !optionalString(f.context) || !optionalString(f.event)) {
+        return invalid('"message" with a bad "topic", "context" or "event"');
+      }
+      const read: MessageFrame = { action: 'message', message: f.message ?? null, from: f.from };
+      if (isString(f.ack)) read.ack = f.ack;
+      // [SB-4.7-2] a published message carries both; a broker that sent only one still names the subscription
+      if (isString(f.context) || isString(f.topic)) {
+        read.topic = (f.topic ?? f.context) as string;
+        read.context = (f.context ?? f.topic) as string;
+      }
+      if (isString(f.event)) read.event = f.event;
+      return frame(read);
+    }
     case 'answer': {
       if (!isString(f.ack) || !isString(f.from)) return invalid('"answer" with a bad "ack" or "from"');
       const error = f.error as Fields | undefined;
@@ -102,9 +102,45 @@ export function readBrokerFrame(data: unknown): ReadResult {
       if (!isString(f.ack) || !isString(f.reason)) return invalid('"cancel" without a string "ack" and "reason"');
       // A reason this client does not know yet still cancels: the receiver only needs to stop.
       return frame({ action: 'cancel', ack: f.ack, reason: (CANCEL_REASONS.has(f.reason) ? f.reason : 'cancelled') as CancelOutFrame['reason'] });
+    case 'subscribed':
+    case 'unsubscribed':
+      if (!isString(f.topic)) return invalid(`"${f.action}" without a string "topic"`);
+      return frame({ action: f.action, topic: f.topic });
+    case 'published':
+      if (!isCount(f.receivers) || !optionalString(f.ref) || !optionalString(f.ack)) {
+        return invalid('"published" with a bad "receivers", "ref" or "ack"');
+      }
+      return frame({ action: 'published', receivers: f.receivers, ...(isString(f.ref) ? { ref: f.ref } : {}), ...(isString(f.ack) ? { ack: f.ack } : {}) });
+    case 'gathered': {
+      if (!isString(f.ack) || !Array.isArray(f.results)) return invalid('"gathered" with a bad "ack" or "results"');
+      const results: GatherResult[] = [];
+      for (const each of f.results as unknown[]) {
+        const result = readGatherResult(each);
+        if (result === undefined) return invalid('"gathered" with a bad result');
+        results.push(result);
+      }
+      return frame({ action: 'gathered', ack: f.ack, results });
+    }
     default:
       return { kind: 'unknown', action: f.action };
   }
+}
+
+const isCount = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
+
+/** One result of a gather (protocol.md 5.10): `{from, message}`, `{from, error}` or `{from, code}`. */
+function readGatherResult(value: unknown): GatherResult | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Fields;
+  if (!isString(r.from)) return undefined;
+  if (r.error !== undefined) {
+    const error = r.error as Fields;
+    if (typeof error !== 'object' || error === null || !isString(error.code) || !isString(error.message)) return undefined;
+    return { from: r.from, error: { code: error.code, message: error.message } };
+  }
+  // A failure code this client does not know yet reads as the closest it knows: no answer came.
+  if (r.code !== undefined) return isString(r.code) ? { from: r.from, code: r.code === 'responder_gone' ? 'responder_gone' : 'timeout' } : undefined;
+  return { from: r.from, message: r.message ?? null };
 }
 
 function frame(value: ReadFrame): ReadResult {

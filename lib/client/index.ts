@@ -4,8 +4,18 @@
  * instead: `node.ts` (injects the `ws` package) or `browser.ts` (uses the browser's WebSocket).
  * This directory imports nothing from `node:*` and not `ws`; test/client/imports.test.ts keeps it so.
  */
-export { Client, type ClientEvents, type ClientStatus, type RequestOptions, type SendOptions } from './client.js';
-export { CLIENT_DEFAULTS, type ClientOptions } from './options.js';
+export {
+  Client,
+  type ClientEvents,
+  type ClientStatus,
+  type Destination,
+  type GatherOptions,
+  type HandleOptions,
+  type PublishOptions,
+  type RequestOptions,
+  type SendOptions,
+} from './client.js';
+export { CLIENT_DEFAULTS, type ClientOptions, type NameOptions, type NameSpec } from './options.js';
 export { DEFAULT_RECONNECT, backoffDelay, type ReconnectOptions } from './backoff.js';
 export {
   CLIENT_ERROR_CODES,
@@ -14,7 +24,7 @@ export {
   type SwitchboardErrorCode,
   type SwitchboardErrorDetails,
 } from './errors.js';
-export type { RequestResult, SendReport } from './requests.js';
-export type { Handler, MessageContext } from './responder.js';
+export type { GatherResult, RequestResult, SendReport } from './requests.js';
+export type { Handler, MessageContext, TopicContext, TopicHandler } from './responder.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection.js';
 export { WSMsgBroker, type WSMsgBrokerEvents, type WSMsgBrokerOptions, type WSMsgBrokerResponse } from './compat.js';

@@ -8,14 +8,38 @@ import { DEFAULT_RECONNECT, checkReconnect, type ReconnectOptions, type Resolved
 import type { WebSocketConstructor } from './connection.js';
 import { SwitchboardError } from './errors.js';
 
-export interface ClientOptions {
-  /** The name to register. Default: none (see `names`). */
-  name?: string;
+/** How a name is registered (protocol.md 4.1); both are re-applied at every reconnect. */
+export interface NameOptions {
+  /** Serve the name as one member of a responder pool (protocol.md 6.4) rather than alone. Default: false. */
+  shared?: boolean;
   /**
-   * Names to register, in addition to `name`. A client must hold a name to send [SB-4.3-1], so when
-   * neither is given the client registers a random one, `anon-` followed by 16 URL-safe characters.
+   * Keep a mailbox for the name while this client is offline (protocol.md 6.3): what is sent to it then
+   * is queued and delivered, in order, when it registers again. Default: false.
    */
-  names?: string[];
+  durable?: boolean;
+}
+
+/** A name to register, with its options. */
+export interface NameSpec extends NameOptions {
+  name: string;
+}
+
+/** A name as the client registers it. */
+export interface Registration {
+  readonly name: string;
+  readonly shared: boolean;
+  readonly durable: boolean;
+}
+
+export interface ClientOptions {
+  /** The name to register (a string, or `{ name, shared?, durable? }`). Default: none (see `names`). */
+  name?: string | NameSpec;
+  /**
+   * Names to register, in addition to `name` (strings, or `{ name, shared?, durable? }`). A client must
+   * hold a name to send [SB-4.3-1], so when neither is given the client registers a random one, `anon-`
+   * followed by 16 URL-safe characters.
+   */
+  names?: Array<string | NameSpec>;
   /**
    * The WebSocket constructor. Default: `globalThis.WebSocket` (browsers); the Node entry point
    * (`lib/client/node.ts`) passes the `ws` package's.
@@ -60,6 +84,8 @@ export interface ClientOptions {
 export interface ResolvedOptions {
   readonly urls: readonly string[];
   readonly names: readonly string[];
+  /** The names with how to register them, in the order of `names`. */
+  readonly registrations: readonly Registration[];
   readonly WebSocket: WebSocketConstructor | undefined;
   readonly requestTimeoutMs: number;
   readonly timeoutGraceMs: number;
@@ -91,10 +117,8 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
   for (const each of urls) {
     if (typeof each !== 'string' || !/^wss?:\/\/[^/]/i.test(each)) problems.push(`url ${JSON.stringify(each)} is not a ws:// or wss:// URL`);
   }
-  const names = [...(options.name === undefined ? [] : [options.name]), ...(options.names ?? [])];
-  for (const name of names) {
-    if (typeof name !== 'string' || !isName(name)) problems.push(`name ${JSON.stringify(name)} is not a valid name (1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -)`);
-  }
+  const registrations = resolveNames([...(options.name === undefined ? [] : [options.name]), ...(Array.isArray(options.names) ? options.names : [])], problems);
+  if (options.names !== undefined && !Array.isArray(options.names)) problems.push('names must be an array');
   const positive = (key: keyof typeof CLIENT_DEFAULTS, min: number) => {
     const value = options[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= min)) {
@@ -104,7 +128,8 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
   };
   const resolved = {
     urls,
-    names: names.length === 0 ? [randomName()] : [...new Set(names)],
+    names: registrations.map((each) => each.name),
+    registrations,
     WebSocket: options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
     requestTimeoutMs: positive('requestTimeoutMs', 1),
     timeoutGraceMs: positive('timeoutGraceMs', 0),
@@ -128,6 +153,48 @@ export function resolveOptions(url: string | readonly string[], options: ClientO
     throw new SwitchboardError('invalid_argument', `invalid client options: ${problems.join('; ')}`);
   }
   return Object.freeze(resolved);
+}
+
+/** Names as strings or specs, checked; a name given twice must be given the same way. */
+function resolveNames(given: unknown[], problems: string[]): Registration[] {
+  const byName = new Map<string, Registration>();
+  for (const each of given) {
+    const spec = (typeof each === 'string' ? { name: each } : each) as NameSpec | null;
+    const name = typeof spec === 'object' && spec !== null ? spec.name : undefined;
+    if (typeof name !== 'string' || !isName(name)) {
+      problems.push(`name ${safeJson(name ?? each)} is not a valid name (1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -)`);
+      continue;
+    }
+    const problem = checkNameOptions(spec as NameSpec);
+    if (problem !== undefined) {
+      problems.push(`name ${name}: ${problem}`);
+      continue;
+    }
+    const registration = Object.freeze({ name, shared: spec!.shared === true, durable: spec!.durable === true });
+    const earlier = byName.get(name);
+    if (earlier !== undefined && (earlier.shared !== registration.shared || earlier.durable !== registration.durable)) {
+      problems.push(`name ${name} is given twice with different options`);
+    }
+    if (earlier === undefined) byName.set(name, registration);
+  }
+  if (byName.size === 0 && problems.length === 0) return [Object.freeze({ name: randomName(), shared: false, durable: false })];
+  return [...byName.values()];
+}
+
+/** The problem with `shared` and `durable` of a name, if any. */
+export function checkNameOptions(options: NameOptions): string | undefined {
+  for (const key of ['shared', 'durable'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') return `${key} must be a boolean`;
+  }
+  return undefined;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return String(value);
+  }
 }
 
 function resolveReconnect(value: ClientOptions['reconnect'], problems: string[]): ResolvedOptions['reconnect'] {

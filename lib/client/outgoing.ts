@@ -1,25 +1,62 @@
 /**
- * The `send` frames the client writes (protocol.md 4.3): an operation's arguments checked and its
- * message serialised once, at the call, so that a bad argument rejects at once with the caller's stack;
- * and the frame text put together when it goes out, with the correlation id and the deadline left.
+ * The frames that carry a message, as the client writes them: `send` (protocol.md 4.3), `publish` (4.7)
+ * and `broadcast` (4.8). An operation's arguments are checked and its frame put together once, at the
+ * call, so that a bad argument rejects at once with the caller's stack; only the correlation id and the
+ * deadline left are added when it goes out.
  */
 import { isName } from '../protocol/index.js';
 import type { SwitchboardErrorCode } from './errors.js';
 import { exceedsBytes } from './responder.js';
+import { isTopic } from './topics.js';
 
-/** Bytes a send frame adds around its body and destination (action, keys, ack or ref, timeout). */
+/** Bytes a frame adds around its head (ack or ref, timeout, closing brace). */
 const FRAME_OVERHEAD = 96;
 
-export type Prepared = { ok: true; bodyJson: string } | { ok: false; code: SwitchboardErrorCode; message: string };
+export type MessageAction = 'send' | 'publish' | 'broadcast';
 
-/** Check the arguments of a request or send and serialise its message. */
-export function prepare(dest: unknown, message: unknown, timeout: unknown, maxMessageBytes: number): Prepared {
-  const dests = typeof dest === 'string' ? [dest] : dest;
-  if (!Array.isArray(dests) || dests.length === 0 || !dests.every((d) => typeof d === 'string' && isName(d))) {
-    return refuse('invalid_argument', `dest must be a valid name or a non-empty array of them, not ${safeJson(dest)}`);
+/** The optional fields of a message frame. */
+export interface FrameFields {
+  /** An event name (name grammar), delivered with the message. */
+  event?: string | undefined;
+  /** With an ack: wait for every destination's answer (section 6.2). */
+  gather?: boolean | undefined;
+  /** With an ack, `send` only: safe to move to another pool member (section 6.4). */
+  retry?: boolean | undefined;
+}
+
+/** `head` is the frame without its correlation fields and closing brace. */
+export type Prepared = { ok: true; head: string } | { ok: false; code: SwitchboardErrorCode; message: string };
+
+/**
+ * Check the arguments of a send (`target`: names), a publish (`target`: topics) or a broadcast (no
+ * target), serialise the message and build the frame's head.
+ */
+export function prepare(
+  action: MessageAction,
+  target: unknown,
+  message: unknown,
+  timeout: unknown,
+  maxMessageBytes: number,
+  fields: FrameFields = {},
+): Prepared {
+  let targetJson = '';
+  if (action !== 'broadcast') {
+    const [key, valid, what] = action === 'send' ? ['dest', isName, 'a valid name'] : ['topic', isTopic, 'a valid topic'];
+    const list = typeof target === 'string' ? [target] : target;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((each) => typeof each === 'string' && valid(each))) {
+      return refuse('invalid_argument', `${key} must be ${what} or a non-empty array of them, not ${safeJson(target)}`);
+    }
+    targetJson = `,"${key}":${JSON.stringify(target)}`;
   }
   if (!Number.isInteger(timeout) || (timeout as number) < 1) {
     return refuse('invalid_argument', `timeout must be an integer >= 1, not ${safeJson(timeout)}`);
+  }
+  const { event, gather, retry } = fields;
+  // The schemas are strict [SB-4.0-1]: `publish` has no `retry`, `broadcast` neither `retry` nor `gather`.
+  if (retry === true && action !== 'send') return refuse('invalid_argument', 'retry applies to requests to names only');
+  if (gather === true && action === 'broadcast') return refuse('invalid_argument', 'a broadcast is never a request');
+  if (event !== undefined && !(typeof event === 'string' && isName(event))) {
+    return refuse('invalid_argument', `event must be a valid name (1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -), not ${safeJson(event)}`);
   }
   let bodyJson: string | undefined;
   try {
@@ -28,24 +65,23 @@ export function prepare(dest: unknown, message: unknown, timeout: unknown, maxMe
     return refuse('invalid_argument', `the message cannot be serialised as JSON: ${(error as Error).message}`);
   }
   if (typeof bodyJson !== 'string') return refuse('invalid_argument', 'the message cannot be serialised as JSON');
+  let head = `{"action":"${action}"${targetJson},"message":${bodyJson}`;
+  if (event !== undefined) head += `,"event":"${event}"`; // the name grammar needs no escaping
+  if (gather === true) head += ',"gather":true';
+  if (retry === true) head += ',"retry":true';
   // The broker refuses a frame over its limit with too_large [SB-9-1], and closes the connection (1009)
   // over twice it, failing everything in flight: better to refuse it here, before it leaves.
-  if (exceedsBytes(bodyJson, maxMessageBytes - JSON.stringify(dest).length - FRAME_OVERHEAD)) {
+  if (exceedsBytes(head, maxMessageBytes - FRAME_OVERHEAD)) {
     return refuse('too_large', `the message exceeds maxMessageBytes (${maxMessageBytes})`);
   }
-  return { ok: true, bodyJson };
+  return { ok: true, head };
 }
 
-/** The frame of a send: fire-and-forget, with `ref` (a reported send), or with `ack` and `timeout` (a request). */
-export function sendFrame(
-  dest: string | string[],
-  bodyJson: string,
-  id?: { ack: string; timeout: number } | { ref: string },
-): string {
-  const base = `{"action":"send","dest":${JSON.stringify(dest)},"message":${bodyJson}`;
-  if (id === undefined) return `${base}}`;
+/** The whole frame: fire-and-forget, with `ref` (a report), or with `ack` and `timeout` (a request). */
+export function finishFrame(head: string, id?: { ack: string; timeout: number } | { ref: string }): string {
+  if (id === undefined) return `${head}}`;
   // Correlation ids are the client's own base-36 counters: safe to splice without escaping.
-  return 'ack' in id ? `${base},"ack":"${id.ack}","timeout":${id.timeout}}` : `${base},"ref":"${id.ref}"}`;
+  return 'ack' in id ? `${head},"ack":"${id.ack}","timeout":${id.timeout}}` : `${head},"ref":"${id.ref}"}`;
 }
 
 function refuse(code: SwitchboardErrorCode, message: string): Prepared {

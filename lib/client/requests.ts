@@ -1,10 +1,10 @@
 /**
- * The pending-operation mux: every `request()` and every reported `send()` is an Operation with its
- * own deadline timer, its AbortSignal and the Error captured at its call site. An operation is first
- * queued (waiting for the client to be ready), then in flight under a correlation id (`ack` for a
- * request, `ref` for a reported send) until the broker's outcome arrives. Whatever ends it (outcome,
- * timer, abort, disconnect, close) settles it exactly once and removes it from where it was, so no map
- * or queue keeps a finished operation.
+ * The pending-operation mux: every operation that waits for the broker (a request, a gather, a
+ * reported send, publish or broadcast) is an Operation with its own deadline timer, its AbortSignal and
+ * the Error captured at its call site. An operation is first queued (waiting for the client to be
+ * ready), then in flight under a correlation id (`ack` for a request or gather, `ref` for a report)
+ * until the broker's outcome arrives. Whatever ends it (outcome, timer, abort, disconnect, close)
+ * settles it exactly once and removes it from where it was, so no map or queue keeps a finished one.
  *
  * The bounds: the queue holds at most `maxQueue` operations, and at most `maxInFlight` are out at once.
  */
@@ -17,6 +17,15 @@ export interface RequestResult<T = unknown> {
   message: T;
 }
 
+/**
+ * One destination's part of a gather's outcome (protocol.md 5.10): its answer, its error answer, or
+ * `timeout` (no answer by the deadline) or `responder_gone` (it left before answering).
+ */
+export type GatherResult<T = unknown> =
+  | { from: string; message: T }
+  | { from: string; error: { code: string; message: string } }
+  | { from: string; code: 'timeout' | 'responder_gone' };
+
 /** What a reported send resolves with (the broker's `sent` frame, protocol.md 5.6). */
 export interface SendReport {
   /** Destinations that were registered and got the message. */
@@ -27,15 +36,20 @@ export interface SendReport {
   queued?: string[];
 }
 
-export type OperationKind = 'request' | 'send';
+/**
+ * `request` and `gather` are correlated by `ack` and end in an outcome (`answer`, `gathered` or an
+ * error); `send`, `publish` and `broadcast` by `ref` when they ask for a report (`sent`, `published`).
+ */
+export type OperationKind = 'request' | 'gather' | 'send' | 'publish' | 'broadcast';
 type State = 'queued' | 'inflight' | 'done';
 
 export interface OperationInit {
   kind: OperationKind;
-  dest: string | string[];
-  /** The message, serialised once at the call. */
-  bodyJson: string;
-  /** Send only: wait for the broker's delivery report. */
+  /** The destination names or topics, for errors (none for a broadcast). */
+  dest: string | readonly string[] | undefined;
+  /** The frame without its correlation fields and closing brace (outgoing.ts), built once at the call. */
+  head: string;
+  /** send, publish, broadcast: wait for the broker's report. (Requests and gathers always wait.) */
   report: boolean;
   /** The whole operation's deadline, Date.now() based. */
   deadline: number;
@@ -45,8 +59,9 @@ export interface OperationInit {
 
 export class Operation<T = unknown> {
   readonly kind: OperationKind;
-  readonly dest: string | string[];
-  readonly bodyJson: string;
+  readonly dest: string | readonly string[] | undefined;
+  readonly head: string;
+  /** True when it waits for the broker's reply (always for a request or gather): it takes an in-flight slot. */
   readonly report: boolean;
   readonly deadline: number;
   readonly promise: Promise<T>;
@@ -64,8 +79,8 @@ export class Operation<T = unknown> {
   constructor(init: OperationInit, release: (op: Operation<unknown>) => void, onAbort?: (op: Operation<unknown>) => void) {
     this.kind = init.kind;
     this.dest = init.dest;
-    this.bodyJson = init.bodyJson;
-    this.report = init.report;
+    this.head = init.head;
+    this.report = init.report || init.kind === 'request' || init.kind === 'gather';
     this.deadline = init.deadline;
     this.#origin = init.origin;
     this.#release = release;
@@ -74,6 +89,11 @@ export class Operation<T = unknown> {
       this.#resolve = resolve as (value: unknown) => void;
       this.#reject = reject;
     });
+  }
+
+  /** Correlated by `ack` (a request at the broker, which `cancel` ends), else by `ref` when it reports. */
+  get isRequest(): boolean {
+    return this.kind === 'request' || this.kind === 'gather';
   }
 
   get state(): State {

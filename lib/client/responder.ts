@@ -1,16 +1,25 @@
 /**
- * The receiving side: what a handler sees (`MessageContext`) and how its result becomes an `answer`
- * frame (protocol.md 4.4). A request may be answered once; the answer goes out only on the connection
- * that delivered the request, because a delivery id dies with its connection ([SB-6-4], [SB-4.2-4]):
- * an answer for a request received before a reconnect is dropped, never queued. A request the broker
- * cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
+ * The receiving side: what a handler sees (`MessageContext`), which handler a message goes to, and how
+ * its result becomes an `answer` frame (protocol.md 4.4). A published message (it has a `context`,
+ * [SB-4.7-2]) goes to the handler of the subscription that matched; any other message to the handler of
+ * its event name when there is one, else to the catch-all handler. A request may be answered once; the
+ * answer goes out only on the connection that delivered the request, because a delivery id dies with its
+ * connection ([SB-6-4], [SB-4.2-4]): an answer for a request received before a reconnect is dropped,
+ * never queued. A request the broker cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
  */
+import { isName } from '../protocol/index.js';
 import { SwitchboardError } from './errors.js';
 
 /** Who sent a message, and the means to answer it. */
 export interface MessageContext {
   /** The primary name of the sender. (The name it was addressed to is not on the wire.) */
   readonly from: string;
+  /** For a published message: the topic it was published to (the first of its topics that matched). */
+  readonly topic: string | undefined;
+  /** For a published message: the subscription that matched, the most specific one [SB-4.7-2]. */
+  readonly context: string | undefined;
+  /** The event name the sender gave, if any. */
+  readonly event: string | undefined;
   /** The delivery id when the message is a request, undefined otherwise. */
   readonly ack: string | undefined;
   /** True when the sender waits for an answer. */
@@ -32,6 +41,25 @@ export interface MessageContext {
 /** A request handler: the value it returns (or resolves) is the answer; what it throws is an error answer. */
 export type Handler = (message: unknown, ctx: MessageContext) => unknown;
 
+/** The context of a published message: `topic` and `context` are always set. */
+export interface TopicContext extends MessageContext {
+  readonly topic: string;
+  readonly context: string;
+}
+
+/** A subscription's handler: as a Handler, for the messages published to the subscription's topics. */
+export type TopicHandler<T = unknown> = (message: T, ctx: TopicContext) => unknown;
+
+/** The fields of a `message` frame (protocol.md 5.3) that the receiving side reads. */
+export interface Incoming {
+  message: unknown;
+  from: string;
+  ack?: string | undefined;
+  topic?: string | undefined;
+  context?: string | undefined;
+  event?: string | undefined;
+}
+
 const MAX_ERROR_MESSAGE = 1024;
 const ANSWER_CODE = /^[\s\S]{1,64}$/;
 
@@ -50,7 +78,7 @@ const NEVER = new AbortController().signal;
  * `done` runs once, when the request is answered, so its owner can forget the signal.
  */
 export function createContext(
-  frame: { from: string; ack?: string },
+  frame: Omit<Incoming, 'message'>,
   write: (text: string) => boolean,
   maxBytes: number,
   signal: AbortSignal = NEVER,
@@ -70,6 +98,9 @@ export function createContext(
   };
   return {
     from: frame.from,
+    topic: frame.topic,
+    context: frame.context,
+    event: frame.event,
     ack,
     isRequest: ack !== undefined,
     get answered() {
@@ -129,27 +160,65 @@ export function exceedsBytes(text: string, maxBytes: number): boolean {
 }
 
 /**
- * The receiving side of one client: the handler, and the requests received on the current connection
+ * The receiving side of one client: its handlers, and the requests received on the current connection
  * that are not answered yet, each with the AbortController behind its `ctx.signal`. Entries leave when
  * the request is answered, cancelled by the broker, or the connection ends, so the map is bounded by the
  * deliveries the broker holds for this client.
  */
 export class Responder {
+  /** The catch-all handler: messages that no subscription or event handler takes. */
   handler: Handler | undefined;
+  /** Handlers by event name, for messages that are not published (event names are names: a Map key). */
+  readonly events = new Map<string, Handler>();
   readonly #handling = new Map<string, AbortController>();
   readonly #maxBytes: number;
   readonly #emit: (message: unknown, ctx: MessageContext) => boolean;
   readonly #report: (error: SwitchboardError) => void;
+  readonly #subscription: (context: string) => TopicHandler | undefined;
 
-  /** `emit` gives the message to `message` listeners (true when there were some); `report` emits errors. */
-  constructor(maxBytes: number, emit: (message: unknown, ctx: MessageContext) => boolean, report: (error: SwitchboardError) => void) {
+  /**
+   * `emit` gives the message to `message` listeners (true when there were some); `report` emits errors;
+   * `subscription` finds the handler of a subscription by its topic.
+   */
+  constructor(
+    maxBytes: number,
+    emit: (message: unknown, ctx: MessageContext) => boolean,
+    report: (error: SwitchboardError) => void,
+    subscription: (context: string) => TopicHandler | undefined = () => undefined,
+  ) {
     this.#maxBytes = maxBytes;
     this.#emit = emit;
     this.#report = report;
+    this.#subscription = subscription;
   }
 
-  /** A `message` frame: listeners and the handler see it; `write` sends the answer on its connection. */
-  receive(frame: { message: unknown; from: string; ack?: string }, write: (text: string) => boolean): void {
+  /** Set the catch-all handler, or the handler of `event`; returns a function that removes it. */
+  use(handler: Handler, event: string | undefined, origin: Error): () => void {
+    if (typeof handler !== 'function') throw new SwitchboardError('invalid_argument', 'the handler must be a function', { origin });
+    if (event === undefined) {
+      this.handler = handler;
+      return () => {
+        if (this.handler === handler) this.handler = undefined;
+      };
+    }
+    if (typeof event !== 'string' || !isName(event)) {
+      throw new SwitchboardError('invalid_argument', `event must be a valid name, not ${JSON.stringify(event)}`, { origin });
+    }
+    this.events.set(event, handler);
+    return () => {
+      if (this.events.get(event) === handler) this.events.delete(event);
+    };
+  }
+
+  /** The handler a message goes to: its subscription's (published), its event's, or the catch-all. */
+  handlerFor(frame: Omit<Incoming, 'message'>): Handler | undefined {
+    // A message published to a subscription that ended here while it travelled goes to no handler.
+    if (frame.context !== undefined) return this.#subscription(frame.context) as Handler | undefined;
+    return (frame.event === undefined ? undefined : this.events.get(frame.event)) ?? this.handler;
+  }
+
+  /** A `message` frame: listeners and its handler see it; `write` sends the answer on its connection. */
+  receive(frame: Incoming, write: (text: string) => boolean): void {
     const ack = frame.ack;
     let ctx: MessageContext;
     if (ack === undefined) {
@@ -160,10 +229,12 @@ export class Responder {
       ctx = createContext(frame, write, this.#maxBytes, controller.signal, () => this.#handling.delete(ack));
     }
     const listened = this.#emit(frame.message, ctx);
-    if (this.handler !== undefined) {
-      runHandler(this.handler, frame.message, ctx, this.#report);
-    } else if (!listened) {
-      // Nobody will answer: say so now rather than let the sender wait for its deadline.
+    const handler = this.handlerFor(frame);
+    if (handler !== undefined) {
+      runHandler(handler, frame.message, ctx, this.#report);
+    } else if (!listened && frame.context === undefined) {
+      // Nobody will answer: say so now rather than let the sender wait for its deadline. Not for a
+      // published request: another subscriber may answer it, and an error answer would win [SB-6-7].
       ctx.fail('no_handler', 'the receiving client has no handler for requests');
     }
   }

@@ -1,5 +1,6 @@
 /**
- * The client's public types that are not classes: its status, its events and the options of a call.
+ * The client's public types that are not classes: its status, its events, the destinations and the
+ * options of a call.
  */
 import type { SwitchboardError } from './errors.js';
 import type { MessageContext } from './responder.js';
@@ -31,6 +32,12 @@ export interface ClientEvents {
   error: [error: SwitchboardError];
 }
 
+/**
+ * Where a request or gather goes: a name, several names, or the current subscribers of one or several
+ * topics (`{ topic: 'jobs' }`). Names and topics share characters (`news.uk` is both), hence the object.
+ */
+export type Destination = string | string[] | { topic: string | string[] };
+
 export interface RequestOptions {
   /** Deadline in milliseconds, from the call (time in the queue counts). Default: `requestTimeoutMs`. */
   timeout?: number;
@@ -39,7 +46,17 @@ export interface RequestOptions {
    * tells its receivers (their `ctx.signal` aborts); it may still have been processed.
    */
   signal?: AbortSignal;
+  /** An event name delivered with the message (`ctx.event`; the receiver's handler for it). Default: none. */
+  event?: string;
+  /**
+   * Safe to process twice: when the pool member it went to leaves before answering, the broker moves it
+   * to another member (protocol.md 6.4). Names only. Default: false (that destination is `responder_gone`).
+   */
+  retry?: boolean;
 }
+
+/** A gather takes the options of a request; its deadline ends it with the missing results `timeout`. */
+export type GatherOptions = RequestOptions;
 
 export interface SendOptions {
   /** Deadline in milliseconds, from the call, to go out and (with `report`) be reported. Default: `sendTimeoutMs`. */
@@ -48,4 +65,14 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Ask the broker which destinations got it (`ref`), and resolve with that report. Default: true. */
   report?: boolean;
+  /** An event name delivered with the message (`ctx.event`; the receiver's handler for it). Default: none. */
+  event?: string;
+}
+
+/** Options of `publish()` and `broadcast()`: with `report` (the default) they resolve with the receiver count. */
+export type PublishOptions = SendOptions;
+
+export interface HandleOptions {
+  /** Handle only the messages sent with this event name (not published ones). Default: every message no other handler takes. */
+  event?: string;
 }

@@ -40,6 +40,13 @@ export const Topic = Type.String({
 });
 export type Topic = Static<typeof Topic>;
 
+const topicRegExp = new RegExp(TOPIC_PATTERN);
+
+/** True when `value` is a topic by [SB-3-4]. */
+export function isTopic(value: string): boolean {
+  return value.length <= TOPIC_MAX_LENGTH && topicRegExp.test(value);
+}
+
 /** The event name a message may carry, for clients that dispatch by event: the grammar of names. */
 export const EventName = Type.String({
   minLength: 1,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CLIENT_ERROR_CODES } from '../../lib/client/errors.js';
 import { CLIENT_DEFAULTS } from '../../lib/client/options.js';
 import { DEFAULT_RECONNECT } from '../../lib/client/backoff.js';
-import { EXIT_CODES } from '../../lib/cli/request.js';
+import { EXIT_CODES } from '../../lib/cli/client-command.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLIENT = join(ROOT, 'lib/client');

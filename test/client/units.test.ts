@@ -44,7 +44,7 @@ t.test('the bounded queue keeps order, refuses past its capacity, and lets items
 
 t.test('a queued operation that times out or settles leaves the queue and the in-flight map', async (t) => {
   const ops = new PendingOperations(2, 10);
-  const make = () => ops.create<string>({ kind: 'request', dest: 'x', bodyJson: '1', report: false, deadline: Date.now() + 1000, origin: new Error() });
+  const make = () => ops.create<string>({ kind: 'request', dest: 'x', head: '{"action":"send","dest":"x","message":1', report: false, deadline: Date.now() + 1000, origin: new Error() });
   const a = make();
   const b = make();
   ops.queue.push(a);
@@ -125,6 +125,43 @@ t.test('the frame reader ignores unknown fields and frames, and reports unreadab
     t.equal(readBrokerFrame(bad).kind, 'invalid', bad);
   }
   t.equal(readBrokerFrame(new Uint8Array(2)).kind, 'invalid', 'binary');
+});
+
+t.test('the frame reader reads the routing frames: published, gathered, subscribed, and messages with topic and event', async (t) => {
+  t.same(readBrokerFrame('{"action":"message","message":1,"from":"p","topic":"news.uk","context":"news","event":"e"}'), {
+    kind: 'frame',
+    frame: { action: 'message', message: 1, from: 'p', topic: 'news.uk', context: 'news', event: 'e' },
+  });
+  t.same(readBrokerFrame('{"action":"subscribed","topic":"news"}'), { kind: 'frame', frame: { action: 'subscribed', topic: 'news' } });
+  t.same(readBrokerFrame('{"action":"published","receivers":3,"ref":"1"}'), { kind: 'frame', frame: { action: 'published', receivers: 3, ref: '1' } });
+  const gathered = '{"action":"gathered","ack":"2","results":[{"from":"a","message":1},{"from":"b","error":{"code":"x","message":"y"}},{"from":"c","code":"timeout"},{"from":"d","code":"later"}]}';
+  t.same(readBrokerFrame(gathered), {
+    kind: 'frame',
+    frame: {
+      action: 'gathered',
+      ack: '2',
+      results: [{ from: 'a', message: 1 }, { from: 'b', error: { code: 'x', message: 'y' } }, { from: 'c', code: 'timeout' }, { from: 'd', code: 'timeout' }],
+    },
+  }, 'a failure code this client does not know reads as timeout');
+  for (const bad of [
+    '{"action":"published","receivers":-1}',
+    '{"action":"gathered","ack":"1","results":[{"message":1}]}',
+    '{"action":"gathered","ack":"1","results":[{"from":"a","error":{"code":1}}]}',
+    '{"action":"message","message":1,"from":"p","topic":7}',
+    '{"action":"unsubscribed"}',
+  ]) {
+    t.equal(readBrokerFrame(bad).kind, 'invalid', bad);
+  }
+});
+
+t.test('names in the options may carry shared and durable; a name given twice must agree', async (t) => {
+  const WebSocket = class {} as never;
+  const ok = resolveOptions('ws://x/', { WebSocket, name: 'a', names: [{ name: 'pool', shared: true }, 'a', { name: 'box', durable: true }] });
+  t.same(ok.names, ['a', 'pool', 'box']);
+  t.same(ok.registrations, [{ name: 'a', shared: false, durable: false }, { name: 'pool', shared: true, durable: false }, { name: 'box', shared: false, durable: true }]);
+  t.throws(() => resolveOptions('ws://x/', { WebSocket, names: ['a', { name: 'a', shared: true }] }), { code: 'invalid_argument', message: /given twice/ });
+  t.throws(() => resolveOptions('ws://x/', { WebSocket, names: [{ name: 'a', durable: 'yes' as never }] }), { code: 'invalid_argument', message: /durable must be a boolean/ });
+  t.throws(() => resolveOptions('ws://x/', { WebSocket, names: [{ name: 'bad name' }] }), { code: 'invalid_argument', message: /bad name/ });
 });
 
 t.test('a thrown error becomes an answer error with its code when valid, else handler_error', async (t) => {

@@ -1,0 +1,79 @@
+/**
+ * What the client commands (`request`, `publish`, `answer`, `subscribe`) share: the default URL, the
+ * exit code of each outcome, the token from the environment, how they report a usage problem or a
+ * failure, the arguments they parse alike, and the one-shot client of `request` and `publish`.
+ */
+import { Client, SwitchboardError } from '../client/node.js';
+
+export const DEFAULT_URL = 'ws://127.0.0.1:9042/';
+
+/** Exit status for each outcome (also in the commands' usage texts and lib/client/README.md). */
+export const EXIT_CODES = {
+  ok: 0,
+  other: 1,
+  usage: 2,
+  no_responders: 3,
+  timeout: 4,
+  responder_gone: 5,
+  responder_error: 6,
+  unreachable: 7,
+  disconnected: 8,
+  shutting_down: 9,
+  unauthorized: 10,
+  forbidden: 11,
+} as const;
+
+/** The token in SWITCHBOARD_TOKEN, if any: an argument would show in `ps` and shell histories. */
+export function tokenFromEnvironment(): { token?: string } {
+  const token = process.env.SWITCHBOARD_TOKEN;
+  return token === undefined || token === '' ? {} : { token };
+}
+
+/** Print a usage problem and the usage text; the usage exit code. */
+export function usage(command: string, text: string, problem: string): number {
+  process.stderr.write(`switchboard ${command}: ${problem}\n\n${text}`);
+  return EXIT_CODES.usage;
+}
+
+/** Print a failure's code and reason; the exit code of its outcome. */
+export function failure(command: string, error: unknown): number {
+  if (!(error instanceof SwitchboardError)) {
+    process.stderr.write(`switchboard ${command}: ${String(error)}\n`);
+    return EXIT_CODES.other;
+  }
+  const remote = error.code === 'responder_error' ? ` (remote code ${error.remoteCode})` : '';
+  process.stderr.write(`switchboard ${command}: ${error.code}${remote}: ${error.message}\n`);
+  const code = error.code === 'invalid_argument' ? 'usage' : error.code;
+  return code in EXIT_CODES ? EXIT_CODES[code as keyof typeof EXIT_CODES] : EXIT_CODES.other;
+}
+
+/** The `<json>` argument, or a usage problem. */
+export function parseMessage(json: string): { message: unknown } | { problem: string } {
+  try {
+    return { message: JSON.parse(json) };
+  } catch {
+    return { problem: `<json> is not valid JSON: ${json.slice(0, 100)}` };
+  }
+}
+
+/** A whole number of milliseconds >= 1, or undefined. */
+export function parseMilliseconds(text: string): number | undefined {
+  const ms = Number(text);
+  return Number.isInteger(ms) && ms >= 1 ? ms : undefined;
+}
+
+/**
+ * A client for one operation: it does not reconnect (a broker it cannot reach is `unreachable` at
+ * once), and its background errors are ignored (the operation's outcome says all a script needs).
+ * Throws `invalid_argument` for a bad URL or name.
+ */
+export function oneShotClient(url: string, name: string | undefined, timeoutMs: number): Client {
+  const client = new Client(url, {
+    ...tokenFromEnvironment(),
+    ...(name === undefined ? {} : { name }),
+    reconnect: false,
+    connectTimeoutMs: Math.min(timeoutMs, 10_000),
+  });
+  client.on('error', () => {});
+  return client;
+}

@@ -1,0 +1,89 @@
+/**
+ * `switchboard publish <topic> <json>`: publish one message to the subscribers of a topic (protocol.md
+ * 4.7) and print how many received it. With `--request` it is a request to them instead: the first
+ * answer's message is printed as JSON, and a failure exits with the same codes as `switchboard request`
+ * (EXIT_CODES in client-command.ts). The connection is not retried: a broker it cannot reach is exit 7 at once.
+ */
+import { parseArgs } from 'node:util';
+import type { Client } from '../client/node.js';
+import { isName, isTopic } from '../protocol/index.js';
+import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
+
+export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request)';
+
+const USAGE = `usage: switchboard publish <topic>[,<topic>...] <json> [--url ${DEFAULT_URL}] [--name NAME]
+                          [--event NAME] [--request] [--timeout MS]
+
+Publishes <json> to the subscribers of <topic> and every topic below it (several topics separated by
+commas: each subscriber gets it once) and prints the number of receivers. --event names the event
+delivered with it. With --request it is a request to the subscribers: the first answer's message is
+printed as JSON. --name is the name to register (default: a random anon-... name); --timeout is the
+deadline in milliseconds (default: 30000).
+
+exit codes: 0 published (or answered), 1 other failure, 2 usage, 7 unreachable, 8 disconnected,
+9 shutting_down, 10 unauthorized, 11 forbidden; with --request also 3 no_responders (no subscriber),
+4 timeout, 5 responder_gone, 6 responder_error, as for switchboard request
+
+environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        url: { type: 'string', default: DEFAULT_URL },
+        name: { type: 'string' },
+        event: { type: 'string' },
+        request: { type: 'boolean', default: false },
+        timeout: { type: 'string', default: '30000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return EXIT_CODES.ok;
+  }
+  if (positionals.length !== 2) return usage('expected <topic> and <json>');
+  const [topicArg, json] = positionals;
+  const topics = topicArg.split(',');
+  const badTopic = topics.find((topic) => !isTopic(topic));
+  if (badTopic !== undefined) return usage(`${JSON.stringify(badTopic)} is not a valid topic (1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -)`);
+  if (values.event !== undefined && !isName(values.event)) return usage(`--event ${JSON.stringify(values.event)} is not a valid event name`);
+  const parsedMessage = parseMessage(json);
+  if ('problem' in parsedMessage) return usage(parsedMessage.problem);
+  const timeout = parseMilliseconds(values.timeout);
+  if (timeout === undefined) return usage('--timeout must be a whole number of milliseconds >= 1');
+  let client: Client;
+  try {
+    client = oneShotClient(values.url, values.name, timeout);
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const topic = topics.length === 1 ? topics[0] : topics;
+  const event = values.event === undefined ? {} : { event: values.event };
+  try {
+    if (values.request) {
+      const answer = await client.request({ topic }, parsedMessage.message, { timeout, ...event });
+      process.stdout.write(`${JSON.stringify(answer.message)}\n`);
+    } else {
+      process.stdout.write(`${await client.publish(topic, parsedMessage.message, { timeout, ...event })}\n`);
+    }
+    return EXIT_CODES.ok;
+  } catch (error) {
+    return failure('publish', error);
+  } finally {
+    await client.close();
+  }
+}
+
+function usage(problem: string): number {
+  return usageOf('publish', USAGE, problem);
+}

@@ -1,0 +1,82 @@
+/**
+ * The control frames waiting for the broker's reply on the current connection: `register` and
+ * `unregister` (protocol.md 4.1, 4.2), `subscribe` and `unsubscribe` (4.6). None carries a correlation
+ * id: the broker handles the frames of one connection in order, so replies come in the order of the
+ * frames. `registered`/`unregistered`/`subscribed`/`unsubscribed` name the name or topic they answer;
+ * a refusal is an `error` without `ack` or `ref` whose `id` is that name or topic, and it answers the
+ * oldest waiting frame with that key whose action can be refused with that code (`unauthorized`, which
+ * has no `id`, answers the oldest). An error that fits no
+ * waiting frame (a fire-and-forget send refused, an `expired` report) is not a reply: the caller emits it.
+ */
+import type { SwitchboardError, SwitchboardErrorCode } from './errors.js';
+
+export type ControlAction = 'register' | 'unregister' | 'subscribe' | 'unsubscribe';
+
+/** The codes by which the broker refuses each control frame (the client never sends bad ones). */
+const REFUSALS: Record<ControlAction, ReadonlySet<SwitchboardErrorCode>> = {
+  register: new Set(['name_taken', 'name_conflict', 'forbidden', 'limit_exceeded', 'internal_error']),
+  unregister: new Set(['not_registered', 'internal_error']),
+  subscribe: new Set(['not_registered', 'forbidden', 'limit_exceeded', 'internal_error']),
+  unsubscribe: new Set(['internal_error']),
+};
+
+/** The limit a `limit_exceeded` refusal of each action names. */
+const LIMITS: Partial<Record<ControlAction, string>> = {
+  register: 'maxNamesPerConnection',
+  subscribe: 'maxSubscriptionsPerConnection',
+};
+
+interface Waiting {
+  action: ControlAction;
+  key: string;
+  resolve(): void;
+  reject(error: SwitchboardError): void;
+}
+
+export class ControlReplies {
+  readonly #waiting: Waiting[] = [];
+
+  /**
+   * Send `text` (a control frame for `key`, the name or topic) with `send`; resolves on the broker's
+   * reply, rejects with its error, or with `disconnected` when `send` cannot write (`fail` makes that error).
+   */
+  request(action: ControlAction, key: string, text: string, send: (text: string) => boolean, fail: () => SwitchboardError): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!send(text)) {
+        reject(fail());
+        return;
+      }
+      this.#waiting.push({ action, key, resolve, reject });
+    });
+  }
+
+  /** A `registered`, `unregistered`, `subscribed` or `unsubscribed` for `key`; false when nothing waited for it. */
+  confirm(action: ControlAction, key: string): boolean {
+    return this.#settle((w) => w.action === action && w.key === key);
+  }
+
+  /** An error without ack or ref about `id`: the refusal of the oldest waiting frame it fits, if any. */
+  refuse(error: SwitchboardError, id: string | undefined): boolean {
+    // A connection that must authenticate and has not is refused anything, without id [SB-4.5-2].
+    if (error.code === 'unauthorized') return this.#settle(() => true, error);
+    if (id === undefined) return false;
+    return this.#settle(
+      (w) => w.key === id && REFUSALS[w.action].has(error.code) && (error.code !== 'limit_exceeded' || error.limit === undefined || error.limit === LIMITS[w.action]),
+      error,
+    );
+  }
+
+  /** The connection is gone: nothing will be answered. */
+  failAll(error: SwitchboardError): void {
+    for (const waiting of this.#waiting.splice(0)) waiting.reject(error);
+  }
+
+  #settle(match: (w: Waiting) => boolean, error?: SwitchboardError): boolean {
+    const index = this.#waiting.findIndex(match);
+    if (index === -1) return false;
+    const [waiting] = this.#waiting.splice(index, 1);
+    if (error === undefined) waiting.resolve();
+    else waiting.reject(error);
+    return true;
+  }
+}

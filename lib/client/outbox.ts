@@ -1,0 +1,200 @@
+/**
+ * Everything the client sends that carries a message, and the broker's replies to it: requests and
+ * gathers (protocol.md 6, 6.2), sends (4.3), publishes (4.7) and broadcasts (4.8). An operation goes out
+ * at once when the client is ready and an in-flight slot is free, else waits in the bounded queue (in
+ * order) until it is; the replies (`answer`, `gathered`, `sent`, `published`, `error`) settle it by its
+ * correlation id. The connection itself belongs to the Client, which says when it may be written.
+ */
+import type { AnswerOutFrame, ErrorFrame, GatheredFrame, PublishedFrame, SentFrame } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import { SwitchboardError, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import { finishFrame, prepare, type FrameFields, type MessageAction } from './outgoing.js';
+import { PendingOperations, type GatherResult, type Operation, type OperationKind } from './requests.js';
+
+/** One call's operation, before it is checked. */
+export interface Submission {
+  kind: OperationKind;
+  action: MessageAction;
+  /** Names (`send`), topics (`publish`), nothing (`broadcast`). */
+  target: string | readonly string[] | undefined;
+  message: unknown;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  /** send, publish, broadcast: wait for the broker's report. */
+  report: boolean;
+  fields: FrameFields;
+  origin: Error;
+}
+
+/** A request or gather to names or topics (`{ topic }`), as a Submission. */
+export function asked(
+  kind: 'request' | 'gather',
+  origin: Error,
+  dest: string | string[] | { topic: string | string[] },
+  message: unknown,
+  options: { timeout?: number; signal?: AbortSignal; event?: string; retry?: boolean },
+  defaultTimeout: number,
+): Submission {
+  const topics = typeof dest === 'object' && dest !== null && !Array.isArray(dest) ? (dest as { topic: unknown }).topic : undefined;
+  return {
+    kind,
+    action: topics === undefined ? 'send' : 'publish',
+    target: (topics ?? dest) as string | string[],
+    message,
+    timeout: options.timeout ?? defaultTimeout,
+    signal: options.signal,
+    report: true,
+    fields: { event: options.event, gather: kind === 'gather', retry: options.retry },
+    origin,
+  };
+}
+
+/** A send, publish or broadcast, as a Submission. */
+export function told(
+  kind: 'send' | 'publish' | 'broadcast',
+  origin: Error,
+  target: string | string[] | undefined,
+  message: unknown,
+  options: { timeout?: number; signal?: AbortSignal; report?: boolean; event?: string },
+  defaultTimeout: number,
+): Submission {
+  const timeout = options.timeout ?? defaultTimeout;
+  return { kind, action: kind, target, message, timeout, signal: options.signal, report: options.report ?? true, fields: { event: options.event }, origin };
+}
+
+export interface OutboxLink {
+  /** True once the client is closed for good. */
+  closed(): boolean;
+  /** The connection to write on when the client is ready and the socket open, else undefined. */
+  writable(): Connection | undefined;
+}
+
+export class Outbox {
+  readonly ops: PendingOperations;
+  readonly #options: ResolvedOptions;
+  readonly #link: OutboxLink;
+
+  constructor(options: ResolvedOptions, link: OutboxLink) {
+    this.#options = options;
+    this.#link = link;
+    this.ops = new PendingOperations(
+      options.maxQueue,
+      options.maxInFlight,
+      () => this.pump(),
+      (op) => {
+        // [SB-6.1-1] An aborted request is cancelled at the broker too, which ends it with `cancelled` and
+        // tells its receivers [SB-6.1-2]. A report has nothing to cancel.
+        if (op.isRequest && op.id !== undefined) link.writable()?.send(`{"action":"cancel","ack":"${op.id}"}`);
+      },
+    );
+  }
+
+  /** Check `s`, then send it now, or queue it until the client is ready and a slot is free. */
+  submit<T>(s: Submission): Promise<T> {
+    const { kind, origin, target: dest } = s;
+    const refuse = (code: SwitchboardErrorCode, text: string) => Promise.reject(new SwitchboardError(code, text, { origin, dest }));
+    if (this.#link.closed()) return refuse('closed', `${kind} on a closed client`);
+    const prepared = prepare(s.action, dest, s.message, s.timeout, this.#options.maxMessageBytes, s.fields);
+    if (!prepared.ok) return refuse(prepared.code, prepared.message);
+    if (s.signal?.aborted) return Promise.reject(new SwitchboardError('aborted', `${kind} aborted before it started`, { origin, dest, cause: s.signal.reason }));
+
+    const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: Date.now() + s.timeout, origin });
+    if (s.signal !== undefined) op.watch(s.signal);
+    const generic = op as unknown as Operation;
+    const conn = this.#link.writable();
+    if (conn !== undefined && this.ops.queue.size === 0 && this.#hasSlot(generic)) {
+      this.#transmit(generic, conn);
+    } else if (!this.ops.queue.push(generic)) {
+      op.fail('queue_full', `the client is not ready and ${this.ops.queue.capacity} operations already wait (maxQueue)`);
+    } else {
+      op.arm(s.timeout, `${kind} timed out after ${s.timeout} ms while waiting for the connection`);
+    }
+    return op.promise;
+  }
+
+  /** Send the queue's head operations while the client is ready and in-flight slots are free. */
+  pump(): void {
+    for (;;) {
+      const conn = this.#link.writable();
+      if (conn === undefined) return;
+      const op = this.ops.queue.peek();
+      if (op === undefined || !this.#hasSlot(op)) return;
+      this.ops.queue.shift();
+      this.#transmit(op, conn);
+    }
+  }
+
+  // ---- replies ---------------------------------------------------------------------------------
+
+  /** [SB-6-7] The first answer of a request. */
+  answer(frame: AnswerOutFrame): void {
+    const op = this.ops.get(frame.ack);
+    if (op === undefined || op.kind !== 'request') return; // late: the client's own timer ended it
+    if (frame.error === undefined) {
+      op.resolve({ from: frame.from, message: frame.message ?? null });
+    } else {
+      const { code, message } = frame.error;
+      op.fail('responder_error', `${frame.from} answered with error ${code}: ${message}`, { remoteCode: code, remoteMessage: message, from: frame.from });
+    }
+  }
+
+  /** [SB-6.2-1] The outcome of a gather: one result per destination reached. */
+  gathered(frame: GatheredFrame): void {
+    const op = this.ops.get(frame.ack);
+    if (op?.kind === 'gather') op.resolve(frame.results as GatherResult[]);
+  }
+
+  /** [SB-4.3-3] The delivery report of a send. */
+  sent(frame: SentFrame): void {
+    const op = this.ops.get(frame.ref);
+    if (op?.kind !== 'send') return;
+    const { delivered, unknown, queued } = frame;
+    op.resolve(queued === undefined ? { delivered, unknown } : { delivered, unknown, queued });
+  }
+
+  /** [SB-4.7-1] [SB-4.8-1] The receiver count of a publish or broadcast. (A publish request's comes with its ack: the outcome follows.) */
+  published(frame: PublishedFrame): void {
+    if (frame.ref === undefined) return;
+    const op = this.ops.get(frame.ref);
+    if (op?.kind === 'publish' || op?.kind === 'broadcast') op.resolve(frame.receivers);
+  }
+
+  /** An error frame about an operation in flight (by its ack, else its ref): it fails. False when there is none. */
+  error(frame: ErrorFrame, details: SwitchboardErrorDetails): boolean {
+    const op = (frame.ack === undefined ? undefined : this.ops.get(frame.ack)) ?? (frame.ref === undefined ? undefined : this.ops.get(frame.ref));
+    if (op === undefined) return false;
+    op.fail(frame.code, frame.message, details);
+    return true;
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  #hasSlot(op: Operation): boolean {
+    return !op.report || this.ops.inFlight < this.ops.maxInFlight;
+  }
+
+  #transmit(op: Operation, conn: Connection): void {
+    const remaining = op.deadline - Date.now();
+    if (remaining < 1) {
+      op.fail('timeout', `${op.kind} reached its deadline before it could be sent`);
+      return;
+    }
+    if (!op.report) {
+      conn.send(finishFrame(op.head));
+      op.resolve(undefined);
+      return;
+    }
+    const id = this.ops.nextId();
+    this.ops.track(op, id);
+    if (op.isRequest) {
+      // The broker enforces the deadline [SB-6-8]; the client's own timer is a backstop a little later.
+      const grace = this.#options.timeoutGraceMs;
+      op.arm(remaining + grace, `no outcome from the broker within ${remaining} ms (+${grace} ms grace)`);
+      conn.send(finishFrame(op.head, { ack: id, timeout: remaining }));
+    } else {
+      op.arm(remaining, `no report from the broker within ${remaining} ms`);
+      conn.send(finishFrame(op.head, { ref: id }));
+    }
+  }
+}
