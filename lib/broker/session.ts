@@ -36,6 +36,9 @@ export interface SessionSocket {
   once(event: 'close', listener: () => void): unknown;
 }
 
+/** How long unsent data may stay over `maxBufferedBytes` before the reader counts as slow ([SB-8-1]). */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
 /** The byte stream under a WebSocket, corked while a batch of frames is written to it. */
 export interface Corkable {
   cork(): void;
@@ -75,6 +78,7 @@ export class Session {
   readonly #ws: SessionSocket;
   readonly #stream: Corkable | undefined;
   #corked = false;
+  #slowCheck: NodeJS.Timeout | undefined;
   /** Frames received and not yet handled ([SB-7-5]); `inboxHead` is the next one. */
   readonly inbox: Buffer[] = [];
   inboxHead = 0;
@@ -189,12 +193,26 @@ export class Session {
   }
 
   /**
-   * [SB-8-1] A reader too slow for what it is sent is closed with 4008, so its buffer stops growing; the
-   * close frame waits behind the unsent data, so the socket is cut if it has not closed within a second
-   * (the transport's close timeout). Senders are never blocked: writes to it stop at once.
+   * [SB-8-1] A reader too slow for what it is sent is closed with 4008: when its unsent data stays over
+   * `maxBufferedBytes` for SLOW_CONSUMER_GRACE_MS, or passes four times it at any moment (which bounds
+   * what one reader can cost). A burst that a healthy reader drains within the grace is not a slow reader.
+   * The close frame waits behind the unsent data, so the socket is cut if it has not closed within a
+   * second (the transport's close timeout). Senders are never blocked: writes to it stop at once.
    */
   #checkBuffered(): void {
-    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+    const buffered = this.#ws.bufferedAmount;
+    const cap = this.#limits.maxBufferedBytes;
+    if (buffered <= cap) return;
+    if (buffered > cap * 4) {
+      this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+      return;
+    }
+    if (this.#slowCheck !== undefined) return;
+    this.#slowCheck = setTimeout(() => {
+      this.#slowCheck = undefined;
+      if (this.#ws.bufferedAmount > cap) this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+    }, SLOW_CONSUMER_GRACE_MS);
+    this.#slowCheck.unref();
   }
 
   /** [SB-7-3] More than `badFrameBudget` budget-spending frames within the window closes with 1008. */
