@@ -82,7 +82,6 @@ export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS;
 /** Why a system cannot run a scenario (undefined: it can). */
 export function cannotRun(system: SystemId, scenario: Scenario): string | undefined {
   if (scenario.kind !== 'traffic' || !scenario.gather) return undefined;
-  if (system === 'switchboard') return 'lib/client has no gather request yet (switchboard-raw measures the broker)';
   if (system === 'wsmsgbroker') return 'wsmsgbroker has no gather: its server forwards the first answer only';
   return undefined;
 }

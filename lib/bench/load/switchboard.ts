@@ -32,8 +32,9 @@ export function switchboardClient(target: Target): Adapter {
       const client = await connect(name);
       return {
         request: async (dests, message, gather) => {
-          if (gather) throw new Error('lib/client has no gather request');
-          await client.request(dests.length === 1 ? dests[0] : [...dests], message, { timeout: REQUEST_TIMEOUT_MS });
+          const dest = dests.length === 1 ? dests[0] : [...dests];
+          if (gather) await client.gather(dest, message, { timeout: REQUEST_TIMEOUT_MS });
+          else await client.request(dest, message, { timeout: REQUEST_TIMEOUT_MS });
         },
         close: closer(client).close,
       };
