@@ -86,7 +86,10 @@ function adoptStack(error: Error, origin: Error): void {
  * simply starts one frame deeper.
  */
 export function callSite(fn: (...args: never[]) => unknown): Error {
-  const origin = new Error();
-  (Error as { captureStackTrace?: (target: object, fn: unknown) => void }).captureStackTrace?.(origin, fn);
+  const capture = (Error as { captureStackTrace?: (target: object, fn: unknown) => void }).captureStackTrace;
+  if (capture === undefined) return new Error();
+  // One capture, not two: `new Error()` would take a stack only for captureStackTrace to take it again.
+  const origin = { name: 'Error', message: '' } as Error;
+  capture(origin, fn);
   return origin;
 }

@@ -9,7 +9,29 @@ import type { ClientOptions, WSMsgBrokerOptions, WebSocketConstructor } from './
 
 export * from './index.js';
 
-const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
+/**
+ * ws writes every frame with its own system call. The frames a client sends in one turn of the event
+ * loop (a burst of requests, the answers to a batch of received requests) go out together instead:
+ * the socket is corked at the first send of a turn and uncorked when the turn ends.
+ */
+class BatchingWebSocket extends WebSocket {
+  #corked = false;
+
+  override send(data: unknown, ...rest: unknown[]): void {
+    const socket = (this as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (socket !== undefined && !this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      setImmediate(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    (super.send as (...args: unknown[]) => void)(data, ...rest);
+  }
+}
+
+const NodeWebSocket = BatchingWebSocket as unknown as WebSocketConstructor;
 
 export class Client extends CoreClient {
   constructor(url: string | readonly string[], options: ClientOptions = {}) {
