@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, type MessageContext } from '../client/node.js';
-import { DEFAULT_URL, tokenFromEnvironment } from './client-command.js';
+import { DEFAULT_URL, parseMilliseconds, tokenFromEnvironment } from './client-command.js';
 
 export const summary = 'serve a name: answer requests with an echo or a command\'s output (--url, --exec)';
 
@@ -47,8 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) return usage('expected one <name>');
-  const execTimeout = Number(values['exec-timeout']);
-  if (!Number.isInteger(execTimeout) || execTimeout < 1) return usage('--exec-timeout must be a whole number of milliseconds >= 1');
+  const execTimeout = parseMilliseconds(values['exec-timeout']);
+  if (execTimeout === undefined) return usage('--exec-timeout must be a whole number of milliseconds >= 1');
 
   let client: Client;
   try {

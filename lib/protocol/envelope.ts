@@ -59,7 +59,10 @@ export function splitMessage(text: string, maxDepth: number): Split | undefined 
 
 function isMessageKey(text: string, start: number, end: number): boolean {
   if (end - start === 9) return text.startsWith('"message"', start);
-  if (text.indexOf('\\', start) >= end || text.indexOf('\\', start) === -1) return false;
+  // Only an escaped key can spell "message" in another length; look within the key, not past it.
+  let escaped = false;
+  for (let i = start + 1; i < end - 1 && !escaped; i++) escaped = text.charCodeAt(i) === BACKSLASH;
+  if (!escaped) return false;
   try {
     return JSON.parse(text.slice(start, end)) === 'message'; // an escaped key, e.g. "mess\u0061ge"
   } catch {

@@ -30,12 +30,12 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
 
   const resolved = resolve(ctx, dest, frame.ack !== undefined);
-  if (typeof resolved === 'string') {
-    if (resolved === 'pool_busy') {
+  if ('refused' in resolved) {
+    if (resolved.refused === 'pool_busy') {
       const message = 'every member of a pool among the destinations is at its in-flight limit';
       session.error('limit_exceeded', message, { ...ids, limit: 'maxInFlightPerMember' }); // [SB-6.4-1]
     } else {
-      session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: resolved.slice(5) }); // [SB-6.3-2]
+      session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: resolved.name }); // [SB-6.3-2]
     }
     return;
   }
@@ -63,11 +63,13 @@ interface Resolved {
   queued: string[];
 }
 
+type Refused = { refused: 'pool_busy' } | { refused: 'mailbox_full'; name: string };
+
 /**
  * One target per connection ([SB-4.3-2]), one pool member per pool name ([SB-6.4-1]), the offline durable
- * names, and the names nobody holds. A refusal comes back as `pool_busy` or `full:<name>`.
+ * names, and the names nobody holds; or why the send is refused before anything is delivered.
  */
-function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean): Resolved | string {
+function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean): Resolved | Refused {
   const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [] };
   const seenNames = new Set<string>();
   const seenPeers = new Set<Session>();
@@ -79,12 +81,12 @@ function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean
     const entry = ctx.names.entry(name);
     if (entry === undefined) {
       if (!ctx.mailboxes.has(name)) resolved.unknown.push(name);
-      else if (!ctx.mailboxes.canQueue(name)) return `full:${name}`;
+      else if (!ctx.mailboxes.canQueue(name)) return { refused: 'mailbox_full', name };
       else resolved.queued.push(name);
       continue;
     }
     const peer = ctx.names.pick(name, entry.shared ? usable : undefined);
-    if (peer === undefined) return 'pool_busy';
+    if (peer === undefined) return { refused: 'pool_busy' };
     resolved.delivered.push(name);
     if (seenPeers.has(peer)) continue;
     seenPeers.add(peer);
