@@ -9,7 +9,7 @@ import type { AnswerOutFrame, ErrorFrame, GatheredFrame, PublishedFrame, SentFra
 import type { Connection } from './connection.js';
 import { SwitchboardError, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { finishFrame, prepare, type FrameFields, type MessageAction } from './outgoing.js';
+import { prepare, reportFrame, requestFrame, type FrameFields, type MessageAction } from './outgoing.js';
 import { PendingOperations, type GatherResult, type Operation, type OperationKind } from './requests.js';
 
 /** One call's operation, before it is checked. */
@@ -93,10 +93,9 @@ export class Outbox {
   /** Check `s`, then send it now, or queue it until the client is ready and a slot is free. */
   submit<T>(s: Submission): Promise<T> {
     const { kind, origin, target: dest } = s;
-    const refuse = (code: SwitchboardErrorCode, text: string) => Promise.reject(new SwitchboardError(code, text, { origin, dest }));
-    if (this.#link.closed()) return refuse('closed', `${kind} on a closed client`);
+    if (this.#link.closed()) return refuse('closed', `${kind} on a closed client`, s);
     const prepared = prepare(s.action, dest, s.message, s.timeout, this.#options.maxMessageBytes, s.fields);
-    if (!prepared.ok) return refuse(prepared.code, prepared.message);
+    if (!prepared.ok) return refuse(prepared.code, prepared.message, s);
     if (s.signal?.aborted) return Promise.reject(new SwitchboardError('aborted', `${kind} aborted before it started`, { origin, dest, cause: s.signal.reason }));
 
     const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: Date.now() + s.timeout, origin });
@@ -108,7 +107,7 @@ export class Outbox {
     } else if (!this.ops.queue.push(generic)) {
       op.fail('queue_full', `the client is not ready and ${this.ops.queue.capacity} operations already wait (maxQueue)`);
     } else {
-      op.arm(s.timeout, `${kind} timed out after ${s.timeout} ms while waiting for the connection`);
+      op.arm(s.timeout);
     }
     return op.promise;
   }
@@ -181,7 +180,7 @@ export class Outbox {
       return;
     }
     if (!op.report) {
-      conn.send(finishFrame(op.head));
+      conn.send(`${op.head}}`);
       op.resolve(undefined);
       return;
     }
@@ -190,11 +189,15 @@ export class Outbox {
     if (op.isRequest) {
       // The broker enforces the deadline [SB-6-8]; the client's own timer is a backstop a little later.
       const grace = this.#options.timeoutGraceMs;
-      op.arm(remaining + grace, `no outcome from the broker within ${remaining} ms (+${grace} ms grace)`);
-      conn.send(finishFrame(op.head, { ack: id, timeout: remaining }));
+      op.arm(remaining + grace, grace);
+      conn.send(requestFrame(op.head, id, remaining));
     } else {
-      op.arm(remaining, `no report from the broker within ${remaining} ms`);
-      conn.send(finishFrame(op.head, { ref: id }));
+      op.arm(remaining);
+      conn.send(reportFrame(op.head, id));
     }
   }
+}
+
+function refuse<T>(code: SwitchboardErrorCode, text: string, s: Submission): Promise<T> {
+  return Promise.reject(new SwitchboardError(code, text, { origin: s.origin, dest: s.target }));
 }

@@ -41,10 +41,9 @@ export function prepare(
 ): Prepared {
   let targetJson = '';
   if (action !== 'broadcast') {
-    const [key, valid, what] = action === 'send' ? ['dest', isName, 'a valid name'] : ['topic', isTopic, 'a valid topic'];
-    const list = typeof target === 'string' ? [target] : target;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((each) => typeof each === 'string' && valid(each))) {
-      return refuse('invalid_argument', `${key} must be ${what} or a non-empty array of them, not ${safeJson(target)}`);
+    const key = action === 'send' ? 'dest' : 'topic';
+    if (!isTargetList(action, target)) {
+      return refuse('invalid_argument', `${key} must be a valid ${action === 'send' ? 'name' : 'topic'} or a non-empty array of them, not ${safeJson(target)}`);
     }
     targetJson = `,"${key}":${JSON.stringify(target)}`;
   }
@@ -77,11 +76,24 @@ export function prepare(
   return { ok: true, head };
 }
 
-/** The whole frame: fire-and-forget, with `ref` (a report), or with `ack` and `timeout` (a request). */
-export function finishFrame(head: string, id?: { ack: string; timeout: number } | { ref: string }): string {
-  if (id === undefined) return `${head}}`;
+/** A request's whole frame: its head with the correlation id and the deadline left. */
+export function requestFrame(head: string, ack: string, timeout: number): string {
   // Correlation ids are the client's own base-36 counters: safe to splice without escaping.
-  return 'ack' in id ? `${head},"ack":"${id.ack}","timeout":${id.timeout}}` : `${head},"ref":"${id.ref}"}`;
+  return `${head},"ack":"${ack}","timeout":${timeout}}`;
+}
+
+/** A reported send, publish or broadcast's whole frame: its head with the correlation id. */
+export function reportFrame(head: string, ref: string): string {
+  return `${head},"ref":"${ref}"}`;
+}
+
+/** A name or topic (by `action`), or a non-empty array of them. */
+function isTargetList(action: 'send' | 'publish', target: unknown): boolean {
+  const valid = action === 'send' ? isName : isTopic;
+  if (typeof target === 'string') return valid(target);
+  if (!Array.isArray(target) || target.length === 0) return false;
+  for (const each of target) if (typeof each !== 'string' || !valid(each)) return false;
+  return true;
 }
 
 function refuse(code: SwitchboardErrorCode, message: string): Prepared {

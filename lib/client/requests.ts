@@ -68,23 +68,24 @@ export class Operation<T = unknown> {
   #state: State = 'queued';
   #id: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedMs = 0;
+  #graceMs = 0;
   #unwatch: (() => void) | undefined;
   // Typed loosely so that an Operation<T> fits where an Operation<unknown> is kept; resolve() is typed.
   #resolve!: (value: unknown) => void;
   #reject!: (error: SwitchboardError) => void;
   readonly #origin: Error;
-  readonly #release: (op: Operation<unknown>) => void;
-  readonly #onAbort: ((op: Operation<unknown>) => void) | undefined;
+  readonly #owner: Owner | undefined;
 
-  constructor(init: OperationInit, release: (op: Operation<unknown>) => void, onAbort?: (op: Operation<unknown>) => void) {
+  /** `owner` is told when the operation ends (to forget it) and when an in-flight one is aborted. */
+  constructor(init: OperationInit, owner?: Owner) {
     this.kind = init.kind;
     this.dest = init.dest;
     this.head = init.head;
     this.report = init.report || init.kind === 'request' || init.kind === 'gather';
     this.deadline = init.deadline;
     this.#origin = init.origin;
-    this.#release = release;
-    this.#onAbort = onAbort;
+    this.#owner = owner;
     this.promise = new Promise<T>((resolve, reject) => {
       this.#resolve = resolve as (value: unknown) => void;
       this.#reject = reject;
@@ -105,10 +106,23 @@ export class Operation<T = unknown> {
     return this.#id;
   }
 
-  /** (Re)arm the deadline timer: when it fires the operation fails with `timeout` and `message`. */
-  arm(ms: number, message: string): void {
+  /**
+   * (Re)arm the deadline timer: when it fires, after `ms` (of which `graceMs` past the broker's own
+   * deadline), the operation fails with `timeout`. The message is written then, not now.
+   */
+  arm(ms: number, graceMs = 0): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.fail('timeout', message), Math.max(0, ms));
+    this.#armedMs = ms;
+    this.#graceMs = graceMs;
+    this.#timer = setTimeout(expire, Math.max(0, ms), this);
+  }
+
+  /** The timer fired. */
+  expired(): void {
+    const ms = this.#armedMs;
+    if (this.#state === 'queued') this.fail('timeout', `${this.kind} timed out after ${ms} ms while waiting for the connection`);
+    else if (this.isRequest) this.fail('timeout', `no outcome from the broker within ${ms - this.#graceMs} ms (+${this.#graceMs} ms grace)`);
+    else this.fail('timeout', `no report from the broker within ${ms} ms`);
   }
 
   /** Fail with `aborted` when `signal` fires. */
@@ -129,7 +143,7 @@ export class Operation<T = unknown> {
   }
 
   fail(code: SwitchboardErrorCode, message: string, details: SwitchboardErrorDetails = {}): void {
-    if (this.#state === 'inflight' && code === 'aborted') this.#onAbort?.(this);
+    if (this.#state === 'inflight' && code === 'aborted') this.#owner?.aborted(this);
     if (this.#finish()) {
       this.#reject(new SwitchboardError(code, message, { dest: this.dest, ...details, origin: this.#origin }));
     }
@@ -137,7 +151,7 @@ export class Operation<T = unknown> {
 
   #finish(): boolean {
     if (this.#state === 'done') return false;
-    this.#release(this);
+    this.#owner?.release(this);
     this.#state = 'done';
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#unwatch?.();
@@ -145,8 +159,20 @@ export class Operation<T = unknown> {
   }
 }
 
+function expire(op: Operation<unknown>): void {
+  op.expired();
+}
+
+/** What an Operation tells the mux it belongs to. */
+interface Owner {
+  /** It ended: remove it from the queue or the in-flight map. */
+  release(op: Operation<unknown>): void;
+  /** It was aborted while in flight. */
+  aborted(op: Operation<unknown>): void;
+}
+
 /** Queued and in-flight operations of one client. */
-export class PendingOperations {
+export class PendingOperations implements Owner {
   readonly queue: BoundedQueue<Operation<unknown>>;
   readonly maxInFlight: number;
   readonly #inflight = new Map<string, Operation<unknown>>();
@@ -172,7 +198,7 @@ export class PendingOperations {
 
   /** Create an operation bound to this mux: settling it removes it from the queue or the map. */
   create<T>(init: OperationInit): Operation<T> {
-    return new Operation<T>(init, (op) => this.#remove(op), this.#onAbort);
+    return new Operation<T>(init, this);
   }
 
   /** A fresh correlation id. Ids are scoped to the connection [SB-6-1], so a counter suffices. */
@@ -203,10 +229,14 @@ export class PendingOperations {
     for (const op of this.queue.drain()) op.fail(code, message, cause === undefined ? {} : { cause });
   }
 
-  #remove(op: Operation<unknown>): void {
+  release(op: Operation<unknown>): void {
     if (op.state === 'inflight' && op.id !== undefined) {
       this.#inflight.delete(op.id);
-      queueMicrotask(this.#onSlotFreed);
+      if (this.queue.size > 0) queueMicrotask(this.#onSlotFreed);
     } else this.queue.delete(op);
+  }
+
+  aborted(op: Operation<unknown>): void {
+    this.#onAbort(op);
   }
 }

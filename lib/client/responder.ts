@@ -74,84 +74,98 @@ export function answerErrorOf(thrown: unknown): { code: string; message: string 
 const NEVER = new AbortController().signal;
 
 /**
- * The cancellation of one received request. The AbortController behind `ctx.signal` is made only when a
- * handler reads the signal: most never do, and one controller per request was 5% of a busy client's time.
+ * The context of one received message: one object per message, its methods on the prototype (a busy
+ * responder makes tens of thousands a second; closures per message were a fifth of its time). The
+ * AbortController behind `signal` is made only when a handler reads it: most never do. `done` runs once,
+ * when a request is answered, so its owner can forget it. Call `answer` and `fail` as methods.
  */
-export class Cancellation {
-  #controller: AbortController | undefined;
+class Context implements MessageContext {
+  readonly from: string;
+  readonly topic: string | undefined;
+  readonly context: string | undefined;
+  readonly event: string | undefined;
+  readonly ack: string | undefined;
+  #answered = false;
+  #cancelled = false;
   #reason: unknown;
-  cancelled = false;
+  #controller: AbortController | undefined;
+  readonly #write: (text: string) => boolean;
+  readonly #maxBytes: number;
+  readonly #done: ((ctx: Context) => void) | undefined;
+
+  constructor(frame: Omit<Incoming, 'message'>, write: (text: string) => boolean, maxBytes: number, done?: (ctx: Context) => void) {
+    this.from = frame.from;
+    this.topic = frame.topic;
+    this.context = frame.context;
+    this.event = frame.event;
+    this.ack = frame.ack;
+    this.#write = write;
+    this.#maxBytes = maxBytes;
+    this.#done = done;
+  }
+
+  get isRequest(): boolean {
+    return this.ack !== undefined;
+  }
+
+  get answered(): boolean {
+    return this.#answered;
+  }
 
   get signal(): AbortSignal {
+    if (this.ack === undefined) return NEVER;
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.cancelled) this.#controller.abort(this.#reason);
+      if (this.#cancelled) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
   }
 
+  /** Nobody will read the answer any more [SB-6.1-2]: abort the signal, refuse answers. */
   cancel(reason: unknown): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
+    if (this.#cancelled) return;
+    this.#cancelled = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
   }
+
+  answer(value?: unknown): boolean {
+    if (!this.#open()) return false;
+    let text: string;
+    try {
+      text = JSON.stringify(value === undefined ? { action: 'answer', ack: this.ack } : { action: 'answer', ack: this.ack, message: value });
+    } catch (error) {
+      return this.fail('handler_error', `the answer cannot be serialised as JSON: ${(error as Error).message}`);
+    }
+    if (exceedsBytes(text, this.#maxBytes)) return this.fail('answer_too_large', `the answer exceeds ${this.#maxBytes} bytes`);
+    return this.#deliver(text);
+  }
+
+  fail(code: string, message: string): boolean {
+    if (!this.#open()) return false;
+    return this.#deliver(JSON.stringify({ action: 'answer', ack: this.ack, error: answerErrorOf({ code, message }) }));
+  }
+
+  #open(): boolean {
+    return this.ack !== undefined && !this.#answered && !this.#cancelled;
+  }
+
+  #deliver(text: string): boolean {
+    this.#answered = true;
+    this.#done?.(this);
+    return this.#write(text);
+  }
+}
+
+/** The context of one received message (see MessageContext); `write` sends its answer. */
+export function createContext(frame: Omit<Incoming, 'message'>, write: (text: string) => boolean, maxBytes: number): MessageContext {
+  return new Context(frame, write, maxBytes);
 }
 
 /**
- * The context of one received message. `signal` is the request's cancellation (see MessageContext);
- * `done` runs once, when the request is answered, so its owner can forget the signal.
- */
-export function createContext(
-  frame: Omit<Incoming, 'message'>,
-  write: (text: string) => boolean,
-  maxBytes: number,
-  cancellation?: Cancellation,
-  done: () => void = () => {},
-): MessageContext {
-  const ack = frame.ack;
-  let answered = false;
-  const deliver = (text: string) => {
-    answered = true;
-    done();
-    return write(text);
-  };
-  const fail = (code: string, message: string): boolean => {
-    if (ack === undefined || answered || cancellation?.cancelled === true) return false;
-    const error = answerErrorOf({ code, message });
-    return deliver(JSON.stringify({ action: 'answer', ack, error }));
-  };
-  return {
-    from: frame.from,
-    topic: frame.topic,
-    context: frame.context,
-    event: frame.event,
-    ack,
-    isRequest: ack !== undefined,
-    get answered() {
-      return answered;
-    },
-    get signal() {
-      return cancellation === undefined ? NEVER : cancellation.signal;
-    },
-    answer(value?: unknown): boolean {
-      if (ack === undefined || answered || cancellation?.cancelled === true) return false;
-      let text: string;
-      try {
-        text = JSON.stringify(value === undefined ? { action: 'answer', ack } : { action: 'answer', ack, message: value });
-      } catch (error) {
-        return fail('handler_error', `the answer cannot be serialised as JSON: ${(error as Error).message}`);
-      }
-      if (exceedsBytes(text, maxBytes)) return fail('answer_too_large', `the answer exceeds ${maxBytes} bytes`);
-      return deliver(text);
-    },
-    fail,
-  };
-}
-
-/**
- * Run `handler` for one message and answer with its outcome. Errors of a handler that cannot answer
- * (no ack) go to `report`, which the client emits as an `error` event.
+ * Run `handler` for one message and answer with its outcome: at once when it returns a value, when its
+ * promise settles when it returns one. Errors of a handler that cannot answer (no ack) go to `report`,
+ * which the client emits as an `error` event.
  */
 export function runHandler(
   handler: Handler,
@@ -159,21 +173,33 @@ export function runHandler(
   ctx: MessageContext,
   report: (error: SwitchboardError) => void,
 ): void {
-  new Promise((resolve) => resolve(handler(message, ctx))).then(
+  let result: unknown;
+  try {
+    result = handler(message, ctx);
+  } catch (thrown) {
+    return failed(thrown, ctx, report);
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') {
+    if (ctx.isRequest && !ctx.answered) ctx.answer(result);
+    return;
+  }
+  Promise.resolve(result).then(
     (value) => {
       if (ctx.isRequest && !ctx.answered) ctx.answer(value);
     },
-    (thrown: unknown) => {
-      if (ctx.isRequest) {
-        if (!ctx.answered) {
-          const { code, message: text } = answerErrorOf(thrown);
-          ctx.fail(code, text);
-        }
-        return;
-      }
-      report(new SwitchboardError('handler_error', `the handler failed for a message from ${ctx.from}: ${answerErrorOf(thrown).message}`, { cause: thrown }));
-    },
+    (thrown: unknown) => failed(thrown, ctx, report),
   );
+}
+
+function failed(thrown: unknown, ctx: MessageContext, report: (error: SwitchboardError) => void): void {
+  if (ctx.isRequest) {
+    if (!ctx.answered) {
+      const { code, message } = answerErrorOf(thrown);
+      ctx.fail(code, message);
+    }
+    return;
+  }
+  report(new SwitchboardError('handler_error', `the handler failed for a message from ${ctx.from}: ${answerErrorOf(thrown).message}`, { cause: thrown }));
 }
 
 /**
@@ -187,8 +213,8 @@ export function exceedsBytes(text: string, maxBytes: number): boolean {
 }
 
 /**
- * The receiving side of one client: its handlers, and the requests received on the current connection
- * that are not answered yet, each with the AbortController behind its `ctx.signal`. Entries leave when
+ * The receiving side of one client: its handlers, and the contexts of the requests received on the
+ * current connection that were not answered by the time their handler returned. Entries leave when
  * the request is answered, cancelled by the broker, or the connection ends, so the map is bounded by the
  * deliveries the broker holds for this client.
  */
@@ -197,7 +223,8 @@ export class Responder {
   handler: Handler | undefined;
   /** Handlers by event name, for messages that are not published (event names are names: a Map key). */
   readonly events = new Map<string, Handler>();
-  readonly #handling = new Map<string, Cancellation>();
+  readonly #handling = new Map<string, Context>();
+  readonly #forget = (ctx: Context) => this.#handling.delete(ctx.ack!);
   readonly #maxBytes: number;
   readonly #emit: (message: unknown, ctx: MessageContext) => boolean;
   readonly #report: (error: SwitchboardError) => void;
@@ -244,17 +271,13 @@ export class Responder {
     return (frame.event === undefined ? undefined : this.events.get(frame.event)) ?? this.handler;
   }
 
-  /** A `message` frame: listeners and its handler see it; `write` sends the answer on its connection. */
+  /**
+   * A `message` frame: listeners and its handler see it; `write` sends the answer on its connection. A
+   * request still unanswered when they return (an async handler, a listener that answers later) is kept
+   * until it is answered, so that the broker's `cancel` and a dropped connection can reach its signal.
+   */
   receive(frame: Incoming, write: (text: string) => boolean): void {
-    const ack = frame.ack;
-    let ctx: MessageContext;
-    if (ack === undefined) {
-      ctx = createContext(frame, write, this.#maxBytes);
-    } else {
-      const cancellation = new Cancellation();
-      this.#handling.set(ack, cancellation);
-      ctx = createContext(frame, write, this.#maxBytes, cancellation, () => this.#handling.delete(ack));
-    }
+    const ctx = new Context(frame, write, this.#maxBytes, frame.ack === undefined ? undefined : this.#forget);
     const listened = this.#emit(frame.message, ctx);
     const handler = this.handlerFor(frame);
     if (handler !== undefined) {
@@ -264,18 +287,19 @@ export class Responder {
       // published request: another subscriber may answer it, and an error answer would win [SB-6-7].
       ctx.fail('no_handler', 'the receiving client has no handler for requests');
     }
+    if (frame.ack !== undefined && !ctx.answered) this.#handling.set(frame.ack, ctx);
   }
 
   /** The broker's `cancel` for a delivery id [SB-6.1-2]: abort its signal. */
   cancel(ack: string, reason: string): void {
-    const cancellation = this.#handling.get(ack);
+    const ctx = this.#handling.get(ack);
     this.#handling.delete(ack);
-    cancellation?.cancel(reason);
+    ctx?.cancel(reason);
   }
 
   /** The connection ended (or the client closed): every request received on it is cancelled. */
   abortAll(reason: string): void {
-    for (const cancellation of this.#handling.values()) cancellation.cancel(reason);
+    for (const ctx of this.#handling.values()) ctx.cancel(reason);
     this.#handling.clear();
   }
 }
