@@ -148,7 +148,7 @@ export class Client extends Emitter<ClientEvents> {
    * `responder_error`, `disconnected`, `closed`, `aborted`, `queue_full`, `mailbox_full`, ...
    */
   request<T = unknown>(dest: Destination, message: unknown, options: RequestOptions = {}): Promise<RequestResult<T>> {
-    return this.#outbox.submit(asked('request', callSite(this.request), dest, message, options, this.options.requestTimeoutMs));
+    return this.#outbox.submit(asked('request', dest, message, options, this.options.requestTimeoutMs));
   }
 
   /**
@@ -159,7 +159,7 @@ export class Client extends Emitter<ClientEvents> {
    * when no destination is reached, and as `request()` for everything else.
    */
   gather<T = unknown>(dest: Destination, message: unknown, options: GatherOptions = {}): Promise<GatherResult<T>[]> {
-    return this.#outbox.submit(asked('gather', callSite(this.gather), dest, message, options, this.options.requestTimeoutMs));
+    return this.#outbox.submit(asked('gather', dest, message, options, this.options.requestTimeoutMs));
   }
 
   /**
@@ -169,7 +169,7 @@ export class Client extends Emitter<ClientEvents> {
   send(dest: string | string[], message: unknown, options: SendOptions & { report: false }): Promise<undefined>;
   send(dest: string | string[], message: unknown, options?: SendOptions): Promise<SendReport>;
   send(dest: string | string[], message: unknown, options: SendOptions = {}): Promise<SendReport | undefined> {
-    return this.#outbox.submit(told('send', callSite(this.send), dest, message, options, this.options.sendTimeoutMs));
+    return this.#outbox.submit(told('send', dest, message, options, this.options.sendTimeoutMs));
   }
 
   /**
@@ -180,7 +180,7 @@ export class Client extends Emitter<ClientEvents> {
   publish(topic: string | string[], message: unknown, options: PublishOptions & { report: false }): Promise<undefined>;
   publish(topic: string | string[], message: unknown, options?: PublishOptions): Promise<number>;
   publish(topic: string | string[], message: unknown, options: PublishOptions = {}): Promise<number | undefined> {
-    return this.#outbox.submit(told('publish', callSite(this.publish), topic, message, options, this.options.sendTimeoutMs));
+    return this.#outbox.submit(told('publish', topic, message, options, this.options.sendTimeoutMs));
   }
 
   /**
@@ -190,7 +190,7 @@ export class Client extends Emitter<ClientEvents> {
   broadcast(message: unknown, options: PublishOptions & { report: false }): Promise<undefined>;
   broadcast(message: unknown, options?: PublishOptions): Promise<number>;
   broadcast(message: unknown, options: PublishOptions = {}): Promise<number | undefined> {
-    return this.#outbox.submit(told('broadcast', callSite(this.broadcast), undefined, message, options, this.options.sendTimeoutMs));
+    return this.#outbox.submit(told('broadcast', undefined, message, options, this.options.sendTimeoutMs));
   }
 
   // ---- receiving -------------------------------------------------------------------------------

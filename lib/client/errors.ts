@@ -3,10 +3,15 @@
  * section 7, e.g. `no_responders`, `timeout`) or one of the client codes below. Callers match on `code`,
  * never on the message. The README's error table is checked against `CLIENT_ERROR_CODES` by a test.
  *
- * An operation's error is rejected long after the call returned (an answer, a timer, a dropped socket),
- * so the stack trace of the moment of rejection points at the client's internals. Each operation
- * therefore captures an `Error` at its call site, and the error it rejects with takes that stack, so the
- * trace shows the user's line that made the request.
+ * An operation's error comes long after the call returned (an answer, a timer, a dropped socket), so the
+ * stack of the moment it is made would point at the client's internals. Two remedies, by cost:
+ * - The operations that carry messages (request, gather, send, publish, broadcast), which a busy client
+ *   makes tens of thousands of times a second, end in `settle()`: their error is made there, in an async
+ *   function resumed by the outcome, so V8's zero-cost async stack traces (Node, Chromium) list the
+ *   caller's `await`s. Nothing is captured at the call: capturing a stack per call was a fifth of a busy
+ *   client's CPU. A caller that uses `.then()` instead of `await`, or another engine, sees no caller frame.
+ * - The setup calls (register, subscribe, handle) capture their call site (`callSite()`), and their
+ *   errors take that stack, whoever awaits them.
  */
 import type { ErrorCode } from '../protocol/index.js';
 
@@ -69,6 +74,52 @@ export class SwitchboardError extends Error {
     if (details.path !== undefined) this.path = details.path;
     if (details.origin !== undefined) adoptStack(this, details.origin);
   }
+}
+
+/**
+ * The failure of an operation, until `settle()` makes it the caller's error. An operation's promise
+ * resolves with its value or with a Failure (never rejects), so the error is made where the caller's
+ * async stack is known.
+ */
+export class Failure {
+  constructor(
+    readonly code: SwitchboardErrorCode,
+    readonly message: string,
+    readonly details: SwitchboardErrorDetails = {},
+  ) {}
+}
+
+/**
+ * The caller's end of an operation: its value, or its Failure thrown as a SwitchboardError whose stack
+ * lists the async functions that await it, without the client's frames.
+ */
+export async function settle<T>(outcome: Promise<T | Failure> | Failure): Promise<T> {
+  const result = await outcome;
+  if (!(result instanceof Failure)) return result;
+  const error = new SwitchboardError(result.code, result.message, result.details);
+  dropOwnFrames(error);
+  throw error;
+}
+
+/**
+ * Drop the frames that are the client's, not the caller's: in V8, the synchronous frames (this function,
+ * resumed by whatever ran the microtask) that precede the first awaiting caller ("at async ..."); where
+ * there is none (the caller used `.then()`), or in another engine, this function's own frame.
+ */
+function dropOwnFrames(error: SwitchboardError): void {
+  const stack = error.stack;
+  if (typeof stack !== 'string') return;
+  // V8: a header line ("SwitchboardError: message", the message may span lines), then "    at ..." frames.
+  const at = stack.indexOf('\n    at ');
+  if (at !== -1) {
+    const awaiting = stack.indexOf('\n    at async ', at);
+    const from = awaiting !== -1 ? awaiting : stack.indexOf('\n', at + 1);
+    error.stack = `${error.name} [${error.code}]: ${error.message}${from === -1 ? '' : stack.slice(from)}`;
+    return;
+  }
+  // Firefox and Safari list frames only, one per line.
+  const next = stack.indexOf('\n');
+  error.stack = next === -1 ? '' : stack.slice(next + 1);
 }
 
 /** Give `error` the stack frames of `origin`, keeping its own header line. */

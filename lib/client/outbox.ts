@@ -7,7 +7,7 @@
  */
 import type { AnswerOutFrame, ErrorFrame, GatheredFrame, PublishedFrame, SentFrame } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import { SwitchboardError, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
+import { Failure, settle, type SwitchboardErrorDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { prepare, reportFrame, requestFrame, type FrameFields, type MessageAction } from './outgoing.js';
 import { PendingOperations, type GatherResult, type Operation, type OperationKind } from './requests.js';
@@ -24,13 +24,11 @@ export interface Submission {
   /** send, publish, broadcast: wait for the broker's report. */
   report: boolean;
   fields: FrameFields;
-  origin: Error;
 }
 
 /** A request or gather to names or topics (`{ topic }`), as a Submission. */
 export function asked(
   kind: 'request' | 'gather',
-  origin: Error,
   dest: string | string[] | { topic: string | string[] },
   message: unknown,
   options: { timeout?: number; signal?: AbortSignal; event?: string; retry?: boolean },
@@ -46,21 +44,19 @@ export function asked(
     signal: options.signal,
     report: true,
     fields: { event: options.event, gather: kind === 'gather', retry: options.retry },
-    origin,
   };
 }
 
 /** A send, publish or broadcast, as a Submission. */
 export function told(
   kind: 'send' | 'publish' | 'broadcast',
-  origin: Error,
   target: string | string[] | undefined,
   message: unknown,
   options: { timeout?: number; signal?: AbortSignal; report?: boolean; event?: string },
   defaultTimeout: number,
 ): Submission {
   const timeout = options.timeout ?? defaultTimeout;
-  return { kind, action: kind, target, message, timeout, signal: options.signal, report: options.report ?? true, fields: { event: options.event }, origin };
+  return { kind, action: kind, target, message, timeout, signal: options.signal, report: options.report ?? true, fields: { event: options.event } };
 }
 
 export interface OutboxLink {
@@ -90,15 +86,22 @@ export class Outbox {
     );
   }
 
-  /** Check `s`, then send it now, or queue it until the client is ready and a slot is free. */
+  /**
+   * Check `s`, then send it now, or queue it until the client is ready and a slot is free. Resolves with
+   * the outcome, or rejects with the caller's SwitchboardError (errors.ts: `settle`).
+   */
   submit<T>(s: Submission): Promise<T> {
-    const { kind, origin, target: dest } = s;
-    if (this.#link.closed()) return refuse('closed', `${kind} on a closed client`, s);
-    const prepared = prepare(s.action, dest, s.message, s.timeout, this.#options.maxMessageBytes, s.fields);
-    if (!prepared.ok) return refuse(prepared.code, prepared.message, s);
-    if (s.signal?.aborted) return Promise.reject(new SwitchboardError('aborted', `${kind} aborted before it started`, { origin, dest, cause: s.signal.reason }));
+    return settle(this.#start<T>(s));
+  }
 
-    const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: Date.now() + s.timeout, origin });
+  #start<T>(s: Submission): Promise<T | Failure> | Failure {
+    const { kind, target: dest } = s;
+    if (this.#link.closed()) return new Failure('closed', `${kind} on a closed client`, { dest });
+    const prepared = prepare(s.action, dest, s.message, s.timeout, this.#options.maxMessageBytes, s.fields);
+    if (!prepared.ok) return new Failure(prepared.code, prepared.message, { dest });
+    if (s.signal?.aborted) return new Failure('aborted', `${kind} aborted before it started`, { dest, cause: s.signal.reason });
+
+    const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: Date.now() + s.timeout });
     if (s.signal !== undefined) op.watch(s.signal);
     const generic = op as unknown as Operation;
     const conn = this.#link.writable();
@@ -109,7 +112,7 @@ export class Outbox {
     } else {
       op.arm(s.timeout);
     }
-    return op.promise;
+    return op.outcome;
   }
 
   /** Send the queue's head operations while the client is ready and in-flight slots are free. */
@@ -196,8 +199,4 @@ export class Outbox {
       conn.send(reportFrame(op.head, id));
     }
   }
-}
-
-function refuse<T>(code: SwitchboardErrorCode, text: string, s: Submission): Promise<T> {
-  return Promise.reject(new SwitchboardError(code, text, { origin: s.origin, dest: s.target }));
 }

@@ -1,14 +1,13 @@
 /**
  * The pending-operation mux: every operation that waits for the broker (a request, a gather, a
- * reported send, publish or broadcast) is an Operation with its own deadline timer, its AbortSignal and
- * the Error captured at its call site. An operation is first queued (waiting for the client to be
- * ready), then in flight under a correlation id (`ack` for a request or gather, `ref` for a report)
- * until the broker's outcome arrives. Whatever ends it (outcome, timer, abort, disconnect, close)
+ * reported send, publish or broadcast) is an Operation with its own deadline timer and its AbortSignal.
+ * An operation is first queued (waiting for the client to be ready), then in flight under a correlation
+ * id (`ack` for a request or gather, `ref` for a report) until the broker's outcome arrives. Whatever ends it (outcome, timer, abort, disconnect, close)
  * settles it exactly once and removes it from where it was, so no map or queue keeps a finished one.
  *
  * The bounds: the queue holds at most `maxQueue` operations, and at most `maxInFlight` are out at once.
  */
-import { SwitchboardError, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
+import { Failure, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
 import { BoundedQueue } from './queue.js';
 
 /** What a request resolves with: the winning answer and the name by which its responder was reached. */
@@ -53,8 +52,6 @@ export interface OperationInit {
   report: boolean;
   /** The whole operation's deadline, Date.now() based. */
   deadline: number;
-  /** Captured at the call site, for the stack of any error. */
-  origin: Error;
 }
 
 export class Operation<T = unknown> {
@@ -64,7 +61,8 @@ export class Operation<T = unknown> {
   /** True when it waits for the broker's reply (always for a request or gather): it takes an in-flight slot. */
   readonly report: boolean;
   readonly deadline: number;
-  readonly promise: Promise<T>;
+  /** Its value, or its Failure (it never rejects): `settle()` makes the caller's error. */
+  readonly outcome: Promise<T | Failure>;
   #state: State = 'queued';
   #id: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -72,9 +70,7 @@ export class Operation<T = unknown> {
   #graceMs = 0;
   #unwatch: (() => void) | undefined;
   // Typed loosely so that an Operation<T> fits where an Operation<unknown> is kept; resolve() is typed.
-  #resolve!: (value: unknown) => void;
-  #reject!: (error: SwitchboardError) => void;
-  readonly #origin: Error;
+  #settle!: (value: unknown) => void;
   readonly #owner: Owner | undefined;
 
   /** `owner` is told when the operation ends (to forget it) and when an in-flight one is aborted. */
@@ -84,11 +80,9 @@ export class Operation<T = unknown> {
     this.head = init.head;
     this.report = init.report || init.kind === 'request' || init.kind === 'gather';
     this.deadline = init.deadline;
-    this.#origin = init.origin;
     this.#owner = owner;
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve as (value: unknown) => void;
-      this.#reject = reject;
+    this.outcome = new Promise<T | Failure>((resolve) => {
+      this.#settle = resolve as (value: unknown) => void;
     });
   }
 
@@ -139,13 +133,13 @@ export class Operation<T = unknown> {
   }
 
   resolve(value: T): void {
-    if (this.#finish()) this.#resolve(value);
+    if (this.#finish()) this.#settle(value);
   }
 
   fail(code: SwitchboardErrorCode, message: string, details: SwitchboardErrorDetails = {}): void {
     if (this.#state === 'inflight' && code === 'aborted') this.#owner?.aborted(this);
     if (this.#finish()) {
-      this.#reject(new SwitchboardError(code, message, { dest: this.dest, ...details, origin: this.#origin }));
+      this.#settle(new Failure(code, message, { dest: this.dest, ...details }));
     }
   }
 

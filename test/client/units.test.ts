@@ -5,7 +5,7 @@
 import t from 'tap';
 import { backoffDelay, DEFAULT_RECONNECT } from '../../lib/client/backoff.js';
 import { Emitter } from '../../lib/client/emitter.js';
-import { SwitchboardError } from '../../lib/client/errors.js';
+import { Failure, SwitchboardError } from '../../lib/client/errors.js';
 import { readBrokerFrame } from '../../lib/client/frames.js';
 import { Client } from '../../lib/client/node.js';
 import { resolveOptions, randomName } from '../../lib/client/options.js';
@@ -44,21 +44,21 @@ t.test('the bounded queue keeps order, refuses past its capacity, and lets items
 
 t.test('a queued operation that times out or settles leaves the queue and the in-flight map', async (t) => {
   const ops = new PendingOperations(2, 10);
-  const make = () => ops.create<string>({ kind: 'request', dest: 'x', head: '{"action":"send","dest":"x","message":1', report: false, deadline: Date.now() + 1000, origin: new Error() });
+  const make = () => ops.create<string>({ kind: 'request', dest: 'x', head: '{"action":"send","dest":"x","message":1', report: false, deadline: Date.now() + 1000 });
   const a = make();
   const b = make();
   ops.queue.push(a);
   ops.queue.push(b);
-  a.arm(5, 'too late');
-  const error = await a.promise.catch((e: SwitchboardError) => e);
-  t.equal((error as SwitchboardError).code, 'timeout');
+  a.arm(5);
+  const failure = await a.outcome;
+  t.ok(failure instanceof Failure && failure.code === 'timeout', 'it ends in a timeout failure');
   t.equal(ops.queue.size, 1, 'the expired one left the queue');
   ops.queue.shift();
   ops.track(b, ops.nextId());
   t.equal(ops.inFlight, 1);
   b.resolve('done');
   b.fail('closed', 'ignored: already settled');
-  t.equal(await b.promise, 'done');
+  t.equal(await b.outcome, 'done');
   t.equal(ops.inFlight, 0, 'the settled one left the map');
 });
 
@@ -195,13 +195,19 @@ t.test('a context answers a request once, and refuses answers it cannot send', a
   t.equal(exceedsBytes('é'.repeat(40), 80), false);
 });
 
-t.test('an error is created with the stack of the call site', async (t) => {
-  function userCode() {
-    return new Client('ws://127.0.0.1:1/', { reconnect: false, connectTimeoutMs: 200 }).request('x', 1);
+t.test("an operation's error lists the async functions that await it, and a setup call's the line that made it", async (t) => {
+  async function userCode() {
+    return await new Client('ws://127.0.0.1:1/', { reconnect: false, connectTimeoutMs: 200 }).request('x', 1);
   }
   const error = (await userCode().catch((e: unknown) => e)) as SwitchboardError;
   t.ok(error instanceof SwitchboardError);
   t.equal(error.code, 'unreachable');
   t.match(error.stack, /^SwitchboardError \[unreachable\]: /);
-  t.match(error.stack?.split('\n')[1], /userCode/, 'the first frame is the caller, not the client');
+  t.match(error.stack?.split('\n')[1], /at async userCode /, 'the first frame is the awaiting caller, not the client');
+  function setupCode() {
+    return new Client('ws://127.0.0.1:1/', { reconnect: false, connectTimeoutMs: 200 }).register('bad name');
+  }
+  const refused = (await setupCode().catch((e: unknown) => e)) as SwitchboardError;
+  t.equal(refused.code, 'invalid_argument');
+  t.match(refused.stack?.split('\n')[1], /setupCode/, 'a setup call keeps its call site, awaited or not');
 });
