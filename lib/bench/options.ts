@@ -78,7 +78,7 @@ scenarios:
   serial     64 B, 1 in flight per requester
   two-dest   64 B, 32 in flight, each request to two responders, the first answer wins
   gather     64 B, 32 in flight, each request to two responders, every answer gathered
-             (skipped for systems without gather: lib/client for now, and wsmsgbroker)
+             (skipped for wsmsgbroker, which has no gather)
   idle       idle registered connections: broker memory per connection
 
 systems:
