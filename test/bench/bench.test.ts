@@ -197,3 +197,23 @@ t.test('a one-second run on the JSON relay and switchboard prints the table and 
   }
   t.same(results.skipped, []);
 });
+
+t.test("the client-cost measure runs both clients and prints lib/client's own cost per request", { skip: unbuilt }, async (t) => {
+  const script = join(ROOT, 'dist/bench/client-cost.js');
+  const child = spawn(process.execPath, [script, '--requests', '2000', '--rounds', '1', '--in-flight', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
+  t.match(stdout, /^client cost: 2000 requests per round, 8 in flight, 64 B messages, median of 1 rounds$/m);
+  t.match(stdout, /^ {2}raw client .* [\d.]+ µs CPU per request/m);
+  t.match(stdout, /^ {2}lib\/client .* [\d.]+ µs CPU per request/m);
+  t.match(stdout, /^ {2}lib\/client's own cost +-?[\d.]+ µs per request, both ends$/m);
+
+  const refused = spawn(process.execPath, [script, '--requests', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.equal(await new Promise<number | null>((resolve) => refused.once('exit', resolve)), 2, 'a bad argument exits 2');
+});
