@@ -11,7 +11,7 @@ import { Client } from '../../lib/client/node.js';
 import { resolveOptions, randomName } from '../../lib/client/options.js';
 import { BoundedQueue } from '../../lib/client/queue.js';
 import { PendingOperations } from '../../lib/client/requests.js';
-import { answerErrorOf, createContext, exceedsBytes } from '../../lib/client/responder.js';
+import { answerErrorOf, createContext, exceedsBytes, runHandler } from '../../lib/client/responder.js';
 import { isName } from '../../lib/protocol/index.js';
 
 t.test('backoff grows by the factor up to the cap, and jitter takes at most its fraction off', async (t) => {
@@ -193,6 +193,37 @@ t.test('a context answers a request once, and refuses answers it cannot send', a
   t.equal(oneWay.answer(1), false, 'a message without ack cannot be answered');
   t.equal(exceedsBytes('é'.repeat(40), 79), true, 'counts UTF-8 bytes, not characters');
   t.equal(exceedsBytes('é'.repeat(40), 80), false);
+});
+
+t.test('a handler is answered at once when it returns a value, when its promise settles, and reports what it throws for a message without ack', async (t) => {
+  const sent: string[] = [];
+  const reported: SwitchboardError[] = [];
+  const report = (error: SwitchboardError) => reported.push(error);
+  const context = (ack?: string) => createContext(ack === undefined ? { from: 'web' } : { from: 'web', ack }, (text) => sent.push(text) > 0, 1000);
+
+  runHandler((message) => message, 7, context('d1'), report);
+  t.same(sent.map((text) => JSON.parse(text)), [{ action: 'answer', ack: 'd1', message: 7 }], 'a returned value is answered before runHandler returns');
+
+  runHandler(async () => 'later', null, context('d2'), report);
+  t.equal(sent.length, 1, 'a promise is answered when it settles, not before');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(JSON.parse(sent[1]), { action: 'answer', ack: 'd2', message: 'later' });
+
+  runHandler(() => {
+    throw Object.assign(new Error('no'), { code: 'refused' });
+  }, null, context('d3'), report);
+  t.same(JSON.parse(sent[2]), { action: 'answer', ack: 'd3', error: { code: 'refused', message: 'no' } }, 'a throw is an error answer');
+
+  runHandler(() => {
+    throw new Error('lost');
+  }, null, context(), report);
+  runHandler(() => Promise.reject(new Error('lost later')), null, context(), report);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(sent.length, 3, 'a message without ack is never answered');
+  t.same(reported.map((error) => [error.code, error.message]), [
+    ['handler_error', 'the handler failed for a message from web: lost'],
+    ['handler_error', 'the handler failed for a message from web: lost later'],
+  ]);
 });
 
 t.test("an operation's error lists the async functions that await it, and a setup call's the line that made it", async (t) => {
