@@ -2,26 +2,28 @@
  * `switchboard publish <topic> <json>`: publish one message to the subscribers of a topic (protocol.md
  * 4.7) and print how many received it. With `--request` it is a request to them instead: the first
  * answer's message is printed as JSON, and a failure exits with the same codes as `switchboard request`
- * (EXIT_CODES in client-command.ts). The connection is not retried: a broker it cannot reach is exit 7 at once.
+ * (EXIT_CODES in client-command.ts); with `--gather`, every subscriber's result, as one JSON array.
+ * The connection is not retried: a broker it cannot reach is exit 7 at once.
  */
 import { parseArgs } from 'node:util';
 import type { Client } from '../client/node.js';
 import { isName, isTopic } from '../protocol/index.js';
 import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
-export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request)';
+export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request, --gather)';
 
 const USAGE = `usage: switchboard publish <topic>[,<topic>...] <json> [--url ${DEFAULT_URL}] [--name NAME]
-                          [--event NAME] [--request] [--timeout MS]
+                          [--event NAME] [--request | --gather] [--timeout MS]
 
 Publishes <json> to the subscribers of <topic> and every topic below it (several topics separated by
 commas: each subscriber gets it once) and prints the number of receivers. --event names the event
 delivered with it. With --request it is a request to the subscribers: the first answer's message is
-printed as JSON. --name is the name to register (default: a random anon-... name); --timeout is the
-deadline in milliseconds (default: 30000).
+printed as JSON. With --gather it is a request whose every answer is waited for: one JSON array with a
+result per subscriber reached, as for switchboard request --gather. --name is the name to register
+(default: a random anon-... name); --timeout is the deadline in milliseconds (default: 30000).
 
 exit codes: 0 published (or answered), 1 other failure, 2 usage, 7 unreachable, 8 disconnected,
-9 shutting_down, 10 unauthorized, 11 forbidden; with --request also 3 no_responders (no subscriber),
+9 shutting_down, 10 unauthorized, 11 forbidden; with --request or --gather also 3 no_responders (no subscriber),
 4 timeout, 5 responder_gone, 6 responder_error, as for switchboard request
 
 environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
         name: { type: 'string' },
         event: { type: 'string' },
         request: { type: 'boolean', default: false },
+        gather: { type: 'boolean', default: false },
         timeout: { type: 'string', default: '30000' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -52,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (positionals.length !== 2) return usage('expected <topic> and <json>');
+  if (values.request && values.gather) return usage('--request and --gather exclude each other');
   const [topicArg, json] = positionals;
   const topics = topicArg.split(',');
   const badTopic = topics.find((topic) => !isTopic(topic));
@@ -70,7 +74,9 @@ export async function run(argv: string[]): Promise<number> {
   const topic = topics.length === 1 ? topics[0] : topics;
   const event = values.event === undefined ? {} : { event: values.event };
   try {
-    if (values.request) {
+    if (values.gather) {
+      process.stdout.write(`${JSON.stringify(await client.gather({ topic }, parsedMessage.message, { timeout, ...event }))}\n`);
+    } else if (values.request) {
       const answer = await client.request({ topic }, parsedMessage.message, { timeout, ...event });
       process.stdout.write(`${JSON.stringify(answer.message)}\n`);
     } else {

@@ -1,6 +1,6 @@
 /**
  * `switchboard request <dest> <json>`: send one request, print the answer's message as JSON on stdout,
- * exit 0. A failure prints its code and reason on stderr and exits with a code a script can test
+ * exit 0. With `--gather`, every destination's result, as one JSON array (protocol.md 6.2). A failure prints its code and reason on stderr and exits with a code a script can test
  * (EXIT_CODES in client-command.ts, also in the usage text and lib/client/README.md). The connection is not retried:
  * a command that cannot reach its broker should say so at once.
  */
@@ -9,13 +9,16 @@ import type { Client } from '../client/node.js';
 import { isName } from '../protocol/index.js';
 import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
-export const summary = 'send one request and print its answer as JSON (--url, --name, --timeout)';
+export const summary = 'send one request and print its answer as JSON (--url, --name, --timeout, --gather)';
 
 const USAGE = `usage: switchboard request <dest>[,<dest>...] <json> [--url ${DEFAULT_URL}] [--name NAME] [--timeout MS]
+                          [--gather]
 
 Sends <json> to <dest> (several names separated by commas: the first answer wins) and prints the
-answer as JSON. --name is the name to register (default: a random anon-... name); --timeout is the
-request's deadline in milliseconds (default: 30000).
+answer as JSON. With --gather every destination's result is waited for and printed as one JSON array,
+in the order of <dest>: {"from","message"}, {"from","error":{"code","message"}}, or {"from","code"}
+with code timeout or responder_gone (exit 0 whatever each result is). --name is the name to register
+(default: a random anon-... name); --timeout is the request's deadline in milliseconds (default: 30000).
 
 exit codes: 0 answered, 1 other failure, 2 usage, 3 no_responders, 4 timeout, 5 responder_gone,
 6 responder_error (the responder answered with an error), 7 unreachable (no connection to the
@@ -37,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
         url: { type: 'string', default: DEFAULT_URL },
         name: { type: 'string' },
         timeout: { type: 'string', default: '30000' },
+        gather: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -64,8 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     return usage((error as Error).message);
   }
   try {
-    const answer = await client.request(dests.length === 1 ? dests[0] : dests, parsedMessage.message, { timeout });
-    process.stdout.write(`${JSON.stringify(answer.message)}\n`);
+    const dest = dests.length === 1 ? dests[0] : dests;
+    const printed = values.gather
+      ? await client.gather(dest, parsedMessage.message, { timeout })
+      : (await client.request(dest, parsedMessage.message, { timeout })).message;
+    process.stdout.write(`${JSON.stringify(printed)}\n`);
     return EXIT_CODES.ok;
   } catch (error) {
     return failure('request', error);

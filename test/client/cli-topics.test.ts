@@ -153,6 +153,27 @@ t.test('in process: publish prints the count or the answer, and maps failures to
   t.same(await drained(broker), NOTHING_HELD);
 });
 
+t.test('in process: publish --gather prints a result per subscriber reached; --request and --gather exclude each other', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await readyClient(t, url, { name: 'sub-a' });
+  await a.subscribe('jobs', (message) => ({ a: message }));
+  const b = await readyClient(t, url, { name: 'sub-b' });
+  await b.subscribe('jobs.render', () => 'b done');
+  const ran = await inProcess(publish, ['jobs.render', '1', '--url', url, '--gather']);
+  t.equal(ran.code, 0);
+  const results = (JSON.parse(ran.stdout) as Array<{ from: string }>).sort((x, y) => x.from.localeCompare(y.from));
+  t.same(results, [
+    { from: 'sub-a', message: { a: 1 } },
+    { from: 'sub-b', message: 'b done' },
+  ]);
+  t.equal((await inProcess(publish, ['nobody', '1', '--url', url, '--gather'])).code, EXIT_CODES.no_responders);
+  const both = await inProcess(publish, ['jobs', '1', '--url', url, '--gather', '--request']);
+  t.equal(both.code, EXIT_CODES.usage);
+  t.match(both.stderr, '--request and --gather exclude each other');
+  await Promise.all([a.close(), b.close()]);
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
 t.test('in process: subscribe refuses bad usage and stops when its name is taken', async (t) => {
   const { url } = await startBroker(t);
   await readyClient(t, url, { name: 'held' });

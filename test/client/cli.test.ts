@@ -12,7 +12,7 @@ import { EXIT_CODES } from '../../lib/cli/client-command.js';
 import { run as request } from '../../lib/cli/request.js';
 import { run as answer } from '../../lib/cli/answer.js';
 import { readyClient } from '../fixtures/clients.js';
-import { startBroker } from '../fixtures/broker.js';
+import { drained, NOTHING_HELD, startBroker } from '../fixtures/broker.js';
 import { built, CLI, freePort, spawnBroker } from '../fixtures/broker-process.js';
 import { until, within } from '../fixtures/clients.js';
 
@@ -185,6 +185,28 @@ t.test('in process: request maps each outcome to its exit code and prints the an
     t.equal(ran.code, EXIT_CODES.usage, args.join(' '));
     t.match(ran.stderr, /usage: switchboard request/);
   }
+});
+
+t.test('in process: request --gather prints every destination\'s result as one JSON array, in the order given', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const one = await readyClient(t, url, { name: 'one' });
+  one.handle((message) => ({ one: message }));
+  const two = await readyClient(t, url, { name: 'two' });
+  two.handle(() => {
+    throw Object.assign(new Error('busy'), { code: 'busy' });
+  });
+  const slow = await readyClient(t, url, { name: 'slow' });
+  slow.handle(() => new Promise(() => {}));
+  const ran = await inProcess(request, ['two,one,slow,nobody', '5', '--url', url, '--gather', '--timeout', '300']);
+  t.equal(ran.code, 0, 'gathered, whatever each result');
+  t.same(JSON.parse(ran.stdout), [
+    { from: 'two', error: { code: 'busy', message: 'busy' } },
+    { from: 'one', message: { one: 5 } },
+    { from: 'slow', code: 'timeout' },
+  ], 'a name nobody holds has no result');
+  t.equal((await inProcess(request, ['nobody', '1', '--url', url, '--gather'])).code, EXIT_CODES.no_responders);
+  await Promise.all([one.close(), two.close(), slow.close()]);
+  t.same(await drained(broker), NOTHING_HELD);
 });
 
 t.test('in process: answer refuses bad usage and stops when its name is taken', async (t) => {
