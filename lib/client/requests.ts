@@ -2,8 +2,9 @@
  * The pending-operation mux: every operation that waits for the broker (a request, a gather, a
  * reported send, publish or broadcast) is an Operation with its own deadline timer and its AbortSignal.
  * An operation is first queued (waiting for the client to be ready), then in flight under a correlation
- * id (`ack` for a request or gather, `ref` for a report) until the broker's outcome arrives. Whatever ends it (outcome, timer, abort, disconnect, close)
- * settles it exactly once and removes it from where it was, so no map or queue keeps a finished one.
+ * id (`ack` for a request or gather, `ref` for a report) until the broker's outcome arrives. Whatever
+ * ends it (outcome, timer, abort, disconnect, close) settles it exactly once and removes it from where
+ * it was, so no map or queue keeps a finished one.
  *
  * The bounds: the queue holds at most `maxQueue` operations, and at most `maxInFlight` are out at once.
  */
