@@ -6,9 +6,8 @@
  * Status lines go to stderr; the first is `answering as <name> on <url>` once the name is registered.
  */
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { Client, type MessageContext } from '../client/node.js';
-import { DEFAULT_URL, parseMilliseconds, tokenFromEnvironment } from './client-command.js';
+import { DEFAULT_URL, parseCommand, parseMilliseconds, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'serve a name: answer requests with an echo or a command\'s output (--url, --exec)';
 
@@ -25,27 +24,12 @@ environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker r
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string', default: DEFAULT_URL },
-        exec: { type: 'string' },
-        'exec-timeout': { type: 'string', default: '30000' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return usage((error as Error).message);
-  }
+  const parsed = parseCommand('answer', USAGE, argv, {
+    exec: { type: 'string' },
+    'exec-timeout': { type: 'string', default: '30000' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) return usage('expected one <name>');
   const execTimeout = parseMilliseconds(values['exec-timeout']);
   if (execTimeout === undefined) return usage('--exec-timeout must be a whole number of milliseconds >= 1');
@@ -138,6 +122,5 @@ function parseOutput(text: string): unknown {
 }
 
 function usage(problem: string): number {
-  process.stderr.write(`switchboard answer: ${problem}\n\n${USAGE}`);
-  return 2;
+  return usageOf('answer', USAGE, problem);
 }

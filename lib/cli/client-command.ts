@@ -3,6 +3,7 @@
  * exit code of each outcome, the token from the environment, how they report a usage problem or a
  * failure, the arguments they parse alike, and the one-shot client of `request` and `publish`.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, SwitchboardError } from '../client/node.js';
 
 export const DEFAULT_URL = 'ws://127.0.0.1:9042/';
@@ -33,6 +34,35 @@ export function tokenFromEnvironment(): { token?: string } {
 export function usage(command: string, text: string, problem: string): number {
   process.stderr.write(`switchboard ${command}: ${problem}\n\n${text}`);
   return EXIT_CODES.usage;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const COMMON = {
+  url: { type: 'string', default: DEFAULT_URL },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type CommandConfig<O extends Options> = { args: string[]; allowPositionals: true; strict: true; options: typeof COMMON & O };
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<CommandConfig<O>>>;
+
+/**
+ * A client command's arguments, parsed strictly with its positionals; `--url` (default DEFAULT_URL) and
+ * `--help` come with every command. The parsed values, or the exit code when the command is done: the
+ * usage text printed for `--help`, or a usage problem.
+ */
+export function parseCommand<O extends Options>(command: string, text: string, argv: string[], options: O): Parsed<O> | number {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs<CommandConfig<O>>({ args: argv, allowPositionals: true, strict: true, options: { ...COMMON, ...options } });
+  } catch (error) {
+    return usage(command, text, (error as Error).message);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(text);
+    return EXIT_CODES.ok;
+  }
+  return parsed;
 }
 
 /** Print a failure's code and reason; the exit code of its outcome. */

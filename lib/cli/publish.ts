@@ -5,10 +5,9 @@
  * (EXIT_CODES in client-command.ts); with `--gather`, every subscriber's result, as one JSON array.
  * The connection is not retried: a broker it cannot reach is exit 7 at once.
  */
-import { parseArgs } from 'node:util';
 import type { Client } from '../client/node.js';
 import { isName, isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
 export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request, --gather)';
 
@@ -30,30 +29,15 @@ environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker r
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string', default: DEFAULT_URL },
-        name: { type: 'string' },
-        event: { type: 'string' },
-        request: { type: 'boolean', default: false },
-        gather: { type: 'boolean', default: false },
-        timeout: { type: 'string', default: '30000' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return usage((error as Error).message);
-  }
+  const parsed = parseCommand('publish', USAGE, argv, {
+    name: { type: 'string' },
+    event: { type: 'string' },
+    request: { type: 'boolean', default: false },
+    gather: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '30000' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT_CODES.ok;
-  }
   if (positionals.length !== 2) return usage('expected <topic> and <json>');
   if (values.request && values.gather) return usage('--request and --gather exclude each other');
   const [topicArg, json] = positionals;

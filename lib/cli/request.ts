@@ -4,10 +4,9 @@
  * (EXIT_CODES in client-command.ts, also in the usage text and lib/client/README.md). The connection is not retried:
  * a command that cannot reach its broker should say so at once.
  */
-import { parseArgs } from 'node:util';
 import type { Client } from '../client/node.js';
 import { isName } from '../protocol/index.js';
-import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
 export const summary = 'send one request and print its answer as JSON (--url, --name, --timeout, --gather)';
 
@@ -30,28 +29,13 @@ environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker r
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string', default: DEFAULT_URL },
-        name: { type: 'string' },
-        timeout: { type: 'string', default: '30000' },
-        gather: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return usage((error as Error).message);
-  }
+  const parsed = parseCommand('request', USAGE, argv, {
+    name: { type: 'string' },
+    timeout: { type: 'string', default: '30000' },
+    gather: { type: 'boolean', default: false },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT_CODES.ok;
-  }
   if (positionals.length !== 2) return usage('expected <dest> and <json>');
   const [destArg, json] = positionals;
   const dests = destArg.split(',');

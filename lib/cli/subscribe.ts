@@ -6,10 +6,9 @@
  * theirs, [SB-6-7]). Status lines go to stderr; the first is `subscribed to <topic> on <url>` once the
  * subscription is in place. It reconnects, and subscribes again, if the broker goes away.
  */
-import { parseArgs } from 'node:util';
 import { Client, type SwitchboardError } from '../client/node.js';
 import { isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, tokenFromEnvironment } from './client-command.js';
+import { DEFAULT_URL, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'print what is published to a topic, one JSON line each (--url, --name)';
 
@@ -27,26 +26,11 @@ environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker r
 const FATAL = new Set(['name_taken', 'unauthorized', 'forbidden', 'limit_exceeded']);
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string', default: DEFAULT_URL },
-        name: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return usage((error as Error).message);
-  }
+  const parsed = parseCommand('subscribe', USAGE, argv, {
+    name: { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) return usage('expected one <topic>');
   const [topic] = positionals;
   if (!isTopic(topic)) {
@@ -104,6 +88,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function usage(problem: string): number {
-  process.stderr.write(`switchboard subscribe: ${problem}\n\n${USAGE}`);
-  return 2;
+  return usageOf('subscribe', USAGE, problem);
 }

@@ -5,13 +5,14 @@
  * (`npm run build`; skipped with the reason otherwise); the in-process ones do not.
  */
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES } from '../../lib/cli/client-command.js';
 import { run as publish } from '../../lib/cli/publish.js';
 import { run as subscribe } from '../../lib/cli/subscribe.js';
 import { drained, NOTHING_HELD, startBroker } from '../fixtures/broker.js';
+import { cli, collect, inProcess } from '../fixtures/cli.js';
 import { built, CLI } from '../fixtures/broker-process.js';
 import { readyClient, until, within } from '../fixtures/clients.js';
 
@@ -29,26 +30,6 @@ function builtHere(): string | undefined {
 }
 
 const skip = builtHere();
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function collect(child: ChildProcess): Promise<Ran> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-/** Run `switchboard ...args` to its end (deadline 15 s). */
-function cli(args: string[]): Promise<Ran> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return within(collect(child), 15_000, `switchboard ${args.join(' ')}`);
-}
 
 /** Start `switchboard subscribe topic ...`; resolves once subscribed. Stopped at teardown. */
 async function subscriber(t: Test, url: string, topic: string, ...args: string[]) {
@@ -118,21 +99,6 @@ t.test('usage errors exit 2, --help exits 0, and main lists both commands', { sk
   t.match(main.stderr, /switchboard publish +publish to a topic/);
   t.match(main.stderr, /switchboard subscribe +print what is published/);
 });
-
-/** Run a subcommand's `run()` in this process, capturing what it writes. */
-async function inProcess(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<Ran> {
-  const out = { stdout: '', stderr: '' };
-  const original = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    const code = await within(run(argv), 15_000, argv.join(' '));
-    return { code, ...out };
-  } finally {
-    process.stdout.write = original.stdout;
-    process.stderr.write = original.stderr;
-  }
-}
 
 t.test('in process: publish prints the count or the answer, and maps failures to exit codes', async (t) => {
   const { broker, url } = await startBroker(t);

@@ -13,30 +13,11 @@ import { run as request } from '../../lib/cli/request.js';
 import { run as answer } from '../../lib/cli/answer.js';
 import { readyClient } from '../fixtures/clients.js';
 import { drained, NOTHING_HELD, startBroker } from '../fixtures/broker.js';
+import { cli, collect, inProcess, type Ran } from '../fixtures/cli.js';
 import { built, CLI, freePort, spawnBroker } from '../fixtures/broker-process.js';
 import { until, within } from '../fixtures/clients.js';
 
 const skip = built();
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `switchboard ...args` to its end (deadline 15 s). */
-function cli(args: string[]): Promise<Ran> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return within(collect(child), 15_000, `switchboard ${args.join(' ')}`);
-}
-
-function collect(child: ChildProcess): Promise<Ran> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Start `switchboard answer name ...`; resolves once it serves. Stopped at teardown. */
 async function answerer(t: Test, url: string, name: string, ...args: string[]): Promise<{ child: ChildProcess; done: Promise<Ran> }> {
@@ -147,21 +128,6 @@ t.test('answer stops cleanly with exit 0 on SIGTERM, and exits 1 when its name i
   child.kill('SIGTERM');
   t.equal((await within(done, 5000, 'answer exits')).code, 0);
 });
-
-/** Run a subcommand's `run()` in this process, capturing what it writes. */
-async function inProcess(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<Ran> {
-  const out = { stdout: '', stderr: '' };
-  const original = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    const code = await within(run(argv), 15_000, argv.join(' '));
-    return { code, ...out };
-  } finally {
-    process.stdout.write = original.stdout;
-    process.stderr.write = original.stderr;
-  }
-}
 
 t.test('in process: request maps each outcome to its exit code and prints the answer', async (t) => {
   const { url } = await startBroker(t);

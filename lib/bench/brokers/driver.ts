@@ -4,6 +4,8 @@
  * when the bench goes away (IPC disconnect), so that no broker outlives its benchmark. Stopping exits
  * the process normally, which is what lets `--cpu-prof` write its profile.
  */
+import type { WebSocketServer } from 'ws';
+
 export interface Running {
   port: number;
   /** The process whose CPU and memory the bench reads (default: this one). */
@@ -47,3 +49,16 @@ export function drive(start: () => Promise<Running>): void {
 }
 
 export const LOOPBACK = '127.0.0.1';
+
+/** A ws server of a relay, once it listens: its port, and how to close it. */
+export async function listening(wss: WebSocketServer): Promise<Running> {
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  const address = wss.address();
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+  };
+}

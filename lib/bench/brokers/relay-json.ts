@@ -5,7 +5,7 @@
  * beyond the name table.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { LOOPBACK, drive } from './driver.js';
+import { LOOPBACK, drive, listening } from './driver.js';
 
 interface Frame {
   action?: string;
@@ -54,13 +54,5 @@ drive(async () => {
       if (name !== undefined && peers.get(name) === ws) peers.delete(name);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const address = wss.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  };
+  return listening(wss);
 });

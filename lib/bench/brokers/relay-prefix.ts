@@ -6,7 +6,7 @@
  * lookup. The load generator carries its own correlation id at the start of the body.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { LOOPBACK, drive } from './driver.js';
+import { LOOPBACK, drive, listening } from './driver.js';
 
 const NEWLINE = 10;
 
@@ -40,13 +40,5 @@ drive(async () => {
       if (name !== undefined && peers.get(name) === ws) peers.delete(name);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const address = wss.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  };
+  return listening(wss);
 });
