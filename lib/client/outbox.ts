@@ -101,12 +101,13 @@ export class Outbox {
     if (!prepared.ok) return new Failure(prepared.code, prepared.message, { dest });
     if (s.signal?.aborted) return new Failure('aborted', `${kind} aborted before it started`, { dest, cause: s.signal.reason });
 
-    const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: Date.now() + s.timeout });
+    const now = Date.now();
+    const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: now + s.timeout });
     if (s.signal !== undefined) op.watch(s.signal);
     const generic = op as unknown as Operation;
     const conn = this.#link.writable();
     if (conn !== undefined && this.ops.queue.size === 0 && this.#hasSlot(generic)) {
-      this.#transmit(generic, conn);
+      this.#transmit(generic, conn, now);
     } else if (!this.ops.queue.push(generic)) {
       op.fail('queue_full', `the client is not ready and ${this.ops.queue.capacity} operations already wait (maxQueue)`);
     } else {
@@ -123,7 +124,7 @@ export class Outbox {
       const op = this.ops.queue.peek();
       if (op === undefined || !this.#hasSlot(op)) return;
       this.ops.queue.shift();
-      this.#transmit(op, conn);
+      this.#transmit(op, conn, Date.now());
     }
   }
 
@@ -176,8 +177,9 @@ export class Outbox {
     return !op.report || this.ops.inFlight < this.ops.maxInFlight;
   }
 
-  #transmit(op: Operation, conn: Connection): void {
-    const remaining = op.deadline - Date.now();
+  /** Send `op` at `now`: one clock reading per call, so a request sent at once asks for its whole timeout. */
+  #transmit(op: Operation, conn: Connection, now: number): void {
+    const remaining = op.deadline - now;
     if (remaining < 1) {
       op.fail('timeout', `${op.kind} reached its deadline before it could be sent`);
       return;
