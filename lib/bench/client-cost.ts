@@ -6,8 +6,9 @@
  * Here both ends of a request run in one process against an in-process stand-in for the broker (register,
  * a request to one name, its answer; frames delivered on setImmediate, as socket reads arrive), once
  * through lib/client (`request()` and `handle()`) and once through a raw client that only does
- * JSON.stringify and JSON.parse per frame, as the bench's raw drivers do. The difference is lib/client's
- * cost per request, on both of its ends. Rounds alternate between the two; figures are medians.
+ * JSON.stringify and JSON.parse per frame and resolves with the answer's message, as the bench's raw
+ * drivers do. The difference is lib/client's cost per request, on both of its ends. Rounds alternate
+ * between the two; figures are medians.
  *
  * A measuring instrument, not a broker: the bench's traffic scenarios are the real thing.
  * Usage: node dist/bench/client-cost.js [--requests N] [--in-flight K] [--payload BYTES] [--rounds R]
@@ -110,7 +111,7 @@ async function rawClient(exchange: Exchange, payload: unknown): Promise<{ reques
   const responder = new Socket(exchange);
   const requester = new Socket(exchange);
   await new Promise((resolve) => setImmediate(resolve));
-  const pending = new Map<string, () => void>();
+  const pending = new Map<string, (message: unknown) => void>();
   let seq = 0;
   responder.onmessage = ({ data }) => {
     const frame = JSON.parse(data as string) as Frame;
@@ -121,14 +122,14 @@ async function rawClient(exchange: Exchange, payload: unknown): Promise<{ reques
     const waiting = frame.ack === undefined ? undefined : pending.get(frame.ack);
     if (waiting === undefined) return;
     pending.delete(frame.ack!);
-    waiting();
+    waiting(frame.message);
   };
   responder.send(JSON.stringify({ action: 'register', id: 'responder' }));
   requester.send(JSON.stringify({ action: 'register', id: 'requester' }));
   await new Promise((resolve) => setImmediate(resolve));
   return {
     request: () =>
-      new Promise<void>((resolve) => {
+      new Promise<unknown>((resolve) => {
         const ack = (++seq).toString(36);
         pending.set(ack, resolve);
         requester.send(JSON.stringify({ action: 'send', dest: 'responder', message: payload, ack }));

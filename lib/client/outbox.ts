@@ -190,15 +190,11 @@ export class Outbox {
       return;
     }
     const id = this.ops.nextId();
+    const frame = op.isRequest ? requestFrame(op.head, id, remaining) : reportFrame(op.head, id);
     this.ops.track(op, id);
-    if (op.isRequest) {
-      // The broker enforces the deadline [SB-6-8]; the client's own timer is a backstop a little later.
-      const grace = this.#options.timeoutGraceMs;
-      op.arm(remaining + grace, grace);
-      conn.send(requestFrame(op.head, id, remaining));
-    } else {
-      op.arm(remaining);
-      conn.send(reportFrame(op.head, id));
-    }
+    // The broker enforces a request's deadline [SB-6-8]; the client's own timer is a backstop a little later.
+    const grace = op.isRequest ? this.#options.timeoutGraceMs : 0;
+    op.arm(remaining + grace, grace);
+    conn.send(frame);
   }
 }

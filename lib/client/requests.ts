@@ -58,7 +58,11 @@ export interface OperationInit {
 export class Operation<T = unknown> {
   readonly kind: OperationKind;
   readonly dest: string | readonly string[] | undefined;
-  readonly head: string;
+  /**
+   * The frame's head until the frame is written, then '': an answer may take long, and a head kept that
+   * long (it holds the serialised message) survives garbage collections for nothing.
+   */
+  #head: string;
   /** True when it waits for the broker's reply (always for a request or gather): it takes an in-flight slot. */
   readonly report: boolean;
   readonly deadline: number;
@@ -78,7 +82,7 @@ export class Operation<T = unknown> {
   constructor(init: OperationInit, owner?: Owner) {
     this.kind = init.kind;
     this.dest = init.dest;
-    this.head = init.head;
+    this.#head = init.head;
     this.report = init.report || init.kind === 'request' || init.kind === 'gather';
     this.deadline = init.deadline;
     this.#owner = owner;
@@ -127,10 +131,15 @@ export class Operation<T = unknown> {
     this.#unwatch = () => signal.removeEventListener('abort', onAbort);
   }
 
-  /** Called by the mux when the operation goes out under `id`. */
+  get head(): string {
+    return this.#head;
+  }
+
+  /** Called by the mux when the operation goes out under `id`: its frame has been written. */
   sent(id: string): void {
     this.#state = 'inflight';
     this.#id = id;
+    this.#head = '';
   }
 
   resolve(value: T): void {

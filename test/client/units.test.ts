@@ -54,8 +54,10 @@ t.test('a queued operation that times out or settles leaves the queue and the in
   t.ok(failure instanceof Failure && failure.code === 'timeout', 'it ends in a timeout failure');
   t.equal(ops.queue.size, 1, 'the expired one left the queue');
   ops.queue.shift();
+  t.match(b.head, /"message":1$/, 'a queued operation keeps its frame until it is sent');
   ops.track(b, ops.nextId());
   t.equal(ops.inFlight, 1);
+  t.equal(b.head, '', 'an operation in flight has let go of its frame (and the message in it)');
   b.resolve('done');
   b.fail('closed', 'ignored: already settled');
   t.equal(await b.outcome, 'done');

@@ -24,16 +24,13 @@ export function natsClient(target: Target): Adapter {
           const data = encoder.encode(JSON.stringify(message));
           if (!gather) {
             const reply = await nc.request(subject, data, { timeout: REQUEST_TIMEOUT_MS });
-            JSON.parse(decoder.decode(reply.data));
-            return;
+            return JSON.parse(decoder.decode(reply.data)) as unknown;
           }
           const replies = await nc.requestMany(subject, data, { strategy: RequestStrategy.Count, maxMessages: dests.length, maxWait: REQUEST_TIMEOUT_MS });
-          let received = 0;
-          for await (const reply of replies) {
-            JSON.parse(decoder.decode(reply.data));
-            received++;
-          }
-          if (received < dests.length) throw new Error(`gathered ${received} of ${dests.length} answers`);
+          const answers: unknown[] = [];
+          for await (const reply of replies) answers.push(JSON.parse(decoder.decode(reply.data)));
+          if (answers.length < dests.length) throw new Error(`gathered ${answers.length} of ${dests.length} answers`);
+          return answers;
         },
         close: closer(nc).close,
       };

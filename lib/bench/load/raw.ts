@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { CONNECT_TIMEOUT_MS, within, type Adapter, type Closeable, type Requester, type Target } from './adapter.js';
 
-type Pending = { awaited: number; resolve(): void; reject(error: Error): void };
+type Pending = { awaited: number; answers?: unknown[]; resolve(value: unknown): void; reject(error: Error): void };
 
 interface Codec {
   readonly protocol: string | undefined;
@@ -15,10 +15,11 @@ interface Codec {
   isRegistered(text: string, name: string): boolean;
   request(dests: readonly string[], id: string, message: unknown, gather: boolean): string;
   /**
-   * A received text as an outcome: its correlation id, whether it failed, and whether it is the whole
-   * outcome of a gather (the broker gathered) or one answer of it (the requester gathers); or undefined.
+   * A received text as an outcome: its correlation id, whether it failed, whether it is the whole
+   * outcome of a gather (the broker gathered) or one answer of it (the requester gathers), and what it
+   * carries (an answer's message, a gather's results); or undefined.
    */
-  outcome(text: string): { id: string; failed: boolean; whole: boolean } | undefined;
+  outcome(text: string): { id: string; failed: boolean; whole: boolean; value: unknown } | undefined;
   /** The answer to a received request text, echoing its message. */
   answer(text: string): string | undefined;
 }
@@ -79,15 +80,26 @@ function rawAdapter(target: Target, codec: Codec, driver: string): Adapter {
         if (outcome === undefined) return;
         const waiting = pending.get(outcome.id);
         if (waiting === undefined) return; // the losing answer of a two-destination request
-        if (!outcome.whole && !outcome.failed && --waiting.awaited > 0) return; // gathering here: more to come
+        if (outcome.failed) {
+          pending.delete(outcome.id);
+          waiting.reject(new Error(text.slice(0, 200)));
+          return;
+        }
+        if (outcome.whole || waiting.awaited === 1) {
+          pending.delete(outcome.id);
+          waiting.resolve(outcome.value);
+          return;
+        }
+        const answers = (waiting.answers ??= []); // gathering here: one answer of several
+        answers.push(outcome.value);
+        if (answers.length < waiting.awaited) return;
         pending.delete(outcome.id);
-        if (outcome.failed) waiting.reject(new Error(text.slice(0, 200)));
-        else waiting.resolve();
+        waiting.resolve(answers);
       });
       return {
         request(dests, message, gather) {
           const id = (++seq).toString(36);
-          return new Promise<void>((resolve, reject) => {
+          return new Promise<unknown>((resolve, reject) => {
             pending.set(id, { awaited: gather ? dests.length : 1, resolve, reject });
             ws.send(codec.request(dests, id, message, gather));
           });
@@ -113,7 +125,7 @@ function rawAdapter(target: Target, codec: Codec, driver: string): Adapter {
   };
 }
 
-type Json = { action?: string; ack?: string; from?: string; message?: unknown; id?: string };
+type Json = { action?: string; ack?: string; from?: string; message?: unknown; results?: unknown; id?: string };
 
 /**
  * switchboard's frames. The stateless JSON relay (`relay`) routes answers by a `dest` they carry, and
@@ -136,9 +148,9 @@ function jsonCodec(protocol: string | undefined, relay: boolean): Codec {
     outcome: (text) => {
       const frame = JSON.parse(text) as Json;
       if (typeof frame.ack !== 'string') return undefined;
-      if (frame.action === 'answer') return { id: frame.ack, failed: false, whole: false };
-      if (frame.action === 'gathered') return { id: frame.ack, failed: false, whole: true };
-      if (frame.action === 'error') return { id: frame.ack, failed: true, whole: true };
+      if (frame.action === 'answer') return { id: frame.ack, failed: false, whole: false, value: frame.message };
+      if (frame.action === 'gathered') return { id: frame.ack, failed: false, whole: true, value: frame.results };
+      if (frame.action === 'error') return { id: frame.ack, failed: true, whole: true, value: undefined };
       return undefined;
     },
     answer: (text) => {
@@ -163,8 +175,8 @@ const prefixCodec: Codec = {
     const first = text.indexOf('\n');
     const second = text.indexOf('\n', first + 1);
     if (first === -1 || second === -1) return undefined;
-    JSON.parse(text.slice(second + 1));
-    return { id: text.slice(first + 1, second), failed: false, whole: false };
+    const value: unknown = JSON.parse(text.slice(second + 1));
+    return { id: text.slice(first + 1, second), failed: false, whole: false, value };
   },
   answer: (text) => {
     const first = text.indexOf('\n');

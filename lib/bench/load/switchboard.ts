@@ -33,8 +33,8 @@ export function switchboardClient(target: Target): Adapter {
       return {
         request: async (dests, message, gather) => {
           const dest = dests.length === 1 ? dests[0] : [...dests];
-          if (gather) await client.gather(dest, message, { timeout: REQUEST_TIMEOUT_MS });
-          else await client.request(dest, message, { timeout: REQUEST_TIMEOUT_MS });
+          if (gather) return client.gather(dest, message, { timeout: REQUEST_TIMEOUT_MS });
+          return (await client.request(dest, message, { timeout: REQUEST_TIMEOUT_MS })).message;
         },
         close: closer(client).close,
       };

@@ -50,7 +50,7 @@ export function wsmsgbrokerClient(target: Target): Adapter {
         request: (dests, message, gather) =>
           gather
             ? Promise.reject(new Error('wsmsgbroker has no gather'))
-            : new Promise<void>((resolve) => client.send(message, dests.length === 1 ? dests[0] : [...dests], () => resolve())),
+            : new Promise<unknown>((resolve) => client.send(message, dests.length === 1 ? dests[0] : [...dests], (_from, answer) => resolve(answer))),
         close: closer(client).close,
       };
     },
