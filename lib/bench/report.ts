@@ -70,7 +70,31 @@ function idleTable(results: IdleResult[], baseline: IdleResult | undefined): str
   return table(header, rows, header.map((_, i) => i > 0));
 }
 
-type Verdict = { target: string; measured: string; met: boolean | undefined };
+type Verdict = { target: string; measured: string; met: boolean | undefined; unsteady?: boolean };
+
+/** The floor's req/s may swing by this factor over a scenario's runs, its p99 by that one, before the scenario counts as unsteady. */
+const STEADY_RATE_SPREAD = 1.3;
+const STEADY_P99_SPREAD = 1.5;
+
+/**
+ * Why a scenario's ratios say less than they seem, or undefined. The floor (the baseline relay) runs the
+ * same code in every run, so when its own figures swing widely between runs, the machine's speed changed
+ * while the scenario ran (on a shared VM: another tenant), and the systems were not measured alike.
+ */
+export function unsteadiness(results: BenchResults, scenario: string): string | undefined {
+  const floor = results.results.find((r) => r.kind === 'traffic' && r.scenario === scenario && r.system === results.meta.baseline) as
+    | TrafficResult
+    | undefined;
+  if (floor === undefined || floor.runs.length < 2) return undefined;
+  const rates = floor.runs.map((run) => run.requestsPerSecond);
+  const p99s = floor.runs.map((run) => run.p99Ms);
+  const [rateLow, rateHigh, p99Low, p99High] = [Math.min(...rates), Math.max(...rates), Math.min(...p99s), Math.max(...p99s)];
+  if (rateHigh <= rateLow * STEADY_RATE_SPREAD && p99High <= p99Low * STEADY_P99_SPREAD) return undefined;
+  return (
+    `unsteady: ${floor.system} ranged ${n(rateLow)} to ${n(rateHigh)} req/s and ${n(p99Low, 2)} to ${n(p99High, 2)} ms p99 ` +
+    `over its ${floor.runs.length} runs; the machine's speed changed during this scenario, so its ratios say less than they seem`
+  );
+}
 
 /** Issue 7, item 4: the per-frame targets, judged on this run's medians. */
 export function targets(results: BenchResults): Verdict[] {
@@ -82,7 +106,8 @@ export function targets(results: BenchResults): Verdict[] {
   const compare = (target: string, value: number | undefined, base: number | undefined, ok: (ratio: number) => boolean) => {
     if (value === undefined || base === undefined || base === 0) return verdicts.push({ target, measured: 'not measured in this run', met: undefined });
     const r = value / base;
-    verdicts.push({ target, measured: `×${r.toFixed(2)}`, met: ok(r) });
+    const scenario = target.slice(0, target.indexOf(':'));
+    verdicts.push({ target, measured: `×${r.toFixed(2)}`, met: ok(r), unsteady: unsteadiness(results, scenario) !== undefined });
   };
   const sb = (scenario: string) => traffic(scenario, 'switchboard');
   compare('small: switchboard req/s ≥ relay-json', sb('small')?.requestsPerSecond, traffic('small', 'relay-json')?.requestsPerSecond, (r) => r >= 1);
@@ -124,6 +149,8 @@ export function report(results: BenchResults): string {
     if (scenario.kind === 'traffic') {
       const traffic = rows as TrafficResult[];
       out.push(trafficTable(traffic, traffic.find((r) => r.system === meta.baseline)?.median));
+      const unsteady = unsteadiness(results, scenario.id);
+      if (unsteady !== undefined) out.push(`  ${unsteady}`);
       for (const failed of traffic.filter((r) => r.failure !== undefined)) out.push(`  ${failed.system} failed: ${failed.failure}`);
     } else {
       const idle = rows as IdleResult[];
@@ -152,7 +179,9 @@ export function report(results: BenchResults): string {
   const verdicts = targets(results).filter((v) => v.met !== undefined);
   if (verdicts.length > 0) {
     out.push('', 'issue 7 per-frame targets, on this run (information, not a test):');
-    for (const v of verdicts) out.push(`  ${v.met ? 'met    ' : 'not met'}  ${v.target}: ${v.measured}`);
+    for (const v of verdicts) {
+      out.push(`  ${v.met ? 'met    ' : 'not met'}  ${v.target}: ${v.measured}${v.unsteady === true ? ' (unsteady: see its table)' : ''}`);
+    }
   }
   for (const profile of results.profiles) out.push('', `top self time, ${profile.file}:`, profile.top);
   out.push('', `raw results: ${o.jsonPath} · ${meta.elapsedSeconds.toFixed(0)} s in all`);
@@ -195,6 +224,8 @@ export function markdown(results: BenchResults): string {
             `${n(m.brokerCpuPercent)}% / ${n(m.loadCpuPercent)}% |`,
         );
       }
+      const unsteady = unsteadiness(results, scenario.id);
+      if (unsteady !== undefined) out.push('', `${unsteady[0].toUpperCase()}${unsteady.slice(1)}.`);
     } else {
       const base = (rows as IdleResult[]).find((r) => r.system === meta.baseline);
       out.push('| system | connected | broker RSS MiB | KiB per connection |', '|---|---:|---:|---:|');

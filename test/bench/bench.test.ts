@@ -11,7 +11,7 @@ import t from 'tap';
 import { parseOptions } from '../../lib/bench/options.js';
 import { makePayload } from '../../lib/bench/load/payload.js';
 import { selfTimes, type CpuProfile } from '../../lib/bench/profile.js';
-import { report, targets } from '../../lib/bench/report.js';
+import { markdown, report, targets } from '../../lib/bench/report.js';
 import { medianFigures, type BenchResults, type TrafficRun } from '../../lib/bench/run.js';
 import { median, summarize } from '../../lib/bench/stats.js';
 
@@ -145,9 +145,16 @@ t.test('the report has one table per scenario, ratios to the JSON relay, skips a
   t.match(text, /skipped: nats: nats-server is not on the PATH/);
   t.match(text, /skipped: switchboard in gather: not yet/);
   t.match(targets(results), [
-    { target: /switchboard req\/s ≥ relay-json/, measured: '×0.50', met: false },
-    { target: /CPU\/request/, measured: '×2.00', met: false },
+    { target: /switchboard req\/s ≥ relay-json/, measured: '×0.50', met: false, unsteady: true },
+    { target: /CPU\/request/, measured: '×2.00', met: false, unsteady: true },
   ]);
+  t.match(text, /unsteady: relay-json ranged 100 to 300 req\/s and 2\.00 to 2\.00 ms p99 over its 3 runs/, "the floor's own spread flags the scenario");
+  t.match(text, /not met  small: switchboard req\/s ≥ relay-json: ×0\.50 \(unsteady: see its table\)/);
+  t.match(markdown(results), /^Unsteady: relay-json ranged 100 to 300 req\/s/m);
+
+  const steady = { ...results, results: [traffic('relay-json', [fakeRun(200, 20), fakeRun(210, 20), fakeRun(190, 20)]), results.results[1]] };
+  t.notMatch(report(steady), /unsteady/, 'a floor within its spread leaves the scenario unflagged');
+  t.match(targets(steady)[0], { unsteady: false });
 });
 
 const unbuilt = existsSync(CLI) && existsSync(join(ROOT, 'dist/bench/run.js')) ? false : 'dist/ is missing: run `npm run build`';
