@@ -103,18 +103,18 @@ export function targets(results: BenchResults): Verdict[] {
   const idle = (system: SystemId) =>
     results.results.find((r) => r.kind === 'idle' && r.system === system && r.connected > 0) as IdleResult | undefined;
   const verdicts: Verdict[] = [];
-  const compare = (target: string, value: number | undefined, base: number | undefined, ok: (ratio: number) => boolean) => {
+  const compare = (scenario: string, what: string, value: number | undefined, base: number | undefined, ok: (ratio: number) => boolean) => {
+    const target = `${scenario}: ${what}`;
     if (value === undefined || base === undefined || base === 0) return verdicts.push({ target, measured: 'not measured in this run', met: undefined });
     const r = value / base;
-    const scenario = target.slice(0, target.indexOf(':'));
     verdicts.push({ target, measured: `×${r.toFixed(2)}`, met: ok(r), unsteady: unsteadiness(results, scenario) !== undefined });
   };
   const sb = (scenario: string) => traffic(scenario, 'switchboard');
-  compare('small: switchboard req/s ≥ relay-json', sb('small')?.requestsPerSecond, traffic('small', 'relay-json')?.requestsPerSecond, (r) => r >= 1);
-  compare('small: switchboard broker CPU/request ≤ 1.1 × relay-json', sb('small')?.brokerCpuUsPerRequest, traffic('small', 'relay-json')?.brokerCpuUsPerRequest, (r) => r <= 1.1);
-  compare('large: switchboard req/s ≥ 0.9 × relay-prefix', sb('large')?.requestsPerSecond, traffic('large', 'relay-prefix')?.requestsPerSecond, (r) => r >= 0.9);
-  compare('serial: switchboard p99 ≤ 1.2 × relay-json', sb('serial')?.p99Ms, traffic('serial', 'relay-json')?.p99Ms, (r) => r <= 1.2);
-  compare('small: switchboard req/s ≥ 1.8 × NATS', sb('small')?.requestsPerSecond, traffic('small', 'nats')?.requestsPerSecond, (r) => r >= 1.8);
+  compare('small', 'switchboard req/s ≥ relay-json', sb('small')?.requestsPerSecond, traffic('small', 'relay-json')?.requestsPerSecond, (r) => r >= 1);
+  compare('small', 'switchboard broker CPU/request ≤ 1.1 × relay-json', sb('small')?.brokerCpuUsPerRequest, traffic('small', 'relay-json')?.brokerCpuUsPerRequest, (r) => r <= 1.1);
+  compare('large', 'switchboard req/s ≥ 0.9 × relay-prefix', sb('large')?.requestsPerSecond, traffic('large', 'relay-prefix')?.requestsPerSecond, (r) => r >= 0.9);
+  compare('serial', 'switchboard p99 ≤ 1.2 × relay-json', sb('serial')?.p99Ms, traffic('serial', 'relay-json')?.p99Ms, (r) => r <= 1.2);
+  compare('small', 'switchboard req/s ≥ 1.8 × NATS', sb('small')?.requestsPerSecond, traffic('small', 'nats')?.requestsPerSecond, (r) => r >= 1.8);
   const idleSb = idle('switchboard');
   verdicts.push(
     idleSb === undefined

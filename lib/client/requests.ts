@@ -135,7 +135,7 @@ export class Operation<T = unknown> {
     return this.#head;
   }
 
-  /** Called by the mux when the operation goes out under `id`: its frame has been written. */
+  /** Called by the mux when the operation goes out under `id`, its frame built: the head is let go. */
   sent(id: string): void {
     this.#state = 'inflight';
     this.#id = id;

@@ -7,9 +7,10 @@ export interface Requester {
    * Send `message` to `dests` (one, or two); resolves on the first answer, or with `gather` once every
    * destination has answered. It resolves with the decoded answer (with `gather`, every answer), as a
    * client library hands it to its caller: every driver pays alike for keeping an answer until then.
-   * (Measured at 4 KiB: a driver that dropped the answer it had decoded spent a third of the GC time.
-   * A promise made at the call may have been promoted to the old generation by the time its answer
-   * comes; V8's scavenges then keep the answer alive, and promote it, until a full collection.)
+   * (Measured at 4 KiB: a driver that dropped the answer it had decoded spent a third of the GC time
+   * of one that handed it over. A promise made at the call may have been promoted to the old generation
+   * by the time its answer comes; V8's scavenges then keep the answer alive, and promote it, until a
+   * full collection.)
    */
   request(dests: readonly string[], message: unknown, gather: boolean): Promise<unknown>;
   close(): Promise<void>;
