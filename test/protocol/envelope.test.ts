@@ -48,6 +48,55 @@ t.test('whatever the text, the split never vouches for JSON that JSON.parse refu
   t.pass('3000 random texts');
 });
 
+t.test('numbers, strings and escapes: the split vouches for exactly what JSON.parse accepts', async (t) => {
+  // The scan reads numbers and strings by hand: pieces that make valid and nearly valid ones.
+  const pieces = ['-', '0', '1', '9', '.', 'e', 'E', '+', '"', '\\', '\\u00e9', '\\u12', '\\n', '\\x', 'u', '0a', 'F', 'g', 'n', '/', '\u0001', '\u00e9', '\ud83d', ' ', ','];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 12 }), fc.boolean(), (parts, inArray) => {
+      const value = parts.join('');
+      const text = inArray ? `{"message":[${value}]}` : `{"message":${value}}`;
+      let valid = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        valid = false;
+      }
+      const split = splitMessage(text, DEPTH);
+      if ((split?.kind === 'split') !== valid) throw new Error(`${valid ? 'refused valid' : 'vouched for invalid'} ${JSON.stringify(text)}`);
+      if (split?.kind === 'split' && JSON.stringify(JSON.parse(split.body)) !== JSON.stringify(JSON.parse(text).message)) {
+        throw new Error(`body differs: ${JSON.stringify(text)}`);
+      }
+    }),
+    { numRuns: 20000 },
+  );
+  t.pass('20000 random values');
+});
+
+t.test('every JSON number and string, however escaped, is split whole', async (t) => {
+  const hex = (code: number, upper: boolean) => code.toString(16).padStart(4, '0')[upper ? 'toUpperCase' : 'toLowerCase']();
+  const char = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom('as-is', 'u', 'U'));
+  const string = fc.array(char, { maxLength: 12 }).map((chars) => {
+    let text = '"';
+    for (const [code, how] of chars) {
+      const c = String.fromCharCode(code);
+      const plain = code >= 0x20 && c !== '"' && c !== '\\' && (code < 0xd800 || code > 0xdfff);
+      text += how === 'as-is' && plain ? c : how === 'as-is' ? JSON.stringify(c).slice(1, -1) : `\\u${hex(code, how === 'U')}`;
+    }
+    return `${text}"`;
+  });
+  const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.bigInt()).map((n) => n.toString().replace('Infinity', '1e999'));
+  fc.assert(
+    fc.property(fc.oneof(string, number), (value) => {
+      const text = `{"message":[${value}],"ack":"a"}`;
+      JSON.parse(text); // the generator makes valid JSON only
+      const split = splitMessage(text, DEPTH);
+      if (split?.kind !== 'split' || split.body !== `[${value}]`) throw new Error(`not split whole: ${JSON.stringify(text)}`);
+    }),
+    { numRuns: 5000 },
+  );
+  t.pass('5000 random numbers and strings');
+});
+
 t.test('the last of duplicate message keys wins, as in JSON.parse; escaped keys count', async (t) => {
   const split = splitMessage('{"message":1,"action":"send","message":[2]}', DEPTH);
   t.same(split?.kind === 'split' && [JSON.parse(split.envelope), split.body], [{ message: 0, action: 'send' }, '[2]']);
