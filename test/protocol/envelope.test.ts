@@ -49,7 +49,7 @@ t.test('whatever the text, the split never vouches for JSON that JSON.parse refu
 });
 
 t.test('numbers, strings and escapes: the split vouches for exactly what JSON.parse accepts', async (t) => {
-  // The scan reads numbers and strings by hand: pieces that make valid and nearly valid ones.
+  // The scan reads strings char by char and numbers with its own pattern: pieces that make valid and nearly valid ones.
   const pieces = ['-', '0', '1', '9', '.', 'e', 'E', '+', '"', '\\', '\\u00e9', '\\u12', '\\n', '\\x', 'u', '0a', 'F', 'g', 'n', '/', '\u0001', '\u00e9', '\ud83d', ' ', ','];
   fc.assert(
     fc.property(fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 12 }), fc.boolean(), (parts, inArray) => {
@@ -84,7 +84,7 @@ t.test('every JSON number and string, however escaped, is split whole', async (t
     }
     return `${text}"`;
   });
-  const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.bigInt()).map((n) => n.toString().replace('Infinity', '1e999'));
+  const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.bigInt()).map((n) => n.toString());
   fc.assert(
     fc.property(fc.oneof(string, number), (value) => {
       const text = `{"message":[${value}],"ack":"a"}`;
