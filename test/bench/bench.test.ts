@@ -14,6 +14,7 @@ import { selfTimes, type CpuProfile } from '../../lib/bench/profile.js';
 import { markdown, report, targets } from '../../lib/bench/report.js';
 import { medianFigures, type BenchResults, type TrafficRun } from '../../lib/bench/run.js';
 import { median, summarize } from '../../lib/bench/stats.js';
+import { collect, type Ran } from '../fixtures/cli.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -157,6 +158,17 @@ t.test('the report has one table per scenario, ratios to the JSON relay, skips a
   t.match(targets(steady)[0], { unsteady: false });
 });
 
+/** Run `node ...args` to its end; it is killed after `ms`. */
+async function runNode(args: string[], ms: number): Promise<Ran> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  try {
+    return await collect(child);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const unbuilt = existsSync(CLI) && existsSync(join(ROOT, 'dist/bench/run.js')) ? false : 'dist/ is missing: run `npm run build`';
 
 t.test('a one-second run on the JSON relay and switchboard prints the table and writes the JSON', { skip: unbuilt }, async (t) => {
@@ -164,14 +176,7 @@ t.test('a one-second run on the JSON relay and switchboard prints the table and 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const json = join(dir, 'results.json');
   const args = [CLI, 'bench', '--systems', 'relay-json,switchboard', '--scenarios', 'small,gather', '--duration', '1', '--warmup', '0.2', '--runs', '1', '--json', json];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
+  const { code, stdout, stderr } = await runNode(args, 60_000);
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
   t.match(stderr, /small: 64 B/, 'progress while running');
   t.match(stderr, /run 1\/1 relay-json .* req\/s/);
@@ -207,14 +212,7 @@ t.test('a one-second run on the JSON relay and switchboard prints the table and 
 
 t.test("the client-cost measure runs both clients and prints lib/client's own cost per request", { skip: unbuilt }, async (t) => {
   const script = join(ROOT, 'dist/bench/client-cost.js');
-  const child = spawn(process.execPath, [script, '--requests', '2000', '--rounds', '1', '--in-flight', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
+  const { code, stdout, stderr } = await runNode([script, '--requests', '2000', '--rounds', '1', '--in-flight', '8'], 30_000);
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
   t.match(stdout, /^client cost: 2000 requests per round, 8 in flight, 64 B messages, median of 1 rounds$/m);
   t.match(stdout, /^ {2}raw client .* [\d.]+ µs CPU per request/m);
