@@ -1,22 +1,29 @@
 /**
  * The broker: its lifecycle (an HTTP server whose upgrades go to the connections, listen and close),
- * the BrokerContext its handlers see (names, requests, topics, mailboxes, policy), its statistics, and
- * the embedding process as a peer (protocol.md section 4.9).
+ * the BrokerContext its handlers see (names, requests, topics, mailboxes, policy hooks made safe), its
+ * statistics, and the embedding process as a peer (protocol.md section 4.9, peer.ts).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Client } from '../client/client.js';
+import type { ClientOptions } from '../client/options.js';
+import { SwitchboardError } from '../client/errors.js';
+import type { GatherResult, RequestResult, SendReport } from '../client/requests.js';
+import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
+import type { WebSocketConstructor } from '../client/connection.js';
 import { CLOSE_CODES } from '../protocol/index.js';
-import { OPEN_IDENTITY, allowedByPatterns, patternMatcher, type Identity, type Permission } from './auth/policy.js';
+import { patternMatcher, type Identity, type Permission } from './auth/policy.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
-import { BrokerPeer, LocalSocket } from './local.js';
+import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
 import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
 import { PendingTable } from './pending.js';
+import { LOCAL_URL, localWebSocket } from './peer.js';
 import type { Session } from './session.js';
 import { TopicTable } from './topics.js';
 
@@ -24,10 +31,14 @@ export type { ConnectionInfo } from './connections.js';
 
 export interface BrokerEvents {
   connection: [info: ConnectionInfo];
-  disconnect: [info: ConnectionInfo, code: number];
+  /** A connection ended; `reason` says why when the broker closed it (empty otherwise). */
+  disconnect: [info: ConnectionInfo, code: number, reason: string];
   registered: [name: string, info: ConnectionInfo];
   unregistered: [name: string, info: ConnectionInfo];
-  /** A fault inside the broker (a handler threw). Emitted only when someone listens; logged otherwise. */
+  /**
+   * A fault inside the broker, a policy hook or a listener (it threw, rejected, or answered nonsense).
+   * Emitted only when someone listens; logged otherwise, once per distinct stack.
+   */
   error: [error: Error];
 }
 
@@ -41,6 +52,8 @@ export interface BrokerStats {
   subscriptions: number;
   /** Messages waiting in the mailboxes of offline durable names. */
   queued: number;
+  /** Bytes of the messages waiting in mailboxes. */
+  queuedBytes: number;
   framesIn: number;
   framesOut: number;
   badFrames: number;
@@ -72,7 +85,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   #sweeper: NodeJS.Timeout | undefined;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
-  #ownPeer: Promise<BrokerPeer> | undefined;
+  #ownPeer: Promise<Client> | undefined;
+  /** The clients of `peer()`, closed with the broker. */
+  readonly #peers = new Set<Client>();
+  readonly #LocalWebSocket: WebSocketConstructor;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -82,6 +98,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#connections = new Connections(this);
+    this.#LocalWebSocket = localWebSocket({
+      accept: (socket) => {
+        if (this.#shuttingDown) return false;
+        this.#connections.addLocal(socket);
+        return true;
+      },
+      frame: (socket, data) => this.#connections.localFrame(socket, data),
+    });
   }
 
   /** Start listening; resolves with the bound address (port 0 picks a free port). */
@@ -127,44 +151,55 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       deliveries: this.pending.deliveries,
       subscriptions: this.topics.size,
       queued: this.mailboxes.queued,
+      queuedBytes: this.mailboxes.bytes,
       ...this.#connections.counters,
       lateAnswers: this.pending.lateAnswers,
     };
   }
 
   /**
-   * A connection inside this process, registered as `name` ([SB-4.9-1]): it sends, requests, publishes
-   * and answers like any client, through the same code paths.
+   * A client inside this process, registered as `name` ([SB-4.9-1]): a lib/client `Client` (see
+   * lib/client/README.md) connected through an in-process socket, so it sends, requests, publishes and
+   * answers (`handle`) like any client, through the same code paths. Resolves once it holds its name;
+   * rejects with the client's error (`name_taken`, ...) otherwise. It closes with the broker.
    */
-  async peer(name: string): Promise<BrokerPeer> {
-    const session = this.#connections.addLocal(new LocalSocket((text) => peer.receive(JSON.parse(text))));
-    const peer = new BrokerPeer(name, (frame) => {
-      const data = Buffer.from(JSON.stringify(frame));
-      queueMicrotask(() => this.#connections.frame(session, data, false));
+  async peer(name: string, options: Omit<ClientOptions, 'WebSocket' | 'name' | 'names'> = {}): Promise<Client> {
+    if (this.#shuttingDown) throw new SwitchboardError('closed', 'the broker is closing');
+    const client = new Client(LOCAL_URL, {
+      maxMessageBytes: this.limits.maxMessageBytes,
+      ...options,
+      name,
+      WebSocket: this.#LocalWebSocket,
     });
-    void session.closed.then(() => peer.closeAll());
+    this.#peers.add(client);
+    client.on('closed', () => this.#peers.delete(client));
     try {
-      await peer.register();
+      await client.ready;
     } catch (error) {
-      session.close(CLOSE_CODES.normal, 'not registered');
+      await client.close();
       throw error;
     }
-    return peer;
+    return client;
   }
 
-  /** Send as the broker's own peer (`peerName`, default `broker`); see BrokerPeer.send. */
-  async send(...args: Parameters<BrokerPeer['send']>): ReturnType<BrokerPeer['send']> {
-    return (await this.#peer()).send(...args);
+  /** Send as the broker's own peer (`peerName`, default `broker`); see lib/client's `Client.send`. */
+  async send(dest: string | string[], message: unknown, options: SendOptions = {}): Promise<SendReport> {
+    return (await this.#peer()).send(dest, message, options);
   }
 
-  /** Request as the broker's own peer; see BrokerPeer.request. */
-  async request(...args: Parameters<BrokerPeer['request']>): ReturnType<BrokerPeer['request']> {
-    return (await this.#peer()).request(...args);
+  /** Request as the broker's own peer; see lib/client's `Client.request`. */
+  async request<T = unknown>(dest: Destination, message: unknown, options: RequestOptions = {}): Promise<RequestResult<T>> {
+    return (await this.#peer()).request<T>(dest, message, options);
   }
 
-  /** Publish as the broker's own peer; see BrokerPeer.publish. */
-  async publish(...args: Parameters<BrokerPeer['publish']>): ReturnType<BrokerPeer['publish']> {
-    return (await this.#peer()).publish(...args);
+  /** Gather as the broker's own peer; see lib/client's `Client.gather`. */
+  async gather<T = unknown>(dest: Destination, message: unknown, options: GatherOptions = {}): Promise<GatherResult<T>[]> {
+    return (await this.#peer()).gather<T>(dest, message, options);
+  }
+
+  /** Publish as the broker's own peer; see lib/client's `Client.publish`. */
+  async publish(topic: string | string[], message: unknown, options: PublishOptions = {}): Promise<number> {
+    return (await this.#peer()).publish(topic, message, options);
   }
 
   // BrokerContext and ConnectionOwner: what handlers and connections see.
@@ -175,12 +210,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   takeName(session: Session, name: string, shared: boolean): void {
     takeName(this, session, name, shared);
-    this.emit('registered', name, info(session));
+    this.#notify('registered', name, info(session));
   }
 
   releaseName(session: Session, name: string, explicit: boolean): void {
     if (releaseName(this, session, name, explicit, this.#durable?.(name) === true)) {
-      this.emit('unregistered', name, info(session));
+      this.#notify('unregistered', name, info(session));
     }
   }
 
@@ -189,52 +224,78 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   authorize(session: Session, permission: Permission, target: string): boolean {
-    const policy = this.options.auth;
-    if (policy === undefined) return true;
-    return (policy.authorize ?? allowedByPatterns)(session.identity as Identity, permission, target);
+    const { allowed, fault } = authorize(this.options.auth, session.identity as Identity, permission, target);
+    if (fault !== undefined) this.fault(fault);
+    return allowed;
   }
 
-  authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined> {
-    const policy = this.options.auth;
-    if (policy === undefined) return OPEN_IDENTITY;
-    return policy.authenticate?.(token, { remoteAddress: session.remoteAddress });
+  authenticate(session: Session, token: string): Authenticated | Promise<Authenticated> {
+    return authenticate(this.options.auth, token, session.remoteAddress, this.limits.authTimeoutMs);
   }
 
-  holdWhile(session: Session, work: Promise<void>): void {
-    this.#connections.holdWhile(session, work);
+  sessionById(id: string): Session | undefined {
+    return this.#connections.byId(id);
   }
 
   connected(connection: ConnectionInfo): void {
-    this.emit('connection', connection);
+    this.#notify('connection', connection);
   }
 
-  disconnected(connection: ConnectionInfo, code: number): void {
-    this.emit('disconnect', connection, code);
+  disconnected(connection: ConnectionInfo, code: number, reason: string): void {
+    this.#notify('disconnect', connection, code, reason);
   }
 
-  /** A fault inside the broker: to `error` listeners, or logged once per distinct stack. */
-  fault(error: Error): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-      return;
+  /** A fault inside the broker: to `error` listeners, or logged once per distinct stack. Never throws. */
+  fault(error: unknown): void {
+    const fault = error instanceof Error ? error : new Error(String(error));
+    try {
+      if (this.listenerCount('error') > 0) {
+        this.emit('error', fault);
+        return;
+      }
+    } catch {
+      // an `error` listener that throws: fall back to the log
     }
-    const key = error.stack ?? error.message;
+    const cause = fault.cause instanceof Error ? `\ncaused by: ${fault.cause.stack ?? fault.cause.message}` : '';
+    const key = (fault.stack ?? fault.message) + cause;
     if (this.#faultsLogged.has(key) || this.#faultsLogged.size >= MAX_DISTINCT_FAULTS_LOGGED) return;
     this.#faultsLogged.add(key);
-    this.options.logger.error(`internal error: ${key}`);
+    try {
+      this.options.logger.error(`internal error: ${key}`);
+    } catch {
+      // a logger that throws has nowhere left to report to
+    }
   }
 
-  #peer(): Promise<BrokerPeer> {
-    this.#ownPeer ??= this.peer(this.options.peerName);
-    this.#ownPeer.catch(() => (this.#ownPeer = undefined));
-    return this.#ownPeer;
+  /** Tell the listeners of `event`; a listener that throws is a fault, never the broker's end. */
+  #notify<K extends keyof BrokerEvents>(event: K, ...args: BrokerEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: BrokerEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.fault(error);
+    }
+  }
+
+  /** The broker's own peer, made on first use, and again if it has closed. */
+  #peer(): Promise<Client> {
+    const own = this.#ownPeer;
+    if (own === undefined) {
+      const made = this.peer(this.options.peerName);
+      this.#ownPeer = made;
+      made.then(
+        (client) => client.on('closed', () => this.#ownPeer === made && (this.#ownPeer = undefined)),
+        () => this.#ownPeer === made && (this.#ownPeer = undefined),
+      );
+      return made;
+    }
+    return own;
   }
 
   /** [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it. */
   #sweepMailboxes(): void {
     for (const { name, item } of this.mailboxes.sweep(Date.now())) {
       const details = item.ref === undefined ? { id: name } : { id: name, ref: item.ref };
-      item.sender.error('expired', `a message queued for "${name}" expired before it came back`, details);
+      this.#connections.byId(item.senderId)?.error('expired', `a message queued for "${name}" expired before it came back`, details);
     }
   }
 
@@ -250,6 +311,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.pending.open > 0 && Date.now() < deadline) await sleep(Math.min(20, deadline - Date.now()));
     this.pending.clear();
+    await Promise.all([...this.#peers].map((client) => client.close()));
     const sessions = [...this.#connections.sessions];
     for (const session of sessions) session.close(CLOSE_CODES.goingAway, 'broker shutting down');
     const grace = setTimeout(() => sessions.forEach((session) => session.terminate()), CLOSE_GRACE_MS);

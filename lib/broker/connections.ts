@@ -1,7 +1,8 @@
 /**
  * The broker's connections (protocol.md sections 2, 4.0 and 4.5): the upgrade checklist, one Session per
- * WebSocket, admission and authentication deadline, the path of every frame from bytes to the dispatch
- * switch, the heartbeat, and the cleanup when a connection ends.
+ * WebSocket, admission and authentication deadline, the decode of every frame on its way from the
+ * executor (executor.ts, which owns the order) to the dispatch switch, the heartbeat, and the cleanup
+ * when a connection ends.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,18 +13,13 @@ import { OPEN_IDENTITY } from './auth/policy.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { ResolvedOptions } from './options.js';
-import { Session, beginBatch, endBatch, type Corkable, type SessionCounters, type SessionSocket } from './session.js';
+import { Executor } from './executor.js';
+import type { BrokerSide } from './peer.js';
+import { LOCAL_ADDRESS, Session, type Corkable, type SessionCounters } from './session.js';
 import { checkUpgrade } from './upgrade.js';
 
-/** Frames a connection may send while its asynchronous authentication runs. */
-const MAX_HELD_FRAMES = 64;
-/** Frames handled per connection per pass ([SB-7-5]). */
-const BATCH = 16;
 /** How long a connection the broker closes may take to answer the close before it is cut. */
 const CLOSE_TIMEOUT_MS = 1000;
-/** Unhandled frames at which a connection stops being read, and below which it is read again. */
-const INBOX_HIGH = 256;
-const INBOX_LOW = 64;
 
 export interface ConnectionInfo {
   readonly id: string;
@@ -41,8 +37,8 @@ export interface Counters extends SessionCounters {
 export interface ConnectionOwner extends BrokerContext {
   readonly options: ResolvedOptions;
   connected(info: ConnectionInfo): void;
-  disconnected(info: ConnectionInfo, code: number): void;
-  fault(error: Error): void;
+  disconnected(info: ConnectionInfo, code: number, reason: string): void;
+  fault(error: unknown): void;
 }
 
 export function info(session: Session): ConnectionInfo {
@@ -52,15 +48,20 @@ export function info(session: Session): ConnectionInfo {
 export class Connections {
   readonly sessions = new Set<Session>();
   readonly counters: Counters = { framesIn: 0, framesOut: 0, badFrames: 0, internalErrors: 0 };
+  readonly #byId = new Map<string, Session>();
   readonly #perAddress = new Map<string, number>();
   readonly #owner: ConnectionOwner;
   readonly #wss: WebSocketServer;
-  /** Connections with unhandled frames, in the order they got them: the round-robin of a pass. */
-  readonly #ready = new Set<Session>();
-  #scheduled = false;
+  readonly #executor: Executor;
+  readonly #local = new WeakMap<BrokerSide, Session>();
 
   constructor(owner: ConnectionOwner) {
     this.#owner = owner;
+    this.#executor = new Executor({
+      handle: (session, data) => this.#decode(session, data),
+      closed: (session, code) => this.#onClosed(session, code),
+      fault: (error) => owner.fault(error),
+    });
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -72,6 +73,11 @@ export class Connections {
       ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
     });
     this.#wss.on('error', (error) => owner.fault(error));
+  }
+
+  /** The open connection with this id, if any (a queued message's sender, for its report). */
+  byId(id: string): Session | undefined {
+    return this.#byId.get(id);
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, closing: boolean): void {
@@ -92,110 +98,67 @@ export class Connections {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
   }
 
-  /** A connection inside this process (the broker as a peer): trusted, extended, never counted per address. */
-  addLocal(socket: SessionSocket): Session {
-    const session = new Session(nanoid(), socket, 'extended', 'local', this.#owner.limits, this.counters);
+  /**
+   * A connection inside this process (the broker's own peer, peer.ts): trusted, extended, never counted
+   * per address. Its client's frames arrive through `localFrame`.
+   */
+  addLocal(socket: BrokerSide): void {
+    const session = new Session(nanoid(), socket, 'extended', LOCAL_ADDRESS, this.#owner.limits, this.counters, this.#executor.batch);
     session.identity = OPEN_IDENTITY;
-    this.sessions.add(session);
-    void session.closed.then(() => this.#onClose(session, CLOSE_CODES.normal));
-    return session;
+    this.#local.set(socket, session);
+    this.#add(session);
+    socket.once('close', (code) => this.close(session, code));
+    this.#owner.connected(info(session));
   }
 
-  /**
-   * One frame from a connection, into its inbox. Frames are handled in passes, one per turn of the event
-   * loop: each pass takes up to BATCH frames from every connection in turn, so a flooding connection
-   * cannot hold the loop, and a connection whose inbox fills is not read until it drains ([SB-7-5]).
-   * Every socket written to during a pass is corked until its end: its frames leave in one write.
-   */
+  localFrame(socket: BrokerSide, data: Buffer): void {
+    const session = this.#local.get(socket);
+    if (session !== undefined) this.frame(session, data, false);
+  }
+
+  /** A frame from a connection, to its executor ([SB-7-5]). */
   frame(session: Session, data: Buffer, isBinary: boolean): void {
-    if (!session.isOpen) return;
     session.alive = true;
     this.counters.framesIn++;
     if (isBinary) {
       session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
       return;
     }
-    const queued = session.inbox.push(data) - session.inboxHead;
-    if (queued === 1) this.#ready.add(session);
-    if (queued >= INBOX_HIGH && !session.paused) session.pause();
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#pass);
-    }
+    this.#executor.frame(session, data);
   }
 
-  readonly #pass = (): void => {
-    this.#scheduled = false;
-    beginBatch();
-    try {
-      for (const session of this.#ready) {
-        const { inbox } = session;
-        const end = Math.min(inbox.length, session.inboxHead + BATCH);
-        while (session.inboxHead < end && session.isOpen) this.#decode(session, inbox[session.inboxHead++]);
-        if (session.inboxHead >= inbox.length || !session.isOpen) {
-          inbox.length = 0;
-          session.inboxHead = 0;
-          this.#ready.delete(session);
-        }
-        if (session.paused && inbox.length - session.inboxHead < INBOX_LOW) session.resume();
-      }
-    } finally {
-      endBatch();
-    }
-    if (this.#ready.size > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#pass);
-    }
-  };
-
-  /** The only decode ([SB-4.0-1]). */
-  #decode(session: Session, data: Buffer): void {
-    const { limits } = this.#owner;
-    const decoded = decode(data.toString(), data.length, limits.maxMessageBytes, limits.maxDepth);
-    if (!decoded.ok) {
-      this.counters.badFrames++;
-      session.refuse(decoded.failure);
-      return;
-    }
-    if (session.held !== undefined) {
-      if (session.held.length < MAX_HELD_FRAMES) session.held.push({ frame: decoded.frame, raw: decoded.body });
-      else session.close(CLOSE_CODES.policyViolation, 'too many frames before authentication');
-      return;
-    }
-    this.#handle(session, decoded.frame, decoded.body);
-  }
-
-  /** Hold the session's next frames until `work` settles, then handle them in order. */
-  holdWhile(session: Session, work: Promise<void>): void {
-    session.held = [];
-    void work.then(() => {
-      const held = session.held ?? [];
-      session.held = undefined;
-      for (const { frame, raw } of held) this.#handle(session, frame, raw);
-    });
+  /** The connection's socket closed; the cleanup follows the frames that arrived before ([SB-2-8]). */
+  close(session: Session, code: number): void {
+    this.#executor.close(session, code);
   }
 
   /** [SB-2-7] A session that did not answer the last ping (nor sent anything since) is dropped. */
   beat(): void {
     for (const session of this.sessions) {
+      if (session.trusted) continue;
       if (session.alive) session.ping();
-      else session.terminate();
+      else session.terminate('no answer to ping');
     }
+  }
+
+  #add(session: Session): void {
+    this.sessions.add(session);
+    this.#byId.set(session.id, session);
+    if (!session.trusted) this.#perAddress.set(session.remoteAddress, (this.#perAddress.get(session.remoteAddress) ?? 0) + 1);
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
     const address = req.socket.remoteAddress ?? '';
     const stream = (ws as unknown as { _socket: Corkable })._socket; // ws exposes no cork of its own
-    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.counters, stream);
-    this.sessions.add(session);
-    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.counters, this.#executor.batch, stream);
+    this.#add(session);
     ws.on('error', () => {}); // ws closes the socket itself (1002, 1007, 1008, 1009); the close handler cleans up
     ws.on('pong', () => {
       session.alive = true;
     });
     ws.on('message', (data, isBinary) => this.frame(session, data as Buffer, isBinary));
-    ws.once('close', (code) => this.#onClose(session, code));
+    ws.once('close', (code) => this.close(session, code));
     this.#owner.connected(info(session));
     this.#admit(session);
   }
@@ -219,33 +182,52 @@ export class Connections {
     void session.closed.then(() => clearTimeout(timer));
   }
 
-  #handle(session: Session, frame: ClientFrame, raw: string | undefined): void {
-    if (!session.isOpen) return;
+  /** The only decode ([SB-4.0-1]), then the dispatch. */
+  #decode(session: Session, data: Buffer): void {
+    const { limits } = this.#owner;
+    const decoded = decode(data.toString(), data.length, limits.maxMessageBytes, limits.maxDepth);
+    if (!decoded.ok) {
+      this.counters.badFrames++;
+      session.refuse(decoded.failure);
+      return;
+    }
+    const { frame } = decoded;
     if (session.identity === undefined && frame.action !== 'auth') {
       session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
       session.close(CLOSE_CODES.policyViolation, 'authentication required');
       return;
     }
     try {
-      dispatch(this.#owner, session, frame, raw);
+      const work = dispatch(this.#owner, session, frame, decoded.body);
+      if (work !== undefined) this.#executor.hold(session, work); // its next frames wait for it, in order
     } catch (error) {
       this.#internalError(session, frame, error);
     }
   }
 
-  #onClose(session: Session, code: number): void {
+  #onClosed(session: Session, code: number): void {
     if (!this.sessions.delete(session)) return;
-    this.#ready.delete(session);
-    if (session.remoteAddress !== 'local') {
+    this.#byId.delete(session.id);
+    if (!session.trusted) {
       const left = (this.#perAddress.get(session.remoteAddress) ?? 1) - 1;
       if (left === 0) this.#perAddress.delete(session.remoteAddress);
       else this.#perAddress.set(session.remoteAddress, left);
     }
     const owner = this.#owner;
-    for (const name of [...session.names]) owner.releaseName(session, name, false); // [SB-4.2-4]
-    owner.pending.peerGone(session); // [SB-6-9], [SB-6-10]
-    owner.topics.peerGone(session);
-    owner.disconnected(info(session), code);
+    // Each step on its own: a fault in one must not leave the others undone.
+    for (const name of [...session.names]) this.#guard(() => owner.releaseName(session, name, false)); // [SB-4.2-4]
+    this.#guard(() => owner.pending.peerGone(session)); // [SB-6-9], [SB-6-10]
+    this.#guard(() => owner.topics.peerGone(session));
+    owner.disconnected(info(session), code, session.closeReason);
+  }
+
+  #guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.counters.internalErrors++;
+      this.#owner.fault(error);
+    }
   }
 
   /** [SB-7-4] The client hears `internal_error`, the connection stays, the fault is reported. */
@@ -255,6 +237,6 @@ export class Connections {
     if ('ack' in frame && frame.ack !== undefined) ids.ack = frame.ack;
     if ('ref' in frame && frame.ref !== undefined) ids.ref = frame.ref;
     session.error('internal_error', 'the broker failed while handling this frame', ids);
-    this.#owner.fault(error instanceof Error ? error : new Error(String(error)));
+    this.#owner.fault(error);
   }
 }

@@ -3,7 +3,8 @@
  * events. Handlers get it as their first argument; the broker owns the one instance.
  */
 import type { Limits } from '../protocol/index.js';
-import type { Identity, Permission } from './auth/policy.js';
+import type { Permission } from './auth/policy.js';
+import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
 import type { NameRegistry } from './names.js';
 import type { TopicTable } from './topics.js';
@@ -20,12 +21,14 @@ export interface BrokerContext {
   namedSessions(): Iterable<Session>;
   /** False while the broker shuts down: new requests are refused with `shutting_down` ([SB-2-6]). */
   readonly acceptingRequests: boolean;
-  /** Whether the session's identity may do `permission` on `target` ([SB-4.5-3]). */
+  /** Whether the session's identity may do `permission` on `target` ([SB-4.5-3]); a failing hook denies. */
   authorize(session: Session, permission: Permission, target: string): boolean;
-  /** The identity of a token, per the broker's policy. */
-  authenticate(session: Session, token: string): Identity | undefined | Promise<Identity | undefined>;
-  /** Hold the session's next frames until `work` settles, then handle them in order. */
-  holdWhile(session: Session, work: Promise<void>): void;
+  /** The identity of a token, per the broker's policy; settles within `authTimeoutMs` (hooks.ts). */
+  authenticate(session: Session, token: string): Authenticated | Promise<Authenticated>;
+  /** The open connection with this id, if any. */
+  sessionById(id: string): Session | undefined;
+  /** A fault inside the broker or one of its hooks: reported, never thrown. */
+  fault(error: unknown): void;
   /** Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox. */
   takeName(session: Session, name: string, shared: boolean): void;
   /**

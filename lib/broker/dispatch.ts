@@ -1,7 +1,8 @@
 /**
  * The one switch from a decoded frame to its handler. A new action in lib/protocol without a case here
  * fails to compile (the `never` default). `raw` is the message's text as the sender wrote it, when the
- * decode split it off (see codec.ts).
+ * decode split it off (see codec.ts). A handler that must wait for a hook returns the promise of that
+ * work: the connection's next frames wait for it (executor.ts).
  */
 import type { ClientFrame } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
@@ -16,7 +17,7 @@ import { handleRegister } from './handlers/register.js';
 import { handleSend } from './handlers/send.js';
 import { handleUnregister } from './handlers/unregister.js';
 
-export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame, raw: string | undefined): void {
+export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame, raw: string | undefined): Promise<void> | void {
   switch (frame.action) {
     case 'auth':
       return handleAuth(ctx, session, frame);

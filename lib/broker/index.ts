@@ -6,4 +6,4 @@ export { DEFAULT_PORT, resolveOptions, type BrokerOptions, type Logger } from '.
 export type { NameRegistry } from './names.js';
 export { loadAuthConfig, policyFromConfig, AuthConfig } from './auth/config.js';
 export { tokenPolicy, allowedByPatterns, sha256, type AuthPolicy, type Identity, type Permission, type Permissions } from './auth/policy.js';
-export { BrokerPeer, PeerError, type Handler, type MessageContext } from './local.js';
+export { HookError } from './hooks.js';

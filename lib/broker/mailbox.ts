@@ -1,16 +1,23 @@
 /**
  * Mailboxes of offline durable names (protocol.md section 6.3): while a durable name has no holder,
- * what is sent to it waits here, in order, bounded in count (`maxMailboxSize`) and age
- * (`maxMailboxAgeMs`), in at most `maxMailboxes` mailboxes. In memory, behind the `MailboxStore`
- * interface that a durable store can implement later.
+ * what is sent to it waits here, in order, bounded in count (`maxMailboxSize`), in bytes per mailbox
+ * (`maxMailboxBytes`) and in all (`maxMailboxBytesTotal`), and in age (`maxMailboxAgeMs`), in at most
+ * `maxMailboxes` mailboxes. In memory, behind the `MailboxStore` interface that a durable store can
+ * implement later.
+ *
+ * An item names its sender by connection id, not by reference: a queued message keeps no closed
+ * connection alive, and its `expired` report goes to the sender only if it is still connected.
  */
 import type { Limits } from '../protocol/index.js';
 import type { Payload, PendingRequest } from './pending.js';
 
 export interface QueuedItem<Peer> {
   readonly payload: Payload;
-  readonly sender: Peer;
+  /** The sending connection's id. */
+  readonly senderId: string;
   readonly ref?: string;
+  /** What the item counts against the byte limits: its body's UTF-8 length. */
+  readonly bytes: number;
   readonly queuedAt: number;
   /** A queued request's slot: the request's deadline governs it, not the mailbox's age. */
   readonly request?: PendingRequest<Peer>;
@@ -22,8 +29,11 @@ export interface MailboxStore<Peer> {
   has(name: string): boolean;
   /** Open a mailbox for a durable name that just lost its holder; false when the broker keeps too many. */
   open(name: string, now: number): boolean;
-  /** False when the mailbox is full. */
-  canQueue(name: string): boolean;
+  /**
+   * Whether `bytes` more fit in `name`'s mailbox: `full` (its count or `maxMailboxBytes`), `total`
+   * (`maxMailboxBytesTotal`, with `alsoQueued` bytes the same send queues elsewhere).
+   */
+  canQueue(name: string, bytes: number, alsoQueued?: number): 'ok' | 'full' | 'total';
   enqueue(name: string, item: QueuedItem<Peer>): void;
   /** Close the mailbox of a name that has a holder again; its items, oldest first. */
   take(name: string): QueuedItem<Peer>[];
@@ -31,11 +41,14 @@ export interface MailboxStore<Peer> {
   sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }>;
   /** Messages waiting, over all mailboxes. */
   readonly queued: number;
+  /** Bytes waiting, over all mailboxes. */
+  readonly bytes: number;
   readonly size: number;
 }
 
 interface Box<Peer> {
   items: QueuedItem<Peer>[];
+  bytes: number;
   since: number;
 }
 
@@ -43,6 +56,7 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   readonly #boxes = new Map<string, Box<Peer>>();
   readonly #limits: Limits;
   #queued = 0;
+  #bytes = 0;
 
   constructor(limits: Limits) {
     this.#limits = limits;
@@ -50,6 +64,10 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
 
   get queued(): number {
     return this.#queued;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
   }
 
   get size(): number {
@@ -63,20 +81,24 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   open(name: string, now: number): boolean {
     if (this.#boxes.has(name)) return true;
     if (this.#boxes.size >= this.#limits.maxMailboxes) return false;
-    this.#boxes.set(name, { items: [], since: now });
+    this.#boxes.set(name, { items: [], bytes: 0, since: now });
     return true;
   }
 
-  canQueue(name: string): boolean {
+  canQueue(name: string, bytes: number, alsoQueued = 0): 'ok' | 'full' | 'total' {
     const box = this.#boxes.get(name);
-    return box !== undefined && box.items.length < this.#limits.maxMailboxSize;
+    const limits = this.#limits;
+    if (box === undefined || box.items.length >= limits.maxMailboxSize || box.bytes + bytes > limits.maxMailboxBytes) return 'full';
+    return this.#bytes + alsoQueued + bytes > limits.maxMailboxBytesTotal ? 'total' : 'ok';
   }
 
   enqueue(name: string, item: QueuedItem<Peer>): void {
     const box = this.#boxes.get(name);
     if (box === undefined) return;
     box.items.push(item);
+    box.bytes += item.bytes;
     this.#queued++;
+    this.#bytes += item.bytes;
   }
 
   take(name: string): QueuedItem<Peer>[] {
@@ -84,6 +106,7 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
     if (box === undefined) return [];
     this.#boxes.delete(name);
     this.#queued -= box.items.length;
+    this.#bytes -= box.bytes;
     return box.items;
   }
 
@@ -94,6 +117,10 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
       const kept = box.items.filter((item) => {
         const gone = item.request !== undefined ? !item.request.open : now - item.queuedAt >= maxAge;
         if (gone && item.request === undefined) expired.push({ name, item });
+        if (gone) {
+          box.bytes -= item.bytes;
+          this.#bytes -= item.bytes;
+        }
         return !gone;
       });
       this.#queued -= box.items.length - kept.length;

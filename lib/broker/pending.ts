@@ -31,9 +31,16 @@ export type Outcome =
 
 export interface Target<Peer> {
   readonly peer: Peer;
+  /** The name the receiver is reached by: the `from` of its answer. */
   readonly name: string;
   /** Encoded fields for this receiver only (a subscriber's topic and context), or none. */
   readonly suffix?: string;
+  /**
+   * The request's slots this receiver answers: one per destination name that reached it, so that a
+   * gather has one result per destination even when one connection holds two of them ([SB-6.2-1]).
+   * Default: the target's own index.
+   */
+  readonly slots?: readonly number[];
 }
 
 /** The parts of the `message` frame, encoded once, that every receiver of a request gets. */
@@ -48,7 +55,8 @@ export interface Delivery<Peer> {
   readonly id: string;
   readonly receiver: Peer;
   readonly name: string;
-  readonly slot: number;
+  /** The slots it answers (see Target.slots); a slot leaves when its name is released. */
+  readonly slots: number[];
   readonly suffix: string | undefined;
   readonly request: PendingRequest<Peer>;
 }
@@ -138,10 +146,11 @@ export class PendingTable<Peer> {
   }
 
   /**
-   * Open a request: one slot per target (delivered now) and per queued name (delivered by `attach`
-   * later). Returns the request and its deliveries; slots of queued names follow the targets' slots.
+   * Open a request with one slot per name of `slotNames` (a destination reached: in the order of `dest`,
+   * [SB-6.2-1]): the targets are delivered now, and `queued` slots wait for `attach`. Without
+   * `slotNames`, each target is its own slot. Returns the request and its deliveries.
    */
-  add(sender: Peer, ack: string, options: RequestOptions, targets: Target<Peer>[], queued: string[] = []) {
+  add(sender: Peer, ack: string, options: RequestOptions, targets: Target<Peer>[], queued = 0, slotNames?: string[]) {
     // Fields written out: spreading `options` here cost V8's slow path, about 15 us per request.
     const request: PendingRequest<Peer> = {
       answersOnly: options.answersOnly,
@@ -152,14 +161,15 @@ export class PendingTable<Peer> {
       sender,
       ack,
       deliveries: new Map(),
-      slotNames: queued.length === 0 ? targets.map((t) => t.name) : [...targets.map((t) => t.name), ...queued],
+      slotNames: slotNames ?? targets.map((t) => t.name),
       results: [],
-      unresolved: targets.length + queued.length,
+      // Gather waits for every slot; first-answer for the routes that can still answer.
+      unresolved: options.gather ? (slotNames?.length ?? targets.length) : targets.length + queued,
       tried: new Set(),
       open: true,
       timer: undefined,
     };
-    const deliveries = targets.map((target, slot) => this.#deliver(request, target, slot));
+    const deliveries = targets.map((target, index) => this.#deliver(request, target, target.slots ?? [index]));
     let state = this.#senders.get(sender);
     if (state === undefined) this.#senders.set(sender, (state = { open: new Map() }));
     state.open.set(ack, request);
@@ -171,7 +181,7 @@ export class PendingTable<Peer> {
   /** Deliver a queued slot now that its name is back; undefined when the request has ended. */
   attach(request: PendingRequest<Peer>, slot: number, target: Target<Peer>): Delivery<Peer> | undefined {
     if (!request.open) return undefined;
-    return this.#deliver(request, target, slot);
+    return this.#deliver(request, target, [slot]);
   }
 
   /**
@@ -195,7 +205,10 @@ export class PendingTable<Peer> {
     }
     const from = delivery.name;
     if (request.gather) {
-      this.#resolve(request, delivery.slot, 'error' in answer ? { from, error: answer.error } : { from, body: answer.body });
+      for (const slot of delivery.slots) {
+        const name = request.slotNames[slot];
+        this.#resolve(request, slot, 'error' in answer ? { from: name, error: answer.error } : { from: name, body: answer.body });
+      }
       return 'recorded';
     }
     const outcome: Outcome = 'error' in answer ? { kind: 'error-answer', from, error: answer.error } : { kind: 'answer', from, body: answer.body };
@@ -211,10 +224,22 @@ export class PendingTable<Peer> {
     return true;
   }
 
-  /** `receiver` no longer answers for `name` (it unregistered it): its deliveries by that name are lost ([SB-6-9]). */
+  /**
+   * `receiver` no longer answers for `name` (it unregistered it): the slots it was reached by under that
+   * name are lost, and a delivery left with none is lost ([SB-6-9]).
+   */
   nameReleased(receiver: Peer, name: string): void {
     for (const delivery of [...(this.#receivers.get(receiver) ?? [])]) {
-      if (delivery.name !== name) continue;
+      const { request, slots } = delivery;
+      const kept = slots.filter((slot) => request.slotNames[slot] !== name);
+      if (kept.length === slots.length) continue;
+      if (kept.length > 0) {
+        if (request.gather) {
+          for (const slot of slots) if (!kept.includes(slot)) this.#resolve(request, slot, { from: name, code: 'responder_gone' });
+        }
+        slots.splice(0, slots.length, ...kept);
+        continue;
+      }
       this.#endDelivery(delivery);
       this.#lose(delivery);
     }
@@ -242,8 +267,8 @@ export class PendingTable<Peer> {
     }
   }
 
-  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slot: number): Delivery<Peer> {
-    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slot, suffix: target.suffix, request };
+  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: readonly number[]): Delivery<Peer> {
+    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request };
     request.deliveries.set(delivery.id, delivery);
     request.tried.add(target.peer);
     this.#byDeliveryId.set(delivery.id, delivery);
@@ -260,12 +285,12 @@ export class PendingTable<Peer> {
     if (request.retry) {
       const target = this.#hooks.reroute(request, delivery);
       if (target !== undefined) {
-        this.#hooks.deliver(this.#deliver(request, target, delivery.slot)); // [SB-6.4-2]
+        this.#hooks.deliver(this.#deliver(request, target, delivery.slots)); // [SB-6.4-2]
         return;
       }
     }
     if (request.gather) {
-      this.#resolve(request, delivery.slot, { from: delivery.name, code: 'responder_gone' });
+      for (const slot of delivery.slots) this.#resolve(request, slot, { from: request.slotNames[slot], code: 'responder_gone' });
       return;
     }
     request.unresolved--;

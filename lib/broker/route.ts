@@ -18,20 +18,36 @@ export interface RouteOptions {
   readonly retry: boolean;
 }
 
-export function route(
-  ctx: BrokerContext,
-  sender: Session,
-  targets: Target<Session>[],
-  queued: string[],
-  options: RouteOptions,
-): void {
+/** Where a message goes: receivers now, mailboxes of offline durable names, and a request's slots. */
+export interface Plan {
+  readonly targets: Target<Session>[];
+  /** Offline durable names, each with its slot in the request. */
+  readonly queued: ReadonlyArray<{ readonly name: string; readonly slot: number }>;
+  /** The destination names reached, in the order of `dest` (a request's slots); default: one per target. */
+  readonly slotNames?: string[];
+  /** The UTF-8 size of the body, which mailboxes count. */
+  readonly bytes?: number;
+}
+
+export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: RouteOptions): void {
   const { payload, ack } = options;
+  const { targets, queued } = plan;
   const now = Date.now();
   if (ack === undefined) {
+    // Receivers without fields of their own get one encoded frame, shared: a copy per receiver is memory
+    // a fan-out of large messages cannot afford.
+    let shared: Buffer | undefined;
     for (const target of targets) {
-      target.peer.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + (target.suffix ?? '')));
+      if (target.suffix === undefined) {
+        shared ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix));
+        target.peer.write('message', shared);
+      } else {
+        target.peer.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + target.suffix));
+      }
     }
-    for (const name of queued) ctx.mailboxes.enqueue(name, { payload, sender, ref: options.ref, queuedAt: now });
+    for (const { name } of queued) {
+      ctx.mailboxes.enqueue(name, { payload, senderId: sender.id, ref: options.ref, bytes: plan.bytes ?? 0, queuedAt: now });
+    }
     return;
   }
   if (targets.length === 0 && queued.length === 0) {
@@ -47,11 +63,12 @@ export function route(
     timeoutMs: options.timeoutMs,
     payload,
   };
-  const { request, deliveries } = ctx.pending.add(sender, ack, requestOptions, targets, queued);
+  const { request, deliveries } = ctx.pending.add(sender, ack, requestOptions, targets, queued.length, plan.slotNames);
   for (const delivery of deliveries) writeDelivery(delivery);
-  queued.forEach((name, i) => {
-    ctx.mailboxes.enqueue(name, { payload, sender, queuedAt: now, request, slot: targets.length + i }); // [SB-6.3-1]
-  });
+  for (const { name, slot } of queued) {
+    // [SB-6.3-1]
+    ctx.mailboxes.enqueue(name, { payload, senderId: sender.id, ref: options.ref, bytes: plan.bytes ?? 0, queuedAt: now, request, slot });
+  }
 }
 
 /** Write the `message` frame of one delivery of a request. */

@@ -1,12 +1,13 @@
 /**
- * One client connection: the only place frames are decoded and the only place frames are written
- * (protocol.md sections 2 and 4.0).
+ * One client connection and the only place frames are written (protocol.md sections 2 and 8).
  *
  * A session knows its dialect, the names it holds (in the order it took them: the first is its primary
- * name) and its bad-frame budget. It enforces the legacy rule [SB-2-3] at the one way out, so no handler
- * can send a legacy client a frame it does not know.
+ * name), its inbox (executor.ts) and its bad-frame budget. It enforces the legacy rule [SB-2-3] at the
+ * one way out, so no handler can send a legacy client a frame it does not know, and the slow-consumer
+ * rule [SB-8-1] where unsent data is counted.
  */
 import type { Identity } from './auth/policy.js';
+import { Inbox, type Batch } from './executor.js';
 import {
   CLOSE_CODES,
   ERROR_CODES,
@@ -14,7 +15,6 @@ import {
   encode,
   type BrokerAction,
   type BrokerFrame,
-  type ClientFrame,
   type DecodeFailure,
   type Dialect,
   type ErrorCode,
@@ -22,19 +22,25 @@ import {
   type Limits,
 } from '../protocol/index.js';
 
-/** What a session needs of its socket: a ws WebSocket, or the broker's own in-process peer (local.ts). */
+/** What a session needs of its socket: a ws WebSocket, or the broker side of an in-process pair (peer.ts). */
 export interface SessionSocket {
   pause?(): void;
   resume?(): void;
   readonly readyState: number;
   readonly OPEN: number;
   readonly bufferedAmount: number;
-  send(text: string): void;
+  send(data: string | Buffer): void;
+  send(data: Buffer, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
   ping(): void;
-  once(event: 'close', listener: () => void): unknown;
+  once(event: 'close', listener: (code: number) => void): unknown;
 }
+
+const AS_TEXT = { binary: false };
+
+/** The remote address of the broker's own in-process peers. */
+export const LOCAL_ADDRESS = 'local';
 
 /** How long unsent data may stay over `maxBufferedBytes` before the reader counts as slow ([SB-8-1]). */
 const SLOW_CONSUMER_GRACE_MS = 1000;
@@ -43,20 +49,6 @@ const SLOW_CONSUMER_GRACE_MS = 1000;
 export interface Corkable {
   cork(): void;
   uncork(): void;
-}
-
-/** Sessions written to during the current batch (Connections' drain), uncorked when it ends. */
-let batch: Session[] | undefined;
-
-/** Cork every socket written to until `endBatch`, so the frames of one pass leave in one write. */
-export function beginBatch(): void {
-  batch = [];
-}
-
-export function endBatch(): void {
-  const written = batch ?? [];
-  batch = undefined;
-  for (const session of written) session.uncork();
 }
 
 export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
@@ -79,18 +71,22 @@ export class Session {
   readonly #stream: Corkable | undefined;
   #corked = false;
   #slowCheck: NodeJS.Timeout | undefined;
-  /** Frames received and not yet handled ([SB-7-5]); `inboxHead` is the next one. */
-  readonly inbox: Buffer[] = [];
-  inboxHead = 0;
-  paused = false;
+  /** Events received and not yet handled ([SB-7-5]). */
+  readonly inbox = new Inbox();
+  readonly #batch: Batch | undefined;
   readonly #limits: Limits;
   readonly #counters: SessionCounters;
   /** Who the connection is; undefined until it authenticates when the broker admits no anonymous client. */
   identity: Identity | undefined;
   /** True once the connection presented a valid token ([SB-4.5-1]). */
   authenticated = false;
-  /** Frames that arrived while an asynchronous authentication was running, handled after it. */
-  held: Array<{ frame: ClientFrame; raw: string | undefined }> | undefined;
+  /**
+   * The broker's own peers (peer.ts): exempt from the heartbeat and the bad-frame budget, never counted
+   * per address.
+   */
+  readonly trusted: boolean;
+  /** Why the broker closed the connection, for the disconnect event and the log. */
+  closeReason = '';
   /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
   alive = true;
   #budgetWindowStart = 0;
@@ -104,6 +100,7 @@ export class Session {
     remoteAddress: string,
     limits: Limits,
     counters: SessionCounters,
+    batch?: Batch,
     stream?: Corkable,
   ) {
     this.id = id;
@@ -113,6 +110,8 @@ export class Session {
     this.#limits = limits;
     this.#counters = counters;
     this.#stream = stream;
+    this.#batch = batch;
+    this.trusted = remoteAddress === LOCAL_ADDRESS;
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
@@ -122,8 +121,17 @@ export class Session {
     return undefined;
   }
 
+  /** True while frames can be written to the connection. */
   get isOpen(): boolean {
     return !this.#closing && this.#ws.readyState === this.#ws.OPEN;
+  }
+
+  /**
+   * True while the connection's frames are handled: until the broker decides to close it, or until its
+   * close is handled, after the frames that arrived before it ([SB-2-8]).
+   */
+  get accepting(): boolean {
+    return !this.#closing && !this.inbox.ended;
   }
 
   /** Write a frame; frames a legacy client does not know are never written ([SB-2-3]). */
@@ -131,17 +139,22 @@ export class Session {
     this.write(frame.action, encode(frame));
   }
 
-  /** Write an already encoded frame of kind `action`: the one way out. */
-  write(action: BrokerAction, text: string): void {
+  /**
+   * Write an already encoded frame of kind `action`: the one way out. `data` may be a Buffer shared by
+   * every receiver of the same frame, written as text.
+   */
+  write(action: BrokerAction, data: string | Buffer): void {
     if (this.dialect === 'legacy' && !LEGACY_BROKER_ACTIONS.has(action)) return;
     if (!this.isOpen) return;
     this.#counters.framesOut++;
-    if (batch !== undefined && !this.#corked && this.#stream !== undefined) {
+    const written = this.#batch?.written;
+    if (written !== undefined && !this.#corked && this.#stream !== undefined) {
       this.#corked = true;
       this.#stream.cork();
-      batch.push(this);
+      written.push(this);
     }
-    this.#ws.send(text);
+    if (typeof data === 'string') this.#ws.send(data);
+    else this.#ws.send(data, AS_TEXT);
     // While corked, the pass's own frames are still here: they are counted when it ends (uncork).
     if (!this.#corked) this.#checkBuffered();
   }
@@ -155,12 +168,10 @@ export class Session {
 
   /** Stop reading from the connection while its inbox is full ([SB-7-5]). */
   pause(): void {
-    this.paused = true;
     this.#ws.pause?.();
   }
 
   resume(): void {
-    this.paused = false;
     this.#ws.resume?.();
   }
 
@@ -172,7 +183,7 @@ export class Session {
   /** Tell an extended client about an error ([SB-7-1], [SB-7-2]); spend the budget when the code says so. */
   error(code: ErrorCode, message: string, details: ErrorDetails = {}): void {
     this.send({ action: 'error', code, message, ...details });
-    if (ERROR_CODES[code].budget) this.#spendBudget();
+    if (ERROR_CODES[code].budget && !this.trusted) this.#spendBudget();
   }
 
   /** Answer a frame the codec refused ([SB-4.0-1], [SB-4.0-2], [SB-4.0-3]). */
@@ -184,10 +195,12 @@ export class Session {
   close(code: number, reason: string): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.closeReason = reason;
     this.#ws.close(code, reason);
   }
 
-  terminate(): void {
+  terminate(reason = 'terminated'): void {
+    if (!this.#closing) this.closeReason = reason;
     this.#closing = true;
     this.#ws.terminate();
   }

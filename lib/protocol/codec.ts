@@ -1,15 +1,16 @@
 /**
  * The one decode path for client frames and the encoders for broker frames (protocol.md section 4.0).
  *
- * decode: size check, the envelope split (envelope.ts: the `message` value is checked but not parsed),
- * JSON.parse of the envelope, a compiled per-action check, then a typed frame and the message's raw
- * text; or a coded failure that names the problem and carries the correlation id when one can be read
- * [SB-7-2].
+ * decode: size check, the envelope split (envelope.ts: every top-level value is checked for depth, the
+ * `message` value is not parsed), a depth bound on whatever the split could not vouch for, JSON.parse
+ * of the envelope, a compiled per-action check, then a typed frame and the message's raw text; or a
+ * coded failure that names the problem and carries the correlation id when one can be read [SB-7-2].
+ * No frame is parsed whole before its depth is known to be bounded [SB-4.0-4].
  */
 import { Compile } from 'typebox/compile';
 import type { BrokerFrame } from './broker-frames.js';
 import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
-import { splitMessage } from './envelope.js';
+import { nestsDeeper, splitMessage, topLevelIds } from './envelope.js';
 import type { ErrorCode } from './errors.js';
 
 export interface DecodeFailure {
@@ -34,12 +35,16 @@ const validators = new Map(
 export function decode(text: string, byteLength: number, maxBytes: number, maxDepth: number): Decoded {
   if (byteLength > maxBytes) {
     const message = `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}`;
-    return fail({ code: 'too_large', message, ...idsOfOversize(text) });
+    return fail({ code: 'too_large', message, ...readableIds(topLevelIds(text)) });
   }
   const split = splitMessage(text, maxDepth);
   if (split?.kind === 'too-deep') {
-    const message = `message is nested deeper than ${maxDepth} levels`;
-    return fail({ code: 'bad_frame', message, path: '/message', ...idsOfOversize(text) }); // [SB-4.3-5]
+    const message = `${split.path.slice(1) || 'a field'} is nested deeper than ${maxDepth} levels`;
+    return fail({ code: 'bad_frame', message, path: split.path, ...readableIds(topLevelIds(text)) }); // [SB-4.3-5], [SB-4.0-4]
+  }
+  if (split === undefined && nestsDeeper(text, maxDepth + 1)) {
+    const message = `the frame is nested deeper than ${maxDepth} levels`;
+    return fail({ code: 'bad_frame', message, path: '', ...readableIds(topLevelIds(text)) }); // [SB-4.0-4]
   }
   let value: unknown;
   try {
@@ -71,24 +76,11 @@ function fail(failure: DecodeFailure): Decoded {
 }
 
 /** The correlation ids of a rejected frame, when they are well-formed enough to echo back. */
-function readableIds(record: Record<string, unknown>): { ack?: string; ref?: string } {
+function readableIds(record: { ack?: unknown; ref?: unknown }): { ack?: string; ref?: string } {
   const ids: { ack?: string; ref?: string } = {};
   if (isShortString(record.ack)) ids.ack = record.ack;
   if (isShortString(record.ref)) ids.ref = record.ref;
   return ids;
-}
-
-/**
- * The ack and ref of a frame refused for its size or depth, so that its sender can end the request
- * [SB-4.0-2]. The parse is bounded: the transport never hands over more than twice the size limit.
- */
-function idsOfOversize(text: string): { ack?: string; ref?: string } {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? readableIds(value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 function isShortString(value: unknown): value is string {

@@ -1,18 +1,21 @@
 /**
  * The envelope split of the decode path (protocol.md section 4.0): find the raw text of a frame's
- * top-level `message` value, check that it is JSON nested at most `maxDepth` deep, and hand back the
- * frame with that value replaced by a placeholder. The envelope is then parsed by JSON.parse (so every
- * rule of JSON and of duplicate keys stays JSON.parse's), and the body is forwarded as the sender wrote
- * it, never parsed into objects nor serialised again.
+ * top-level `message` value, check that it and every other top-level value is JSON nested at most
+ * `maxDepth` deep, and hand back the frame with the message replaced by a placeholder. The envelope is
+ * then parsed by JSON.parse (so every rule of JSON and of duplicate keys stays JSON.parse's), and the
+ * body is forwarded as the sender wrote it, never parsed into objects nor serialised again.
  *
  * The scan only claims what it can prove: anything it does not recognise makes it return `undefined`,
- * and the caller decodes the frame the slow way, which produces the precise error.
+ * and the caller decodes the frame the slow way, which produces the precise error, after `nestsDeeper`
+ * has bounded what that parse can cost ([SB-4.0-4]). Every scan here is iterative and linear: no input
+ * costs stack or more than one pass.
  */
 
 export type Split =
   | { readonly kind: 'split'; readonly envelope: string; readonly body: string }
   | { readonly kind: 'no-message' }
-  | { readonly kind: 'too-deep' };
+  /** A top-level value nests deeper than allowed; `path` names it as a JSON Pointer. */
+  | { readonly kind: 'too-deep'; readonly path: string };
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -34,12 +37,13 @@ export function splitMessage(text: string, maxDepth: number): Split | undefined 
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const keyEnd = skipString(text, i);
     if (keyEnd < 0) return undefined;
+    const keyStart = i;
     const isMessage = isMessageKey(text, i, keyEnd);
     i = skipWhitespace(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return undefined;
     const valueStart = skipWhitespace(text, i + 1);
-    const valueEnd = skipValue(text, valueStart, isMessage ? maxDepth : Infinity);
-    if (valueEnd === TOO_DEEP) return { kind: 'too-deep' };
+    const valueEnd = skipValue(text, valueStart, maxDepth);
+    if (valueEnd === TOO_DEEP) return { kind: 'too-deep', path: `/${pointerToken(text, keyStart, keyEnd)}` };
     if (valueEnd < 0) return undefined;
     if (isMessage) span = [valueStart, valueEnd]; // a later duplicate wins, as in JSON.parse
     i = skipWhitespace(text, valueEnd);
@@ -171,4 +175,99 @@ function skipKey(text: string, i: number): number {
   i = skipWhitespace(text, i);
   if (text.charCodeAt(i) !== COLON) return -1;
   return skipWhitespace(text, i + 1);
+}
+
+/** A key as a JSON Pointer token (RFC 6901), or "" when it cannot be read. */
+function pointerToken(text: string, start: number, end: number): string {
+  try {
+    return (JSON.parse(text.slice(start, end)) as string).slice(0, 64).replace(/~/g, '~0').replace(/\//g, '~1');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * True when arrays and objects in `text` nest more than `maxDepth` deep, counted from the outermost
+ * value. One linear pass that skips strings; it does not check that `text` is JSON.
+ */
+export function nestsDeeper(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * The top-level string fields `ack` and `ref` of a frame, read without parsing the rest of it: for the
+ * error about a frame refused for its size or depth [SB-4.0-2]. Empty when the frame is not an object
+ * this scan can read.
+ */
+export function topLevelIds(text: string): { ack?: string; ref?: string } {
+  const ids: { ack?: string; ref?: string } = {};
+  let i = skipWhitespace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACE) return ids;
+  i = skipWhitespace(text, i + 1);
+  while (text.charCodeAt(i) === QUOTE) {
+    const keyEnd = skipString(text, i);
+    if (keyEnd < 0) return ids;
+    const key = keyEnd - i === 5 ? text.slice(i + 1, keyEnd - 1) : '';
+    i = skipWhitespace(text, keyEnd);
+    if (text.charCodeAt(i) !== COLON) return ids;
+    const valueStart = skipWhitespace(text, i + 1);
+    const valueEnd = skipLoosely(text, valueStart);
+    if (valueEnd < 0) return ids;
+    if ((key === 'ack' || key === 'ref') && text.charCodeAt(valueStart) === QUOTE) {
+      try {
+        ids[key] = JSON.parse(text.slice(valueStart, valueEnd)) as string;
+      } catch {
+        // not a string this scan can read: left out
+      }
+    }
+    i = skipWhitespace(text, valueEnd);
+    if (text.charCodeAt(i) !== COMMA) return ids;
+    i = skipWhitespace(text, i + 1);
+  }
+  return ids;
+}
+
+/**
+ * The index after the value starting at `i`, found by counting brackets outside strings (no validation:
+ * for reading ids out of a frame already refused); -1 when the text ends first.
+ */
+function skipLoosely(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return skipString(text, i);
+  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) {
+    while (i < text.length) {
+      const d = text.charCodeAt(i);
+      if (d === COMMA || d === CLOSE_BRACE || d === CLOSE_BRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) return i;
+      i++;
+    }
+    return i;
+  }
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i);
+    if (d === QUOTE) {
+      i = skipString(text, i) - 1;
+      if (i < 0) return -1;
+    } else if (d === OPEN_BRACE || d === OPEN_BRACKET) {
+      depth++;
+    } else if ((d === CLOSE_BRACE || d === CLOSE_BRACKET) && --depth === 0) {
+      return i + 1;
+    }
+  }
+  return -1;
 }

@@ -41,6 +41,10 @@ export interface Limits {
   maxInFlightPerMember: number;
   /** Messages queued for one offline durable name. */
   maxMailboxSize: number;
+  /** Bytes of message bodies queued for one offline durable name; more is refused with `mailbox_full`. */
+  maxMailboxBytes: number;
+  /** Bytes of message bodies queued in all mailboxes of the broker; more is refused with `limit_exceeded`. */
+  maxMailboxBytesTotal: number;
   /** How long a message waits in a mailbox, in milliseconds (requests wait at most until their deadline). */
   maxMailboxAgeMs: number;
   /** Offline durable names with a mailbox, in the whole broker. */
@@ -67,6 +71,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxSubscriptionsPerConnection: 256,
   maxInFlightPerMember: 64,
   maxMailboxSize: 1000,
+  maxMailboxBytes: 8 * 1024 * 1024,
+  maxMailboxBytesTotal: 64 * 1024 * 1024,
   maxMailboxAgeMs: 3_600_000,
   maxMailboxes: 10_000,
 });

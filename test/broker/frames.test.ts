@@ -185,14 +185,20 @@ t.test('a fault inside a handler gives internal_error; the connection and the br
   const { broker, url } = await startBroker(t);
   const faults: Error[] = [];
   broker.on('error', (error) => faults.push(error));
-  broker.once('registered', () => {
-    throw new Error('listener bug');
-  });
+  // A fault of the broker's own code: its name registry fails once.
+  const names = broker.names as { take(...args: unknown[]): void };
+  const take = names.take;
+  names.take = () => {
+    names.take = take;
+    throw new Error('registry bug');
+  };
   const a = await Peer.connect(url);
   a.send({ action: 'register', id: 'a' });
   t.match(await a.next((f) => f.action === 'error'), { code: 'internal_error' });
   t.equal(faults.length, 1);
   t.equal(broker.stats().internalErrors, 1);
+  a.send({ action: 'register', id: 'a' });
+  t.match(await a.next((f) => f.action === 'registered'), { id: 'a' });
   const b = await Peer.named(url, 'b');
   a.send({ action: 'send', dest: 'b', message: 'still here' });
   t.match(await b.next((f) => f.action === 'message'), { message: 'still here' });
@@ -213,5 +219,46 @@ t.test('invalid UTF-8 in a text frame closes that connection with 1007 only', as
   t.equal((await a.closed()).code, 1007);
   t.equal(victim.ws.readyState, WebSocket.OPEN);
   await victim.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('a broker event listener that throws is a fault: the client\'s action still happens, the broker goes on', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const faults: Error[] = [];
+  broker.on('error', (error) => faults.push(error));
+  for (const event of ['connection', 'registered', 'unregistered', 'disconnect'] as const) {
+    broker.on(event, () => {
+      throw new Error(`${event} listener bug`);
+    });
+  }
+  const a = await Peer.named(url, 'a');
+  a.send({ action: 'unregister', id: 'a' });
+  t.match(await a.next((f) => f.action === 'unregistered'), { id: 'a' });
+  await a.close();
+  t.same(await drained(broker), NOTHING_HELD, 'the connection was cleaned up although its listeners threw');
+  t.same(faults.map((f) => f.message).sort(), ['connection listener bug', 'disconnect listener bug', 'registered listener bug', 'unregistered listener bug']);
+});
+
+t.test('a frame nested too deeply outside message is refused cheaply, naming the field [SB-4.0-4]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a');
+  const deep = '['.repeat(400_000) + ']'.repeat(400_000);
+  const frames: Array<[string, string]> = [
+    [`{"action":"send","dest":"a","message":1,"ack":${deep}}`, '/ack'],
+    [`{"action":"send","dest":${deep},"message":1,"ref":"r1"}`, '/dest'],
+    [`{"action":"send","dest":"a","message":1,"other":${deep},"ack":"q1"}`, '/other'],
+    [deep, ''],
+    [`["action","send",${deep}]`, ''], // not an object: nothing to split
+  ];
+  for (const [text, path] of frames) {
+    const started = process.hrtime.bigint();
+    a.ws.send(text);
+    t.match(await a.next(), { action: 'error', code: 'bad_frame', path }, `path ${JSON.stringify(path)}`);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    t.ok(ms < 200, `answered in ${ms.toFixed(1)} ms: never a whole parse of 400,000 levels`);
+  }
+  t.match(a.received.find((f) => f.path === '/dest'), { ref: 'r1' }, 'the ref of a too-deep frame is echoed');
+  t.match(a.received.find((f) => f.path === '/other'), { ack: 'q1' }, 'and its ack');
+  await a.close();
   t.same(await drained(broker), NOTHING_HELD);
 });

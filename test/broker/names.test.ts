@@ -166,3 +166,18 @@ t.test('a closed connection releases its names exactly once [SB-4.2-4]', async (
   t.same(await drained(broker), NOTHING_HELD);
   t.same(released.sort(), ['one', 'one', 'two']);
 });
+
+t.test('registering a held name again in the other mode is refused with name_conflict [SB-4.1-3] [SB-6.4-1]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'solo');
+  a.send({ action: 'register', id: 'solo', shared: true });
+  t.match(await a.next(), { action: 'error', code: 'name_conflict', id: 'solo' });
+  a.send({ action: 'register', id: 'pool', shared: true });
+  t.same(await a.next(), { action: 'registered', id: 'pool' });
+  a.send({ action: 'register', id: 'pool' });
+  t.match(await a.next(), { action: 'error', code: 'name_conflict', id: 'pool' });
+  a.send({ action: 'register', id: 'pool', shared: true });
+  t.same(await a.next(), { action: 'registered', id: 'pool' }, 'the same mode again is answered registered');
+  await a.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});

@@ -232,3 +232,81 @@ t.test('a member leaving moves a retry-safe request to another member; without r
   await members[1].close();
   t.same(await drained(broker), NOTHING_HELD);
 });
+
+t.test('gather to two names held by one connection: one message, and one result per name, in the order of dest [SB-6.2-1] [SB-4.3-2]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a');
+  const both = await Peer.named(url, 'eu');
+  both.send({ action: 'register', id: 'us' });
+  await both.next((f) => f.action === 'registered' && f.id === 'us');
+  a.send({ action: 'send', dest: ['us', 'eu'], message: 'price?', ack: 'g1', gather: true, timeout: 2000 });
+  const message = await both.next(isMessage);
+  t.same(await both.quiet(50), [], 'one message for the connection, whatever names reached it');
+  both.send({ action: 'answer', ack: message.ack as string, message: 7 });
+  t.same(await a.next((f) => f.action === 'gathered'), {
+    action: 'gathered',
+    ack: 'g1',
+    results: [{ from: 'us', message: 7 }, { from: 'eu', message: 7 }],
+  });
+  for (const p of [a, both]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('gather results follow the order of dest, also with a destination waiting in a mailbox [SB-6.2-1] [SB-6.3-1]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a');
+  const away = await Peer.connect(url);
+  away.send({ action: 'register', id: 'away', durable: true });
+  await away.next((f) => f.action === 'registered');
+  await away.close();
+  const here = await Peer.named(url, 'here');
+  a.send({ action: 'send', dest: ['away', 'here'], message: 'q', ack: 'g1', gather: true, timeout: 300 });
+  const m = await here.next(isMessage);
+  here.send({ action: 'answer', ack: m.ack as string, message: 'h' });
+  t.same(await a.next((f) => f.action === 'gathered', 2000), {
+    action: 'gathered',
+    ack: 'g1',
+    results: [{ from: 'away', code: 'timeout' }, { from: 'here', message: 'h' }],
+  });
+  for (const p of [a, here]) await p.close();
+  t.same(await drained(broker, 3000, { connections: 0, names: 0, pending: 0, deliveries: 0 }), { connections: 0, names: 0, pending: 0, deliveries: 0 });
+});
+
+t.test('a legacy sender that asks to gather gets a first-answer request: its one answer, never silence [SB-6.2-2] [SB-2-3]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a', { extended: false });
+  const b = await Peer.named(url, 'b');
+  const c = await Peer.named(url, 'c');
+  a.send({ action: 'send', dest: ['b', 'c'], message: 1, ack: 'r1', gather: true });
+  const mb = await b.next(isMessage);
+  b.send({ action: 'answer', ack: mb.ack as string, message: 'from b' });
+  t.same(await a.next(), { action: 'answer', ack: 'r1', from: 'b', message: 'from b' });
+  for (const p of [a, b, c]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('a mailbox is bounded in bytes: a send past maxMailboxBytes is refused with mailbox_full, past the total with limit_exceeded [SB-6.3-2]', async (t) => {
+  const { broker, url } = await startBroker(t, { limits: { maxMailboxBytes: 3000, maxMailboxBytesTotal: 5000 } });
+  const a = await Peer.named(url, 'a');
+  for (const name of ['box1', 'box2']) {
+    const away = await Peer.connect(url);
+    away.send({ action: 'register', id: name, durable: true });
+    await away.next((f) => f.action === 'registered');
+    await away.close();
+  }
+  const body = 'x'.repeat(998); // 1000 bytes as JSON
+  a.send({ action: 'send', dest: 'box1', message: body, ref: 's1' });
+  a.send({ action: 'send', dest: 'box1', message: body, ref: 's2' });
+  a.send({ action: 'send', dest: 'box1', message: body, ref: 's3' });
+  a.send({ action: 'send', dest: 'box1', message: body, ref: 's4' });
+  for (const ref of ['s1', 's2', 's3']) t.match(await a.next((f) => f.ref === ref), { action: 'sent', queued: ['box1'] });
+  t.match(await a.next((f) => f.ref === 's4'), { action: 'error', code: 'mailbox_full', id: 'box1' });
+  a.send({ action: 'send', dest: 'box2', message: body, ref: 's5' });
+  a.send({ action: 'send', dest: 'box2', message: body, ref: 's6' });
+  a.send({ action: 'send', dest: 'box2', message: body, ref: 's7' });
+  t.match(await a.next((f) => f.ref === 's5'), { action: 'sent', queued: ['box2'] });
+  t.match(await a.next((f) => f.ref === 's6'), { action: 'sent', queued: ['box2'] });
+  t.match(await a.next((f) => f.ref === 's7'), { action: 'error', code: 'limit_exceeded', limit: 'maxMailboxBytesTotal' });
+  t.equal(broker.stats().queuedBytes, 5000);
+  await a.close();
+});

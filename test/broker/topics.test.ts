@@ -150,3 +150,24 @@ t.test('broadcast reaches every other named connection once, and is acknowledged
   for (const p of [a, b, legacy, nameless]) await p.close();
   t.same(await drained(broker), NOTHING_HELD);
 });
+
+t.test('a subscriber that holds no name is not reached, and is reached again once it registers one [SB-4.7-4] [SB-5.3-1]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const pub = await Peer.named(url, 'pub');
+  const sub = await Peer.named(url, 'sub');
+  sub.send({ action: 'subscribe', topic: 'news' });
+  await sub.next((f) => f.action === 'subscribed');
+  sub.send({ action: 'unregister', id: 'sub' });
+  await sub.next((f) => f.action === 'unregistered');
+  pub.send({ action: 'publish', topic: 'news', message: 'n1', ack: 'q1', ref: 'p1' });
+  t.match(await pub.next((f) => f.action === 'published'), { receivers: 0 });
+  t.match(await pub.next((f) => f.action === 'error'), { code: 'no_responders', ack: 'q1' });
+  t.same(await sub.quiet(50), [], 'never a message from anyone but a name');
+  sub.send({ action: 'register', id: 'sub2' });
+  await sub.next((f) => f.action === 'registered');
+  pub.send({ action: 'publish', topic: 'news.uk', message: 'n2', ref: 'p2' });
+  t.match(await pub.next((f) => f.action === 'published'), { receivers: 1, ref: 'p2' });
+  t.match(await sub.next((f) => f.action === 'message'), { message: 'n2', from: 'pub', topic: 'news.uk', context: 'news' });
+  for (const p of [pub, sub]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});

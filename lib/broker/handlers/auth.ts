@@ -1,38 +1,31 @@
 /**
  * `auth` (protocol.md section 4.5): a token makes the connection its identity; a bad one closes it.
- * A policy may answer asynchronously: the connection's next frames wait until it has.
+ * A policy may answer asynchronously: the connection's next frames wait until it has (the returned
+ * promise), and a hook that fails or does not answer in time refuses the token (hooks.ts).
  */
 import { CLOSE_CODES, type AuthFrame } from '../../protocol/index.js';
-import type { Identity } from '../auth/policy.js';
 import type { BrokerContext } from '../context.js';
+import type { Authenticated } from '../hooks.js';
 import type { Session } from '../session.js';
 
-export function handleAuth(ctx: BrokerContext, session: Session, frame: AuthFrame): void {
+export function handleAuth(ctx: BrokerContext, session: Session, frame: AuthFrame): Promise<void> | void {
   if (session.authenticated) {
     session.error('forbidden', 'this connection has already authenticated'); // [SB-4.5-4]
     return;
   }
-  const identity = ctx.authenticate(session, frame.token);
-  if (identity instanceof Promise) {
-    ctx.holdWhile(
-      session,
-      identity.then(
-        (found) => admit(session, found),
-        () => admit(session, undefined),
-      ),
-    );
-    return;
-  }
-  admit(session, identity);
+  const result = ctx.authenticate(session, frame.token);
+  if (result instanceof Promise) return result.then((settled) => admit(ctx, session, settled));
+  admit(ctx, session, result);
 }
 
-function admit(session: Session, identity: Identity | undefined): void {
-  if (identity === undefined) {
+function admit(ctx: BrokerContext, session: Session, result: Authenticated): void {
+  if (result.identity === undefined) {
+    if (result.fault !== undefined) ctx.fault(result.fault);
     session.error('unauthorized', 'the token is not valid'); // [SB-4.5-2]
-    session.close(CLOSE_CODES.policyViolation, 'unauthorized');
+    session.close(CLOSE_CODES.policyViolation, result.fault === undefined ? 'unauthorized' : 'unauthorized: the policy failed');
     return;
   }
-  session.identity = identity; // [SB-4.5-1]
+  session.identity = result.identity; // [SB-4.5-1]
   session.authenticated = true;
-  session.send({ action: 'authenticated', identity: identity.id });
+  session.send({ action: 'authenticated', identity: result.identity.id });
 }

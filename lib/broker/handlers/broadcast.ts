@@ -24,5 +24,5 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
   }
   session.send({ action: 'published', receivers: targets.length, ...ids }); // [SB-4.8-1]
   const payload = { body, from, suffix: messageSuffix({ event: frame.event }) };
-  route(ctx, session, targets, [], { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
+  route(ctx, session, { targets, queued: [] }, { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
 }

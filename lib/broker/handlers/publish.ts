@@ -30,17 +30,19 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   if (body === undefined) return;
   const targets: Target<Session>[] = [];
   for (const [peer, match] of ctx.topics.match(topics)) {
-    targets.push({ peer, name: peer.primaryName ?? peer.id, suffix: messageSuffix(match) }); // [SB-4.7-2]
+    const name = peer.primaryName;
+    if (name === undefined) continue; // a subscriber that holds no name now is not reached ([SB-4.7-4], [SB-5.3-1])
+    targets.push({ peer, name, suffix: messageSuffix(match) }); // [SB-4.7-2]
   }
   const published = { action: 'published' as const, receivers: targets.length, ...ids };
   session.send(published); // [SB-4.7-1]
   // [SB-4.7-3] with ack, a request to the subscribers
-  route(ctx, session, targets, [], {
+  route(ctx, session, { targets, queued: [] }, {
     payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
     ack: frame.ack,
     ref: frame.ref,
     timeoutMs,
-    gather: frame.gather === true,
+    gather: frame.gather === true && session.dialect === 'extended', // [SB-6.2-2]
     retry: false,
   });
 }

@@ -11,7 +11,8 @@ type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden';
 export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): void {
   const name = frame.id;
   const shared = frame.shared === true;
-  if (session.names.has(name)) {
+  const entry = ctx.names.entry(name);
+  if (session.names.has(name) && entry?.shared === shared) {
     session.send({ action: 'registered', id: name }); // [SB-4.1-3]
     return;
   }
@@ -19,7 +20,6 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(session, 'forbidden', `this identity may not register "${name}"`, name); // [SB-4.5-3]
     return;
   }
-  const entry = ctx.names.entry(name);
   if (entry !== undefined && entry.shared !== shared) {
     const modes = entry.shared ? 'a shared pool' : 'exclusively';
     refuse(session, 'name_conflict', `"${name}" is registered ${modes}; the modes never mix`, name); // [SB-6.4-1]

@@ -8,7 +8,7 @@ import { messageSuffix, type SendFrame } from '../../protocol/index.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../admit.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
-import { route } from '../route.js';
+import { route, type Plan } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): void {
@@ -28,51 +28,60 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   }
   const timeoutMs = frame.timeout ?? ctx.limits.defaultTimeoutMs;
   if (frame.ack !== undefined && !admitRequest(ctx, session, frame.ack, timeoutMs, ids)) return;
+  const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
+  if (body === undefined) return;
+  // A legacy sender cannot hear `gathered` [SB-2-3]: its gather is a first-answer request ([SB-6.2-2]).
+  const gather = frame.gather === true && session.dialect === 'extended';
 
-  const resolved = resolve(ctx, dest, frame.ack !== undefined);
+  const resolved = resolve(ctx, dest, frame.ack !== undefined, body);
   if ('refused' in resolved) {
     if (resolved.refused === 'pool_busy') {
       const message = 'every member of a pool among the destinations is at its in-flight limit';
       session.error('limit_exceeded', message, { ...ids, limit: 'maxInFlightPerMember' }); // [SB-6.4-1]
+    } else if (resolved.refused === 'total') {
+      const message = `the broker's mailboxes hold ${ctx.limits.maxMailboxBytesTotal} bytes, their maximum`;
+      session.error('limit_exceeded', message, { ...ids, limit: 'maxMailboxBytesTotal' }); // [SB-6.3-2]
     } else {
       session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: resolved.name }); // [SB-6.3-2]
     }
     return;
   }
-  const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
-  if (body === undefined) return;
   const { targets, delivered, unknown, queued } = resolved;
   if (frame.ref !== undefined) {
     const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
-    session.send(queued.length > 0 ? { ...sent, queued } : sent); // [SB-4.3-3]
+    session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
   }
-  route(ctx, session, targets, queued, {
+  route(ctx, session, resolved, {
     payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
     ack: frame.ack,
     ref: frame.ref,
     timeoutMs,
-    gather: frame.gather === true,
+    gather,
     retry: frame.retry === true,
   });
 }
 
-interface Resolved {
-  targets: Target<Session>[];
+interface Resolved extends Plan {
+  targets: Array<Target<Session> & { slots: number[] }>;
   delivered: string[];
   unknown: string[];
-  queued: string[];
+  queued: Array<{ name: string; slot: number }>;
+  slotNames: string[];
+  bytes: number;
 }
 
-type Refused = { refused: 'pool_busy' } | { refused: 'mailbox_full'; name: string };
+type Refused = { refused: 'pool_busy' } | { refused: 'full' | 'total'; name: string };
 
 /**
- * One target per connection ([SB-4.3-2]), one pool member per pool name ([SB-6.4-1]), the offline durable
- * names, and the names nobody holds; or why the send is refused before anything is delivered.
+ * The destinations in the order of `dest`, each once: registered names (one pool member per pool name,
+ * [SB-6.4-1]), offline durable names, and names nobody holds; or why the send is refused before anything
+ * is delivered. A connection reached by several names gets one message ([SB-4.3-2]) and answers for
+ * each of them: one slot per name ([SB-6.2-1]).
  */
-function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean): Resolved | Refused {
-  const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [] };
+function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean, body: string): Resolved | Refused {
+  const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [], slotNames: [], bytes: 0 };
   const seenNames = new Set<string>();
-  const seenPeers = new Set<Session>();
+  const byPeer = new Map<Session, Target<Session> & { slots: number[] }>();
   const cap = ctx.limits.maxInFlightPerMember;
   const usable = isRequest ? (member: Session) => ctx.pending.inFlight(member) < cap : undefined;
   for (const name of dest) {
@@ -80,17 +89,30 @@ function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean
     seenNames.add(name);
     const entry = ctx.names.entry(name);
     if (entry === undefined) {
-      if (!ctx.mailboxes.has(name)) resolved.unknown.push(name);
-      else if (!ctx.mailboxes.canQueue(name)) return { refused: 'mailbox_full', name };
-      else resolved.queued.push(name);
+      if (!ctx.mailboxes.has(name)) {
+        resolved.unknown.push(name);
+        continue;
+      }
+      if (resolved.queued.length === 0) resolved.bytes = Buffer.byteLength(body); // counted only when queued
+      const room = ctx.mailboxes.canQueue(name, resolved.bytes, resolved.bytes * resolved.queued.length);
+      if (room !== 'ok') return { refused: room, name };
+      resolved.queued.push({ name, slot: resolved.slotNames.length });
+      resolved.slotNames.push(name);
       continue;
     }
     const peer = ctx.names.pick(name, entry.shared ? usable : undefined);
     if (peer === undefined) return { refused: 'pool_busy' };
     resolved.delivered.push(name);
-    if (seenPeers.has(peer)) continue;
-    seenPeers.add(peer);
-    resolved.targets.push({ peer, name });
+    const slot = resolved.slotNames.length;
+    resolved.slotNames.push(name);
+    const reached = byPeer.get(peer);
+    if (reached !== undefined) {
+      reached.slots.push(slot);
+      continue;
+    }
+    const target = { peer, name, slots: [slot] };
+    byPeer.set(peer, target);
+    resolved.targets.push(target);
   }
   return resolved;
 }
