@@ -13,7 +13,7 @@ import { SwitchboardError } from '../client/errors.js';
 import type { GatherResult, RequestResult, SendReport } from '../client/requests.js';
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
 import type { WebSocketConstructor } from '../client/connection.js';
-import { CLOSE_CODES } from '../protocol/index.js';
+import { CLOSE_CODES, type ErrorCode } from '../protocol/index.js';
 import { patternMatcher, type Identity, type Permission } from './auth/policy.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
@@ -31,8 +31,10 @@ export type { ConnectionInfo } from './connections.js';
 
 export interface BrokerEvents {
   connection: [info: ConnectionInfo];
-  /** A connection ended; `reason` says why when the broker closed it (empty otherwise). */
+  /** A connection ended; `reason` is the close reason the broker gave, or else the one its peer gave. */
   disconnect: [info: ConnectionInfo, code: number, reason: string];
+  /** The broker refused a connection's `register` or `auth`: `code` says why, `subject` names the name. */
+  refused: [info: ConnectionInfo, code: ErrorCode, subject: string];
   registered: [name: string, info: ConnectionInfo];
   unregistered: [name: string, info: ConnectionInfo];
   /**
@@ -239,6 +241,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   connected(connection: ConnectionInfo): void {
     this.#notify('connection', connection);
+  }
+
+  refused(session: Session, code: ErrorCode, subject: string): void {
+    this.#notify('refused', info(session), code, subject);
   }
 
   disconnected(connection: ConnectionInfo, code: number, reason: string): void {

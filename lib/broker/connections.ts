@@ -127,8 +127,12 @@ export class Connections {
     this.#executor.frame(session, data);
   }
 
-  /** The connection's socket closed; the cleanup follows the frames that arrived before ([SB-2-8]). */
-  close(session: Session, code: number): void {
+  /**
+   * The connection's socket closed (with the peer's `reason`, if it gave one); the cleanup follows the
+   * frames that arrived before ([SB-2-8]).
+   */
+  close(session: Session, code: number, reason = ''): void {
+    if (session.closeReason === '') session.closeReason = reason;
     this.#executor.close(session, code);
   }
 
@@ -158,9 +162,9 @@ export class Connections {
       session.alive = true;
     });
     ws.on('message', (data, isBinary) => this.frame(session, data as Buffer, isBinary));
-    ws.once('close', (code) => this.close(session, code));
+    ws.once('close', (code, reason) => this.close(session, code, reason.toString()));
     this.#owner.connected(info(session));
-    this.#admit(session);
+    this.#requireIdentity(session);
   }
 
   /**
@@ -168,7 +172,7 @@ export class Connections {
    * identity if there is one, and must otherwise authenticate within `authTimeoutMs` (legacy clients,
    * which cannot, are closed at once).
    */
-  #admit(session: Session): void {
+  #requireIdentity(session: Session): void {
     const policy = this.#owner.options.auth;
     session.identity = policy === undefined ? OPEN_IDENTITY : policy.anonymous;
     if (session.identity !== undefined) return;

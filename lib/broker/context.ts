@@ -2,7 +2,7 @@
  * What a handler may touch: the limits, the name registry, the pending-request table, and the broker's
  * events. Handlers get it as their first argument; the broker owns the one instance.
  */
-import type { Limits } from '../protocol/index.js';
+import type { ErrorCode, Limits } from '../protocol/index.js';
 import type { Permission } from './auth/policy.js';
 import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
@@ -27,6 +27,8 @@ export interface BrokerContext {
   authenticate(session: Session, token: string): Authenticated | Promise<Authenticated>;
   /** The open connection with this id, if any. */
   sessionById(id: string): Session | undefined;
+  /** Tell the broker's listeners (and log) that a `register` or `auth` was refused. */
+  refused(session: Session, code: ErrorCode, subject: string): void;
   /** A fault inside the broker or one of its hooks: reported, never thrown. */
   fault(error: unknown): void;
   /** Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox. */

@@ -55,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const broker = new Broker(options);
   broker.on('connection', (c) => logger.info(`connection ${c.id} ${c.dialect} from ${c.remoteAddress}`));
-  broker.on('disconnect', (c, code) => logger.info(`disconnect ${c.id} (${code})`));
+  broker.on('disconnect', (c, code, reason) => logger.info(`disconnect ${c.id} (${code}${reason === '' ? '' : ` ${reason}`})`));
+  broker.on('refused', (c, code, subject) => logger.info(`refused ${subject === 'auth' ? 'auth' : `"${subject}"`} to ${c.id}: ${code}`));
   broker.on('registered', (name, c) => logger.info(`registered "${name}" by ${c.id}`));
   broker.on('unregistered', (name, c) => logger.info(`unregistered "${name}" by ${c.id}`));
   await broker.listen();

@@ -35,6 +35,13 @@ t.test('serve runs a broker, logs lifecycle lines, and exits 0 on SIGTERM', asyn
   const s = serve([]);
   t.teardown(() => s.child.kill('SIGKILL'));
   const peer = await Peer.named(await s.url, 'cli-test');
+  const thief = await Peer.connect(await s.url, { extended: false });
+  thief.send({ action: 'register', id: 'cli-test' });
+  t.equal((await thief.closed()).code, 1008);
+  const deadline = Date.now() + 2000;
+  while (!/disconnect \S+ \(1008 name_taken\)/.test(s.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.match(s.output(), /refused "cli-test" to \S+: name_taken/, 'a refusal is logged with its code');
+  t.match(s.output(), /disconnect \S+ \(1008 name_taken\)/, 'a disconnect is logged with its reason');
   s.child.kill('SIGTERM');
   t.equal((await peer.closed()).code, 1001, 'clients are told the broker is going away');
   const code = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('still running'), 8000))]);

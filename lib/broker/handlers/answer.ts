@@ -3,7 +3,7 @@
  * whether it wins, is late, or is unknown.
  */
 import type { AnswerError, AnswerFrame } from '../../protocol/index.js';
-import { forwardable } from '../admit.js';
+import { forwardable } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 

@@ -14,13 +14,14 @@ export function handleAuth(ctx: BrokerContext, session: Session, frame: AuthFram
     return;
   }
   const result = ctx.authenticate(session, frame.token);
-  if (result instanceof Promise) return result.then((settled) => admit(ctx, session, settled));
-  admit(ctx, session, result);
+  if (result instanceof Promise) return result.then((settled) => settle(ctx, session, settled));
+  settle(ctx, session, result);
 }
 
-function admit(ctx: BrokerContext, session: Session, result: Authenticated): void {
+function settle(ctx: BrokerContext, session: Session, result: Authenticated): void {
   if (result.identity === undefined) {
     if (result.fault !== undefined) ctx.fault(result.fault);
+    ctx.refused(session, 'unauthorized', 'auth');
     session.error('unauthorized', 'the token is not valid'); // [SB-4.5-2]
     session.close(CLOSE_CODES.policyViolation, result.fault === undefined ? 'unauthorized' : 'unauthorized: the policy failed');
     return;

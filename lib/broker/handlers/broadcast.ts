@@ -2,7 +2,7 @@
  * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name.
  */
 import { messageSuffix, type BroadcastFrame } from '../../protocol/index.js';
-import { forwardable, idsOf, senderName } from '../admit.js';
+import { forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
 import { route } from '../route.js';

@@ -3,7 +3,7 @@
  * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them.
  */
 import { messageSuffix, type PublishFrame } from '../../protocol/index.js';
-import { admitRequest, forwardable, idsOf, senderName } from '../admit.js';
+import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
 import { route } from '../route.js';

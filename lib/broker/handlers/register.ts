@@ -17,21 +17,21 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     return;
   }
   if (!ctx.authorize(session, 'register', name)) {
-    refuse(session, 'forbidden', `this identity may not register "${name}"`, name); // [SB-4.5-3]
+    refuse(ctx, session, 'forbidden', `this identity may not register "${name}"`, name); // [SB-4.5-3]
     return;
   }
   if (entry !== undefined && entry.shared !== shared) {
     const modes = entry.shared ? 'a shared pool' : 'exclusively';
-    refuse(session, 'name_conflict', `"${name}" is registered ${modes}; the modes never mix`, name); // [SB-6.4-1]
+    refuse(ctx, session, 'name_conflict', `"${name}" is registered ${modes}; the modes never mix`, name); // [SB-6.4-1]
     return;
   }
   const holder = entry?.shared === false ? entry.holder : undefined;
   if (holder !== undefined && !(frame.takeover === true && sameIdentity(holder, session))) {
-    refuse(session, 'name_taken', `the name "${name}" is held by another connection`, name); // [SB-4.1-2]
+    refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name); // [SB-4.1-2]
     return;
   }
   if (session.names.size >= ctx.limits.maxNamesPerConnection) {
-    refuse(session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name); // [SB-4.1-5]
+    refuse(ctx, session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name); // [SB-4.1-5]
     return;
   }
   if (holder !== undefined) {
@@ -47,7 +47,8 @@ function sameIdentity(a: Session, b: Session): boolean {
   return a.authenticated && b.authenticated && a.identity?.id === b.identity?.id;
 }
 
-function refuse(session: Session, code: Refusal, message: string, name: string): void {
+function refuse(ctx: BrokerContext, session: Session, code: Refusal, message: string, name: string): void {
+  ctx.refused(session, code, name);
   if (session.dialect === 'legacy') {
     session.close(CLOSE_CODES.policyViolation, code); // [SB-4.1-4]
     return;

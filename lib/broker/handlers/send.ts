@@ -5,7 +5,7 @@
  * delivered whole or not at all.
  */
 import { messageSuffix, type SendFrame } from '../../protocol/index.js';
-import { admitRequest, forwardable, idsOf, senderName } from '../admit.js';
+import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
 import { route, type Plan } from '../route.js';
