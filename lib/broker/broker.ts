@@ -210,13 +210,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return !this.#shuttingDown;
   }
 
-  takeName(session: Session, name: string, shared: boolean): void {
-    takeName(this, session, name, shared);
+  takeName(session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
+    takeName(this, session, name, shared, ids);
     this.#notify('registered', name, info(session));
   }
 
-  releaseName(session: Session, name: string, explicit: boolean): void {
-    if (releaseName(this, session, name, explicit, this.#durable?.(name) === true)) {
+  releaseName(session: Session, name: string, explicit: boolean, ids: { ref?: string } = {}): void {
+    if (releaseName(this, session, name, explicit, this.#durable?.(name) === true, ids)) {
       this.#notify('unregistered', name, info(session));
     }
   }
@@ -297,11 +297,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return own;
   }
 
-  /** [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it. */
+  /**
+   * [SB-6.3-2] Messages past their age leave their mailbox, and their senders hear it when they asked for
+   * a report (`ref`): a send without one has nothing to identify it by.
+   */
   #sweepMailboxes(): void {
     for (const { name, item } of this.mailboxes.sweep(Date.now())) {
-      const details = item.ref === undefined ? { id: name } : { id: name, ref: item.ref };
-      this.#connections.byId(item.senderId)?.error('expired', `a message queued for "${name}" expired before it came back`, details);
+      if (item.ref === undefined) continue;
+      const message = `a message queued for "${name}" expired before it came back`;
+      this.#connections.byId(item.senderId)?.error('expired', message, { id: name, ref: item.ref });
     }
   }
 

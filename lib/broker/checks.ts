@@ -49,6 +49,14 @@ export function admitRequest(ctx: BrokerContext, session: Session, ack: string, 
   return true;
 }
 
+/**
+ * The `ref` of a control frame, to echo in every reply and error it causes ([SB-4.0-5]); legacy clients,
+ * whose frames are exactly wsmsgbroker's, never get one.
+ */
+export function refOf(session: Session, frame: { ref?: string }): { ref?: string } {
+  return frame.ref === undefined || session.dialect === 'legacy' ? {} : { ref: frame.ref };
+}
+
 /** The correlation fields of a frame, to echo in errors about it ([SB-7-2]). */
 export function idsOf(frame: { ack?: string; ref?: string }): ErrorDetails {
   const ids: ErrorDetails = {};

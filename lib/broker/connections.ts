@@ -196,7 +196,7 @@ export class Connections {
       return;
     }
     const { frame } = decoded;
-    if (session.identity === undefined && frame.action !== 'auth') {
+    if (session.identity === undefined && frame.action !== 'auth' && frame.action !== 'hello') {
       session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
       session.close(CLOSE_CODES.policyViolation, 'authentication required');
       return;

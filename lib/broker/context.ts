@@ -32,10 +32,10 @@ export interface BrokerContext {
   /** A fault inside the broker or one of its hooks: reported, never thrown. */
   fault(error: unknown): void;
   /** Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox. */
-  takeName(session: Session, name: string, shared: boolean): void;
+  takeName(session: Session, name: string, shared: boolean, ids?: { ref?: string }): void;
   /**
    * Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open.
    * Unless `explicit` (an unregister), a durable name left without holder keeps a mailbox.
    */
-  releaseName(session: Session, name: string, explicit: boolean): void;
+  releaseName(session: Session, name: string, explicit: boolean, ids?: { ref?: string }): void;
 }

@@ -11,6 +11,7 @@ import { handleAnswer } from './handlers/answer.js';
 import { handleAuth } from './handlers/auth.js';
 import { handleBroadcast } from './handlers/broadcast.js';
 import { handleCancel } from './handlers/cancel.js';
+import { handleHello } from './handlers/hello.js';
 import { handlePublish } from './handlers/publish.js';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
 import { handleRegister } from './handlers/register.js';
@@ -19,6 +20,8 @@ import { handleUnregister } from './handlers/unregister.js';
 
 export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame, raw: string | undefined): Promise<void> | void {
   switch (frame.action) {
+    case 'hello':
+      return handleHello(ctx, session, frame);
     case 'auth':
       return handleAuth(ctx, session, frame);
     case 'register':

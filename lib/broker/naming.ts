@@ -9,10 +9,10 @@ import { writeDelivery } from './route.js';
 import type { Session } from './session.js';
 
 /** Take `name` for `session`, then deliver its mailbox in order ([SB-6.3-1]). */
-export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean): void {
+export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
   ctx.names.take(name, session, shared);
   session.names.add(name);
-  session.send({ action: 'registered', id: name });
+  session.send({ action: 'registered', id: name, ...ids });
   for (const item of ctx.mailboxes.take(name)) {
     const { payload, request, slot } = item;
     if (request === undefined) {
@@ -28,12 +28,19 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
  * Release `name`; returns false when `session` did not hold it. A durable name that lost its last holder
  * otherwise than by unregister keeps a mailbox ([SB-6.3-1]).
  */
-export function releaseName(ctx: BrokerContext, session: Session, name: string, explicit: boolean, durable: boolean): boolean {
+export function releaseName(
+  ctx: BrokerContext,
+  session: Session,
+  name: string,
+  explicit: boolean,
+  durable: boolean,
+  ids: { ref?: string } = {},
+): boolean {
   if (!session.names.delete(name)) return false;
   ctx.names.release(name, session);
   ctx.pending.nameReleased(session, name);
   const wasDurable = session.durableNames.delete(name) || durable;
   if (wasDurable && !explicit && ctx.names.entry(name) === undefined) ctx.mailboxes.open(name, Date.now());
-  session.send({ action: 'unregistered', id: name });
+  session.send({ action: 'unregistered', id: name, ...ids });
   return true;
 }

@@ -10,11 +10,11 @@ import { AnswerError } from './client-frames.js';
 const strict = { additionalProperties: false } as const;
 
 /** [SB-5.1] The name is now this connection's. */
-export const RegisteredFrame = Type.Object({ action: Type.Literal('registered'), id: Name }, strict);
+export const RegisteredFrame = Type.Object({ action: Type.Literal('registered'), id: Name, ref: Type.Optional(Ref) }, strict);
 export type RegisteredFrame = Static<typeof RegisteredFrame>;
 
 /** [SB-5.2] The name is no longer this connection's. */
-export const UnregisteredFrame = Type.Object({ action: Type.Literal('unregistered'), id: Name }, strict);
+export const UnregisteredFrame = Type.Object({ action: Type.Literal('unregistered'), id: Name, ref: Type.Optional(Ref) }, strict);
 export type UnregisteredFrame = Static<typeof UnregisteredFrame>;
 
 /** [SB-5.3] A message for this connection; with `ack`, a request it may answer. */
@@ -77,17 +77,17 @@ export type SentFrame = Static<typeof SentFrame>;
 
 /** [SB-5.7] The connection is now this identity (extended only). */
 export const AuthenticatedFrame = Type.Object(
-  { action: Type.Literal('authenticated'), identity: Type.String() },
+  { action: Type.Literal('authenticated'), identity: Type.String(), ref: Type.Optional(Ref) },
   strict,
 );
 export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
 
 /** [SB-5.8] A subscription is in place (extended only). */
-export const SubscribedFrame = Type.Object({ action: Type.Literal('subscribed'), topic: Topic }, strict);
+export const SubscribedFrame = Type.Object({ action: Type.Literal('subscribed'), topic: Topic, ref: Type.Optional(Ref) }, strict);
 export type SubscribedFrame = Static<typeof SubscribedFrame>;
 
 /** [SB-5.8] A subscription has ended (extended only). */
-export const UnsubscribedFrame = Type.Object({ action: Type.Literal('unsubscribed'), topic: Topic }, strict);
+export const UnsubscribedFrame = Type.Object({ action: Type.Literal('unsubscribed'), topic: Topic, ref: Type.Optional(Ref) }, strict);
 export type UnsubscribedFrame = Static<typeof UnsubscribedFrame>;
 
 /** [SB-5.9] The acknowledgement of a publish or broadcast: how many connections it reached (extended only). */
@@ -127,6 +127,20 @@ export const CancelOutFrame = Type.Object(
 );
 export type CancelOutFrame = Static<typeof CancelOutFrame>;
 
+/** [SB-4.10] The broker's answer to `hello`: what it speaks, and its limits (extended only). */
+export const HelloOutFrame = Type.Object(
+  {
+    action: Type.Literal('hello'),
+    protocol: Type.Literal('switchboard.v1'),
+    edition: Type.Integer({ minimum: 1, description: 'The edition of protocol.md this broker implements.' }),
+    features: Type.Array(Type.String(), { description: 'The features of section 11 this broker supports.' }),
+    limits: Type.Record(Type.String(), Type.Integer(), { description: 'The limits of section 9 this broker enforces.' }),
+    ref: Type.Optional(Ref),
+  },
+  strict,
+);
+export type HelloOutFrame = Static<typeof HelloOutFrame>;
+
 export const BROKER_FRAMES = {
   registered: RegisteredFrame,
   unregistered: UnregisteredFrame,
@@ -140,6 +154,7 @@ export const BROKER_FRAMES = {
   published: PublishedFrame,
   gathered: GatheredFrame,
   cancel: CancelOutFrame,
+  hello: HelloOutFrame,
 } as const;
 
 export type BrokerAction = keyof typeof BROKER_FRAMES;
@@ -155,4 +170,5 @@ export type BrokerFrame =
   | UnsubscribedFrame
   | PublishedFrame
   | GatheredFrame
-  | CancelOutFrame;
+  | CancelOutFrame
+  | HelloOutFrame;

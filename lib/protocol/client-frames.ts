@@ -17,6 +17,7 @@ export const RegisterFrame = Type.Object(
     takeover: Type.Optional(Type.Boolean({ description: 'Take the name over from a connection of the same identity.' })),
     shared: Type.Optional(Type.Boolean({ description: 'Serve the name as one member of a responder pool.' })),
     durable: Type.Optional(Type.Boolean({ description: 'Queue messages for the name while it is offline.' })),
+    ref: Type.Optional(Ref),
   },
   { ...strict, description: 'Register a name for this connection.' },
 );
@@ -24,7 +25,7 @@ export type RegisterFrame = Static<typeof RegisterFrame>;
 
 /** [SB-4.2] Release one name (`id`), or every name this connection holds (no `id`). */
 export const UnregisterFrame = Type.Object(
-  { action: Type.Literal('unregister'), id: Type.Optional(Name) },
+  { action: Type.Literal('unregister'), id: Type.Optional(Name), ref: Type.Optional(Ref) },
   { ...strict, description: 'Release a name, or all names of this connection.' },
 );
 export type UnregisterFrame = Static<typeof UnregisterFrame>;
@@ -68,21 +69,21 @@ export type AnswerFrame = Static<typeof AnswerFrame>;
 
 /** [SB-4.5] Present a token; the connection becomes the token's identity (extended). */
 export const AuthFrame = Type.Object(
-  { action: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) },
+  { action: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }), ref: Type.Optional(Ref) },
   { ...strict, description: 'Authenticate this connection with a token.' },
 );
 export type AuthFrame = Static<typeof AuthFrame>;
 
 /** [SB-4.6] Receive what is published to a topic and every topic below it (extended). */
 export const SubscribeFrame = Type.Object(
-  { action: Type.Literal('subscribe'), topic: Topic },
+  { action: Type.Literal('subscribe'), topic: Topic, ref: Type.Optional(Ref) },
   { ...strict, description: 'Subscribe to a topic and its subtopics.' },
 );
 export type SubscribeFrame = Static<typeof SubscribeFrame>;
 
 /** [SB-4.6] Stop a subscription (extended). */
 export const UnsubscribeFrame = Type.Object(
-  { action: Type.Literal('unsubscribe'), topic: Topic },
+  { action: Type.Literal('unsubscribe'), topic: Topic, ref: Type.Optional(Ref) },
   { ...strict, description: 'End a subscription.' },
 );
 export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
@@ -117,8 +118,16 @@ export const CancelFrame = Type.Object(
 );
 export type CancelFrame = Static<typeof CancelFrame>;
 
+/** [SB-4.10] Ask which edition and features of the protocol the broker speaks, and its limits (extended). */
+export const HelloFrame = Type.Object(
+  { action: Type.Literal('hello'), ref: Type.Optional(Ref) },
+  { ...strict, description: 'Ask the broker for its protocol edition, features and limits.' },
+);
+export type HelloFrame = Static<typeof HelloFrame>;
+
 /** Every frame a client may send, keyed by action. */
 export const CLIENT_FRAMES = {
+  hello: HelloFrame,
   auth: AuthFrame,
   register: RegisterFrame,
   unregister: UnregisterFrame,
@@ -133,6 +142,7 @@ export const CLIENT_FRAMES = {
 
 export type ClientAction = keyof typeof CLIENT_FRAMES;
 export type ClientFrame =
+  | HelloFrame
   | AuthFrame
   | RegisterFrame
   | UnregisterFrame

@@ -4,7 +4,7 @@
 import type { BrokerAction } from './broker-frames.js';
 
 /** [SB-2-2] The WebSocket subprotocol that selects the extended dialect. */
-export const SUBPROTOCOL = 'switchboard.v1';
+export const SUBPROTOCOL = 'switchboard.v1' as const;
 
 export type Dialect = 'legacy' | 'extended';
 
@@ -15,3 +15,27 @@ export const LEGACY_BROKER_ACTIONS: ReadonlySet<BrokerAction> = new Set<BrokerAc
   'message',
   'answer',
 ]);
+
+/**
+ * The edition of protocol.md this code implements (section 11): 2 added `ref` on control frames, `hello`,
+ * and the rules of the second edition; a broker of edition 1 answers `hello` with `unknown_action`.
+ */
+export const EDITION = 2;
+
+/**
+ * The features a broker announces in its `hello` answer (protocol.md section 11), so that a client can
+ * use what the broker it reached supports. New features are added here and in section 11 together.
+ */
+export const FEATURES = [
+  'ref',
+  'auth',
+  'topics',
+  'broadcast',
+  'gather',
+  'cancel',
+  'pools',
+  'mailboxes',
+  'events',
+  'takeover',
+] as const;
+export type Feature = (typeof FEATURES)[number];

@@ -262,3 +262,46 @@ t.test('a frame nested too deeply outside message is refused cheaply, naming the
   await a.close();
   t.same(await drained(broker), NOTHING_HELD);
 });
+
+t.test('every reply to a control frame, and every error it causes, carries its ref; a legacy client never gets one [SB-4.0-5]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.connect(url);
+  const b = await Peer.connect(url);
+  const old = await Peer.connect(url, { extended: false });
+  a.send({ action: 'register', id: 'a', ref: 'c1' });
+  a.send({ action: 'register', id: 'a2', ref: 'c2' });
+  a.send({ action: 'subscribe', topic: 'news', ref: 'c3' });
+  a.send({ action: 'unsubscribe', topic: 'news', ref: 'c4' });
+  t.same(await a.next(), { action: 'registered', id: 'a', ref: 'c1' });
+  t.same(await a.next(), { action: 'registered', id: 'a2', ref: 'c2' });
+  t.same(await a.next(), { action: 'subscribed', topic: 'news', ref: 'c3' });
+  t.same(await a.next(), { action: 'unsubscribed', topic: 'news', ref: 'c4' });
+  b.send({ action: 'subscribe', topic: 'news', ref: 'c5' });
+  b.send({ action: 'register', id: 'a', ref: 'c6' });
+  t.match(await b.next(), { action: 'error', code: 'not_registered', ref: 'c5' });
+  t.match(await b.next(), { action: 'error', code: 'name_taken', id: 'a', ref: 'c6' });
+  a.send({ action: 'unregister', ref: 'c7' });
+  a.send({ action: 'auth', token: 'x', ref: 'c8' });
+  a.send({ action: 'auth', token: 'x', ref: 'c9' });
+  old.send({ action: 'register', id: 'old', ref: 'c10' });
+  t.same(await a.next(), { action: 'unregistered', id: 'a', ref: 'c7' });
+  t.same(await a.next(), { action: 'unregistered', id: 'a2', ref: 'c7' });
+  t.same(await a.next(), { action: 'authenticated', identity: 'anonymous', ref: 'c8' });
+  t.match(await a.next(), { action: 'error', code: 'forbidden', ref: 'c9' });
+  t.same(await old.next(), { action: 'registered', id: 'old' });
+  for (const p of [a, b, old]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('hello tells the edition, the features and the limits, also before auth [SB-4.10-1]', async (t) => {
+  const { broker, url } = await startBroker(t, { auth: { anonymous: undefined }, limits: { maxNamesPerConnection: 3 } });
+  const a = await Peer.connect(url);
+  a.send({ action: 'hello', ref: 'h1' });
+  const hello = await a.next();
+  t.match(hello, { action: 'hello', protocol: 'switchboard.v1', edition: 2, ref: 'h1', limits: { maxNamesPerConnection: 3, maxMessageBytes: 1048576 } });
+  t.ok((hello.features as string[]).includes('ref'));
+  a.send({ action: 'register', id: 'a' });
+  t.match(await a.next(), { code: 'unauthorized' }, 'anything else still needs auth');
+  await a.closed();
+  t.same(await drained(broker), NOTHING_HELD);
+});

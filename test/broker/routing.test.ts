@@ -150,8 +150,8 @@ t.test('a full mailbox refuses the send; an expired message is reported to its s
   a.send({ action: 'send', dest: ['other', 'box'], message: 3, ref: 'm3', ack: 'r3' });
   t.match(await a.next(), { action: 'error', code: 'mailbox_full', id: 'box', ref: 'm3', ack: 'r3' });
   t.same(await other.quiet(30), [], 'nothing delivered when one destination refuses');
-  const expired = [await a.next((f) => f.code === 'expired', 2000), await a.next((f) => f.code === 'expired', 2000)];
-  t.same(expired.map((f) => [f.id, f.ref]), [['box', 'm1'], ['box', undefined]]);
+  t.match(await a.next((f) => f.code === 'expired', 2000), { id: 'box', ref: 'm1' });
+  t.same(await a.quiet(300), [], 'a send without ref has no report, and no expired either [SB-6.3-2]');
   t.equal(broker.stats().queued, 0);
   const back = await Peer.named(url, 'box');
   t.same(await back.quiet(50), [], 'expired messages are not delivered');
@@ -309,4 +309,22 @@ t.test('a mailbox is bounded in bytes: a send past maxMailboxBytes is refused wi
   t.match(await a.next((f) => f.ref === 's7'), { action: 'error', code: 'limit_exceeded', limit: 'maxMailboxBytesTotal' });
   t.equal(broker.stats().queuedBytes, 5000);
   await a.close();
+});
+
+t.test('a queued request ends at the earlier of its deadline and the mailbox age, with one outcome [SB-6.3-3]', async (t) => {
+  const { broker, url } = await startBroker(t, { durableNames: ['box'], limits: { maxMailboxAgeMs: 300 } });
+  const box = await Peer.named(url, 'box');
+  await box.close();
+  const a = await Peer.named(url, 'a');
+  const started = Date.now();
+  a.send({ action: 'send', dest: 'box', message: 'q', ack: 'r1', timeout: 2500, ref: 's1' });
+  t.match(await a.next(), { action: 'sent', ref: 's1', queued: ['box'] });
+  t.match(await a.next((f) => f.ack === 'r1', 2000), { action: 'error', code: 'timeout', ack: 'r1' });
+  const elapsed = Date.now() - started;
+  t.ok(elapsed >= 280 && elapsed < 1500, `ended at the mailbox age (${elapsed} ms), not at its 2500 ms deadline`);
+  const back = await Peer.named(url, 'box');
+  t.same(await back.quiet(100), [], 'the ended request is not delivered when the name comes back');
+  t.same(await a.quiet(50), [], 'one outcome only');
+  for (const p of [a, back]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
 });

@@ -4,29 +4,31 @@
  * promise), and a hook that fails or does not answer in time refuses the token (hooks.ts).
  */
 import { CLOSE_CODES, type AuthFrame } from '../../protocol/index.js';
+import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Authenticated } from '../hooks.js';
 import type { Session } from '../session.js';
 
 export function handleAuth(ctx: BrokerContext, session: Session, frame: AuthFrame): Promise<void> | void {
+  const ids = refOf(session, frame); // [SB-4.0-5]
   if (session.authenticated) {
-    session.error('forbidden', 'this connection has already authenticated'); // [SB-4.5-4]
+    session.error('forbidden', 'this connection has already authenticated', ids); // [SB-4.5-4]
     return;
   }
   const result = ctx.authenticate(session, frame.token);
-  if (result instanceof Promise) return result.then((settled) => settle(ctx, session, settled));
-  settle(ctx, session, result);
+  if (result instanceof Promise) return result.then((settled) => settle(ctx, session, settled, ids));
+  settle(ctx, session, result, ids);
 }
 
-function settle(ctx: BrokerContext, session: Session, result: Authenticated): void {
+function settle(ctx: BrokerContext, session: Session, result: Authenticated, ids: { ref?: string }): void {
   if (result.identity === undefined) {
     if (result.fault !== undefined) ctx.fault(result.fault);
     ctx.refused(session, 'unauthorized', 'auth');
-    session.error('unauthorized', 'the token is not valid'); // [SB-4.5-2]
+    session.error('unauthorized', 'the token is not valid', ids); // [SB-4.5-2]
     session.close(CLOSE_CODES.policyViolation, result.fault === undefined ? 'unauthorized' : 'unauthorized: the policy failed');
     return;
   }
   session.identity = result.identity; // [SB-4.5-1]
   session.authenticated = true;
-  session.send({ action: 'authenticated', identity: result.identity.id });
+  session.send({ action: 'authenticated', identity: result.identity.id, ...ids });
 }

@@ -47,6 +47,8 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     return;
   }
   const { targets, delivered, unknown, queued } = resolved;
+  // [SB-6.3-3] A request that waits in a mailbox ends at the earlier of its deadline and the mailbox's age.
+  const deadlineMs = queued.length > 0 ? Math.min(timeoutMs, ctx.limits.maxMailboxAgeMs) : timeoutMs;
   if (frame.ref !== undefined) {
     const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
     session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
@@ -55,7 +57,7 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
     ack: frame.ack,
     ref: frame.ref,
-    timeoutMs,
+    timeoutMs: deadlineMs,
     gather,
     retry: frame.retry === true,
   });
