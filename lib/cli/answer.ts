@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Client, type MessageContext } from '../client/node.js';
-import { DEFAULT_URL, parseCommand, parseMilliseconds, tokenFromEnvironment, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, exitCode, parseCommand, parseMilliseconds, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'serve a name: answer requests with an echo or a command\'s output (--url, --exec)';
 
@@ -16,7 +16,8 @@ const USAGE = `usage: switchboard answer <name> [--url ${DEFAULT_URL}] [--exec "
 Registers <name> and answers every request: with the request's message (echo), or with --exec, with
 the output of "command" (run by /bin/sh, the message as JSON on stdin, SWITCHBOARD_FROM set to the
 sender's name). Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
-exit codes: 0 stopped by a signal, 1 failure (name_taken, unauthorized, forbidden), 2 usage
+exit codes: 0 stopped by a signal, 1 other failure, 2 usage, 7 unreachable, 10 unauthorized,
+11 forbidden, 12 name_taken (as for switchboard request)
 environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
@@ -54,9 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     client.on('error', (error) => {
       log(`${error.code}: ${error.message}`);
       // A name held by someone else is not going to come free by itself: stop rather than spin.
-      if (error.code === 'name_taken' || error.code === 'unauthorized' || error.code === 'forbidden') resolve(1);
+      if (error.code === 'name_taken' || error.code === 'unauthorized' || error.code === 'forbidden') resolve(exitCode(error.code));
     });
-    client.on('closed', ({ error }) => resolve(error === undefined ? 0 : 1));
+    client.on('closed', ({ error }) => resolve(error === undefined ? 0 : exitCode(error.code)));
   });
   const code = await stopped;
   // Leave the process as it was (run() may be called in a process that lives on, like a test).

@@ -8,7 +8,10 @@ import { Client, SwitchboardError } from '../client/node.js';
 
 export const DEFAULT_URL = 'ws://127.0.0.1:9042/';
 
-/** Exit status for each outcome (also in the commands' usage texts and lib/client/README.md). */
+/**
+ * Exit status for each outcome (also in the commands' usage texts and lib/client/README.md): one
+ * mapping for every command, so a code means the same whichever command exits with it.
+ */
 export const EXIT_CODES = {
   ok: 0,
   other: 1,
@@ -22,7 +25,14 @@ export const EXIT_CODES = {
   shutting_down: 9,
   unauthorized: 10,
   forbidden: 11,
+  name_taken: 12,
 } as const;
+
+/** The exit status of a failure with error code `code`: its own when it has one, else `other`. */
+export function exitCode(code: string): number {
+  const outcome = code === 'invalid_argument' ? 'usage' : code;
+  return Object.hasOwn(EXIT_CODES, outcome) ? EXIT_CODES[outcome as keyof typeof EXIT_CODES] : EXIT_CODES.other;
+}
 
 /** The token in SWITCHBOARD_TOKEN, if any: an argument would show in `ps` and shell histories. */
 export function tokenFromEnvironment(): { token?: string } {
@@ -73,8 +83,7 @@ export function failure(command: string, error: unknown): number {
   }
   const remote = error.code === 'responder_error' ? ` (remote code ${error.remoteCode})` : '';
   process.stderr.write(`switchboard ${command}: ${error.code}${remote}: ${error.message}\n`);
-  const code = error.code === 'invalid_argument' ? 'usage' : error.code;
-  return code in EXIT_CODES ? EXIT_CODES[code as keyof typeof EXIT_CODES] : EXIT_CODES.other;
+  return exitCode(error.code);
 }
 
 /** The `<json>` argument, or a usage problem. */
@@ -94,7 +103,8 @@ export function parseMilliseconds(text: string): number | undefined {
 
 /**
  * A client for one operation: it does not reconnect (a broker it cannot reach is `unreachable` at
- * once), and its background errors are ignored (the operation's outcome says all a script needs).
+ * once, a name it cannot have `name_taken`), and its background errors are ignored (the operation's
+ * outcome says all a script needs).
  * Throws `invalid_argument` for a bad URL or name.
  */
 export function oneShotClient(url: string, name: string | undefined, timeoutMs: number): Client {

@@ -22,7 +22,7 @@ result per subscriber reached, as for switchboard request --gather. --name is th
 (default: a random anon-... name); --timeout is the deadline in milliseconds (default: 30000).
 
 exit codes: 0 published (or answered), 1 other failure, 2 usage, 7 unreachable, 8 disconnected,
-9 shutting_down, 10 unauthorized, 11 forbidden; with --request or --gather also 3 no_responders (no subscriber),
+9 shutting_down, 10 unauthorized, 11 forbidden, 12 name_taken; with --request or --gather also 3 no_responders (no subscriber),
 4 timeout, 5 responder_gone, 6 responder_error, as for switchboard request
 
 environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one

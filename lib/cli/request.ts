@@ -2,7 +2,7 @@
  * `switchboard request <dest> <json>`: send one request, print the answer's message as JSON on stdout,
  * exit 0. With `--gather`, every destination's result, as one JSON array (protocol.md 6.2). A failure prints its code and reason on stderr and exits with a code a script can test
  * (EXIT_CODES in client-command.ts, also in the usage text and lib/client/README.md). The connection is not retried:
- * a command that cannot reach its broker should say so at once.
+ * a command that cannot reach its broker, or cannot have its --name, should say so at once.
  */
 import type { Client } from '../client/node.js';
 import { isName } from '../protocol/index.js';
@@ -23,7 +23,8 @@ exit codes: 0 answered, 1 other failure, 2 usage, 3 no_responders, 4 timeout, 5 
 6 responder_error (the responder answered with an error), 7 unreachable (no connection to the
 broker: nothing was sent), 8 disconnected (the connection dropped: the request may have been handled),
 9 shutting_down (the broker is shutting down), 10 unauthorized (SWITCHBOARD_TOKEN missing or refused),
-11 forbidden (the token's identity may not use this name)
+11 forbidden (the token's identity may not use this name), 12 name_taken (another client holds --name:
+nothing was sent)
 
 environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;

@@ -8,7 +8,7 @@
  */
 import { Client, type SwitchboardError } from '../client/node.js';
 import { isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, exitCode, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'print what is published to a topic, one JSON line each (--url, --name)';
 
@@ -18,7 +18,8 @@ Subscribes to <topic> and every topic below it and prints each delivery as one J
 {"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one).
 Never answers a published request. --name is the name to register (default: a random anon-... name).
 Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
-exit codes: 0 stopped by a signal, 1 failure (name_taken, unauthorized, forbidden, limit_exceeded), 2 usage
+exit codes: 0 stopped by a signal, 1 other failure (limit_exceeded, ...), 2 usage, 7 unreachable,
+10 unauthorized, 11 forbidden, 12 name_taken (as for switchboard request)
 environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
@@ -54,9 +55,9 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.once('error', onOutputError);
   client.on('error', (error) => {
     log(`${error.code}: ${error.message}`);
-    if (FATAL.has(error.code)) stop(1);
+    if (FATAL.has(error.code)) stop(exitCode(error.code));
   });
-  client.on('closed', ({ error }) => stop(error === undefined ? 0 : 1));
+  client.on('closed', ({ error }) => stop(error === undefined ? 0 : exitCode(error.code)));
   client.on('reconnecting', ({ url, delayMs }) => log(`connection lost; reconnecting to ${url} in ${delayMs} ms`));
 
   client
@@ -74,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       (error: SwitchboardError) => {
         log(`${error.code}: ${error.message}`);
-        stop(error.code === 'closed' ? 0 : 1);
+        stop(error.code === 'closed' ? 0 : exitCode(error.code));
       },
     );
 

@@ -10,10 +10,16 @@
  * in flight when a connection dropped rejects at once with `disconnected` and is never re-sent (it may
  * have been delivered); what was made while not ready waits in a bounded queue and goes out in order
  * once every name and subscription is in place again; `close()` rejects everything pending with `closed`.
+ *
+ * A refusal that retrying cannot change closes the client with its code, so `ready` and every pending
+ * call reject with it: `unauthorized`, `forbidden`, `limit_exceeded` always; until the client was first
+ * ready, also a configured name another client holds (`name_taken`, `name_conflict`) and a URL with no
+ * switchboard broker (`unreachable` with an HTTP status, `protocol_error`). Later those are retried: the
+ * holder may be this client's own old connection, and a proxy may answer 404 while the broker restarts.
  */
 import { CLOSE_CODES, OUTCOME_CODES, type ErrorFrame } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
-import { Connection } from './connection.js';
+import { Connection, type CloseInfo } from './connection.js';
 import { ControlReplies, type ControlAction } from './control.js';
 import { Emitter } from './emitter.js';
 import type { ReadFrame } from './frames.js';
@@ -46,6 +52,10 @@ export type {
   SendOptions,
 } from './types.js';
 
+/** Refusals of a token or a name that every later connection would get too; those of a taken name. */
+const ALWAYS_FINAL: ReadonlySet<string> = new Set(['unauthorized', 'forbidden', 'limit_exceeded']);
+const TAKEN: ReadonlySet<string> = new Set(['name_taken', 'name_conflict']);
+
 export class Client extends Emitter<ClientEvents> {
   readonly options: ResolvedOptions;
   #status: ClientStatus = 'connecting';
@@ -53,9 +63,11 @@ export class Client extends Emitter<ClientEvents> {
   #url: string;
   #urlIndex = 0;
   #failures = 0;
+  /** Once ready, a taken name may be held by this client's own old connection. */
+  #beenReady = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #replies = new ControlReplies();
+  readonly #replies: ControlReplies;
   readonly #readyWaiters: Array<{ resolve(): void; reject(error: SwitchboardError): void }> = [];
   readonly #outbox: Outbox;
   readonly #names: Names;
@@ -73,6 +85,7 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.options = resolveOptions(url, options);
     this.#url = this.options.urls[0];
+    this.#replies = new ControlReplies(this.options.connectTimeoutMs);
     const writable = () => (this.#writable() ? this.#conn : undefined);
     const control = (action: ControlAction, key: string, text: string, conn: Connection | undefined) =>
       this.#replies.request(action, key, text, (frame) => conn !== undefined && conn.send(frame), () => new SwitchboardError('disconnected', `cannot ${action} "${key}": not connected`));
@@ -131,8 +144,8 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
-   * Resolves when the client is ready (at once if it is); rejects with `closed` or `unreachable` if the
-   * client closes first.
+   * Resolves when the client is ready (at once if it is); rejects with the code the client closes with
+   * if it closes first: `closed`, `unreachable`, or a refusal such as `name_taken` (see the file's opening).
    */
   get ready(): Promise<void> {
     if (this.#status === 'ready') return Promise.resolve();
@@ -226,9 +239,10 @@ export class Client extends Emitter<ClientEvents> {
   // ---- names -----------------------------------------------------------------------------------
 
   /**
-   * Register another name; resolves once the broker holds it for this client. It is registered again,
-   * the same way, after every reconnect. `shared`: join the name's responder pool; `durable`: keep a
-   * mailbox while the client is away. A name already held with other options rejects with `invalid_argument`.
+   * Register another name; resolves once the broker holds it for this client. A refusal rejects the call,
+   * even before ready, and the name is not kept; once held, it is registered again after every reconnect.
+   * `shared`: join the name's responder pool; `durable`: keep a mailbox while the client is away. A name
+   * already held with other options rejects with `invalid_argument`.
    */
   register(name: string, options: NameOptions = {}): Promise<void> {
     return this.#names.register(name, options, callSite(this.register));
@@ -317,6 +331,7 @@ export class Client extends Emitter<ClientEvents> {
           clearTimeout(this.#timer);
           this.#timer = undefined;
           this.#failures = 0;
+          this.#beenReady = true;
           this.#setStatus('ready');
           this.emit('ready', { url: conn.url, names: this.names, ...(this.#identity === undefined ? {} : { identity: this.#identity }) });
           for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
@@ -325,13 +340,7 @@ export class Client extends Emitter<ClientEvents> {
         (error: SwitchboardError) => {
           if (conn !== this.#conn) return;
           this.emit('error', error);
-          // Retrying cannot fix a refused token or a name the identity may not hold.
-          if (error.code === 'unauthorized' || error.code === 'forbidden') {
-            this.#closing ??= this.#shutdown(error.code, `the broker refused this client: ${error.message}`, error);
-            return;
-          }
-          // A taken name may be our own previous connection, not yet seen dead by the broker: retry later.
-          void conn.close(1000, `registration failed: ${error.code}`);
+          void conn.close(1000, `refused: ${error.code}`, error);
         },
       );
   }
@@ -397,7 +406,7 @@ export class Client extends Emitter<ClientEvents> {
     this.emit('error', error);
   }
 
-  #onClose(conn: Connection, info: { code: number; reason: string; opened: boolean; error?: SwitchboardError }): void {
+  #onClose(conn: Connection, info: CloseInfo): void {
     if (conn !== this.#conn) return;
     this.#conn = undefined;
     clearTimeout(this.#timer);
@@ -420,6 +429,12 @@ export class Client extends Emitter<ClientEvents> {
       // Another connection of this identity took a name over [SB-4.1-6]: taking it back would start a tug of war.
       const message = `a connection of the same identity took over this client's name (${info.reason})`;
       this.#closing ??= this.#shutdown('name_taken', message);
+      return;
+    }
+    // Refusals retrying cannot change (the file's opening says which, and why a taken name is retried once ready).
+    const error = info.error;
+    if (error !== undefined && (ALWAYS_FINAL.has(error.code) || (!this.#beenReady && (info.final || TAKEN.has(error.code))))) {
+      this.#closing ??= this.#shutdown(error.code, error.message, error);
       return;
     }
     this.#retry(wasReady, info.code, info.reason, info.error);
@@ -452,6 +467,7 @@ export class Client extends Emitter<ClientEvents> {
     const error = new SwitchboardError(code, message, cause === undefined ? {} : { cause });
     this.#outbox.ops.failAll(code, message, cause);
     this.#replies.failAll(error);
+    this.#names.close(error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
     this.#authReply?.reject(error);
     this.#authReply = undefined;

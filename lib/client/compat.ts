@@ -11,7 +11,12 @@
  * What differs, on purpose:
  * - A request that fails (no responders, timeout after `options.timeout`, responder gone, disconnected)
  *   emits `error` with a `SwitchboardError` whose `code` says which; wsmsgbroker waited forever. Like
- *   every `error` here, it is dropped when nobody listens (wsmsgbroker threw from its EventEmitter).
+ *   every `error` here but one, it is dropped when nobody listens (wsmsgbroker threw from its EventEmitter).
+ * - The one kept as wsmsgbroker had it: when the connection cannot be had (the broker does not serve
+ *   `path`: HTTP 404; not a switchboard broker; the name taken; the token refused), `error` is emitted,
+ *   then `close`, and with no `error` listener the error is thrown, an uncaught exception, as wsmsgbroker's
+ *   EventEmitter threw the 404 of its socket. Otherwise a program would wait for `open` forever. A broker
+ *   that is merely down is retried instead, silently.
  * - `open` and `registered` are emitted once, the first time the name is registered: after a reconnect
  *   the name is registered again silently, so code that attaches listeners in `registered` (as the
  *   wsmsgbroker README does) does not attach them twice. `reconnecting` and `ready` tell about later ones.
@@ -55,6 +60,8 @@ export class WSMsgBroker extends Emitter<WSMsgBrokerEvents> {
   /** The switchboard client underneath, for everything wsmsgbroker did not have. */
   readonly client: Client;
   #registeredOnce = false;
+  /** The last error emitted, so the close it causes does not say it twice. */
+  #reported: SwitchboardError | undefined;
 
   constructor(id: string, host: string, port: number | string, path?: string, options: WSMsgBrokerOptions = {}) {
     super();
@@ -78,7 +85,10 @@ export class WSMsgBroker extends Emitter<WSMsgBrokerEvents> {
       if (status === 'reconnecting') this.emit('reconnecting');
     });
     this.client.on('unregistered', (name) => this.emit('unregistered', name));
-    this.client.on('closed', () => this.emit('close'));
+    this.client.on('closed', ({ error }) => {
+      if (error !== undefined) this.#fatal(error);
+      this.emit('close');
+    });
     this.client.on('error', (error) => this.#error(error));
     this.client.on('message', (message, ctx) => {
       if (this.listenerCount('message') === 0) {
@@ -129,6 +139,17 @@ export class WSMsgBroker extends Emitter<WSMsgBrokerEvents> {
   }
 
   #error(error: SwitchboardError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') === 0) return;
+    this.#reported = error;
+    this.emit('error', error);
+  }
+
+  /** The client gave up: said as wsmsgbroker said a failed connection, thrown when nobody listens. */
+  #fatal(error: SwitchboardError): void {
+    if (this.listenerCount('error') === 0) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    } else if (error.cause === undefined || error.cause !== this.#reported) this.#error(error);
   }
 }

@@ -4,6 +4,12 @@
  * text frames into broker frames (frames.ts); it reports its end exactly once. Reconnecting, registering
  * and routing are the Client's business: a Connection never outlives its socket.
  *
+ * It also tells a refusal that retrying cannot change (`final`): a server that is not a switchboard
+ * broker (no subprotocol), and an upgrade answered with an HTTP status that says the URL is wrong (404:
+ * no broker at that path; 403: an origin the broker refuses; 200 or a redirect: not a WebSocket
+ * endpoint). A busy or restarting broker (5xx, 429, 408) is worth another try. Only `ws` says the status,
+ * in its error event's message; browsers hide it, so there every failed upgrade is retried.
+ *
  * Only the WHATWG WebSocket surface is used (onopen/onmessage/onclose/onerror, send, close, protocol),
  * which both browsers and the `ws` package provide, so the constructor is injected and the core stays
  * free of `node:*` and `ws`.
@@ -37,9 +43,29 @@ export interface ConnectionHandlers {
   problem(error: SwitchboardError): void;
   /**
    * The end, exactly once. `opened` tells a dropped connection from a failed attempt; `error` says why
-   * an attempt failed (`unreachable`, `protocol_error`, `timeout`) or why the client closed it.
+   * an attempt failed (`unreachable`, `protocol_error`, `timeout`) or why the client closed it; `final`
+   * says the server refused in a way another attempt will not change.
    */
-  close(info: { code: number; reason: string; opened: boolean; error?: SwitchboardError }): void;
+  close(info: CloseInfo): void;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  opened: boolean;
+  final: boolean;
+  error?: SwitchboardError;
+}
+
+/** `ws` reports an upgrade answered with another status than 101 as this error message. */
+const UNEXPECTED_RESPONSE = /^Unexpected server response: (\d{3})$/;
+
+/** `ws` refuses a server that selects none of the offered subprotocols, or another one, with these. */
+const NO_SUBPROTOCOL = /^Server sent (no|an invalid) subprotocol$/;
+
+/** True for the HTTP statuses of an upgrade that another attempt may turn into a connection. */
+function worthRetrying(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }
 
 export class Connection {
@@ -48,6 +74,7 @@ export class Connection {
   readonly #handlers: ConnectionHandlers;
   #opened = false;
   #ended = false;
+  #final = false;
   #error: SwitchboardError | undefined;
   #closedWaiters: Array<() => void> = [];
 
@@ -61,9 +88,7 @@ export class Connection {
     this.#ws.onerror = (event: unknown) => {
       // The close event follows. `ws` says why in `message`; browsers hide the reason on purpose.
       const message = (event as { message?: unknown } | null)?.message;
-      if (typeof message === 'string' && message !== '' && this.#error === undefined && !this.#opened) {
-        this.#error = new SwitchboardError('unreachable', `cannot connect to ${url}: ${message}`);
-      }
+      if (typeof message === 'string' && message !== '' && this.#error === undefined && !this.#opened) this.#failed(message);
     };
     this.#ws.onclose = (event) => this.#end(event.code, event.reason);
   }
@@ -104,6 +129,23 @@ export class Connection {
     return closed;
   }
 
+  /** Why the attempt failed, from the message of `ws`'s error event; whether another attempt could help. */
+  #failed(message: string): void {
+    if (NO_SUBPROTOCOL.test(message)) {
+      this.#final = true;
+      this.#error = new SwitchboardError('protocol_error', `${this.url} did not select the ${SUBPROTOCOL} subprotocol (${message}): not a switchboard broker?`);
+      return;
+    }
+    const status = Number(UNEXPECTED_RESPONSE.exec(message)?.[1] ?? NaN);
+    if (Number.isNaN(status) || worthRetrying(status)) {
+      this.#error = new SwitchboardError('unreachable', `cannot connect to ${this.url}: ${message}`);
+      return;
+    }
+    this.#final = true;
+    const why = status === 404 ? 'no broker serves that path' : 'not a switchboard broker, or not one that accepts this client';
+    this.#error = new SwitchboardError('unreachable', `cannot connect to ${this.url}: the server answered the upgrade with HTTP ${status} (${why})`);
+  }
+
   #onOpen(): void {
     if (this.#ended) return;
     if (this.#ws.protocol !== SUBPROTOCOL) {
@@ -111,6 +153,7 @@ export class Connection {
         'protocol_error',
         `${this.url} did not select the ${SUBPROTOCOL} subprotocol (selected "${this.#ws.protocol}"): not a switchboard broker?`,
       );
+      this.#final = true;
       void this.close(1000, 'subprotocol not selected', error);
       return;
     }
@@ -132,6 +175,6 @@ export class Connection {
     const opened = this.#opened;
     const error =
       this.#error ?? (opened ? undefined : new SwitchboardError('unreachable', `cannot connect to ${this.url} (closed with ${code})`));
-    this.#handlers.close({ code, reason, opened, ...(error ? { error } : {}) });
+    this.#handlers.close({ code, reason, opened, final: this.#final, ...(error ? { error } : {}) });
   }
 }

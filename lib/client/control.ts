@@ -7,8 +7,12 @@
  * oldest waiting frame with that key whose action can be refused with that code (`unauthorized`, which
  * has no `id`, answers the oldest). An error that fits no
  * waiting frame (a fire-and-forget send refused, an `expired` report) is not a reply: the caller emits it.
+ *
+ * Every frame waits with a deadline (the client's `connectTimeoutMs`), then rejects with `timeout`: a
+ * refusal that names nothing (an `internal_error` has no `id`) cannot be told from any other error, and
+ * a call that waits for it must not wait forever.
  */
-import type { SwitchboardError, SwitchboardErrorCode } from './errors.js';
+import { SwitchboardError, type SwitchboardErrorCode } from './errors.js';
 
 export type ControlAction = 'register' | 'unregister' | 'subscribe' | 'unsubscribe';
 
@@ -29,16 +33,24 @@ const LIMITS: Partial<Record<ControlAction, string>> = {
 interface Waiting {
   action: ControlAction;
   key: string;
+  timer: ReturnType<typeof setTimeout>;
   resolve(): void;
   reject(error: SwitchboardError): void;
 }
 
 export class ControlReplies {
   readonly #waiting: Waiting[] = [];
+  readonly #timeoutMs: number;
+
+  /** `timeoutMs`: how long a frame waits for its reply before it rejects with `timeout`. */
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
 
   /**
    * Send `text` (a control frame for `key`, the name or topic) with `send`; resolves on the broker's
-   * reply, rejects with its error, or with `disconnected` when `send` cannot write (`fail` makes that error).
+   * reply, rejects with its error, with `timeout` when no reply comes within the deadline, or with
+   * `disconnected` when `send` cannot write (`fail` makes that error).
    */
   request(action: ControlAction, key: string, text: string, send: (text: string) => boolean, fail: () => SwitchboardError): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -46,7 +58,13 @@ export class ControlReplies {
         reject(fail());
         return;
       }
-      this.#waiting.push({ action, key, resolve, reject });
+      const timer = setTimeout(() => {
+        const index = this.#waiting.indexOf(waiting);
+        if (index !== -1) this.#waiting.splice(index, 1);
+        reject(new SwitchboardError('timeout', `the broker did not answer ${action} "${key}" within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      const waiting: Waiting = { action, key, timer, resolve, reject };
+      this.#waiting.push(waiting);
     });
   }
 
@@ -68,13 +86,17 @@ export class ControlReplies {
 
   /** The connection is gone: nothing will be answered. */
   failAll(error: SwitchboardError): void {
-    for (const waiting of this.#waiting.splice(0)) waiting.reject(error);
+    for (const waiting of this.#waiting.splice(0)) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error);
+    }
   }
 
   #settle(match: (w: Waiting) => boolean, error?: SwitchboardError): boolean {
     const index = this.#waiting.findIndex(match);
     if (index === -1) return false;
     const [waiting] = this.#waiting.splice(index, 1);
+    clearTimeout(waiting.timer);
     if (error === undefined) waiting.resolve();
     else waiting.reject(error);
     return true;

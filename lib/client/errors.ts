@@ -25,8 +25,10 @@ export const CLIENT_ERROR_CODES = {
   responder_error: 'The responder answered with an error; remoteCode and remoteMessage hold what it said.',
   handler_error: 'A handler threw for a message that had no ack, so there was nobody to answer (emitted as an "error" event).',
   invalid_argument: 'A name is not valid by the name grammar, an option is wrong, or a message cannot be serialised as JSON.',
-  unreachable: 'The client gave up connecting: reconnect is off, or reconnect.maxAttempts was reached.',
-  protocol_error: 'The server did not select the switchboard.v1 subprotocol, or sent a frame the client cannot read.',
+  unreachable:
+    'The client gave up connecting: reconnect is off, reconnect.maxAttempts was reached, or the server refused the upgrade with an HTTP status retrying cannot change (404: no broker serves that path).',
+  protocol_error:
+    'The server did not select the switchboard.v1 subprotocol (not a switchboard broker), or sent a frame the client cannot read.',
 } as const;
 
 export type ClientErrorCode = keyof typeof CLIENT_ERROR_CODES;

@@ -16,9 +16,9 @@ import type {
 
 /**
  * The broker frames this client reads. Frames a later broker adds are skipped as `unknown`, so the
- * protocol can grow without breaking the client.
+ * protocol can grow without breaking the client; so is the answer to `hello`, which it does not send.
  */
-export type ReadFrame = BrokerFrame;
+export type ReadFrame = Exclude<BrokerFrame, { action: 'hello' }>;
 
 const CANCEL_REASONS: ReadonlySet<string> = new Set(['cancelled', 'timeout', 'answered', 'sender_gone']);
 

@@ -18,8 +18,10 @@ export interface ClientEvents {
   /** The connection dropped or an attempt failed; the next attempt starts after `delayMs`. */
   reconnecting: [info: { url: string; attempt: number; delayMs: number; code?: number; reason?: string; error?: SwitchboardError }];
   /**
-   * The client is closed for good: `close()` was called (no error), or it gave up: `unreachable`,
-   * `unauthorized`, `forbidden`, or `name_taken` (its name was taken over by its own identity).
+   * The client is closed for good: `close()` was called (no error), or it gave up on a refusal retrying
+   * cannot change: `unreachable`, `protocol_error`, `unauthorized`, `forbidden`, `limit_exceeded`,
+   * `name_taken` or `name_conflict` (a configured name held by another client before the first ready,
+   * or taken over by its own identity).
    */
   closed: [info: { error?: SwitchboardError }];
   /** A message for one of this client's names; `ctx.answer()` answers a request. */

@@ -140,7 +140,7 @@ t.test('in process: publish --gather prints a result per subscriber reached; --r
   t.same(await drained(broker), NOTHING_HELD);
 });
 
-t.test('in process: subscribe refuses bad usage and stops when its name is taken', async (t) => {
+t.test('in process: subscribe refuses bad usage and stops with the code of name_taken when its name is taken', async (t) => {
   const { url } = await startBroker(t);
   await readyClient(t, url, { name: 'held' });
   t.equal((await inProcess(subscribe, [])).code, 2);
@@ -149,6 +149,6 @@ t.test('in process: subscribe refuses bad usage and stops when its name is taken
   t.equal((await inProcess(subscribe, ['a', '--name', 'bad name'])).code, 2);
   t.equal((await inProcess(subscribe, ['--help'])).code, 0);
   const taken = await inProcess(subscribe, ['a', '--url', url, '--name', 'held']);
-  t.equal(taken.code, 1);
+  t.equal(taken.code, EXIT_CODES.name_taken);
   t.match(taken.stderr, 'name_taken');
 });

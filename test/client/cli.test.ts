@@ -119,11 +119,11 @@ t.test('exit code 2 for bad usage; --help exits 0; main lists both commands', { 
   t.match(main.stderr, /switchboard answer +serve a name/);
 });
 
-t.test('answer stops cleanly with exit 0 on SIGTERM, and exits 1 when its name is taken', { skip }, async (t) => {
+t.test('answer stops cleanly with exit 0 on SIGTERM, and exits with the code of name_taken when its name is taken', { skip }, async (t) => {
   const { url } = await startBroker(t);
   const { child, done } = await answerer(t, url, 'taken');
   const second = await cli(['answer', 'taken', '--url', url]);
-  t.equal(second.code, 1);
+  t.equal(second.code, EXIT_CODES.name_taken);
   t.match(second.stderr, /name_taken/);
   child.kill('SIGTERM');
   t.equal((await within(done, 5000, 'answer exits')).code, 0);
@@ -153,6 +153,18 @@ t.test('in process: request maps each outcome to its exit code and prints the an
   }
 });
 
+t.test('in process: request --name of a taken name exits with name_taken, not unreachable: the broker answered', async (t) => {
+  const { url } = await startBroker(t);
+  const calc = await readyClient(t, url, { name: 'calc' });
+  let asked = 0;
+  calc.handle(() => ++asked);
+  const ran = await inProcess(request, ['calc', '1', '--url', url, '--name', 'calc']);
+  t.equal(ran.code, EXIT_CODES.name_taken);
+  t.not(ran.code, EXIT_CODES.unreachable);
+  t.match(ran.stderr, /^switchboard request: name_taken: .*calc/);
+  t.equal(asked, 0, 'nothing was sent');
+});
+
 t.test('in process: request --gather prints every destination\'s result as one JSON array, in the order given', async (t) => {
   const { broker, url } = await startBroker(t);
   const one = await readyClient(t, url, { name: 'one' });
@@ -175,7 +187,7 @@ t.test('in process: request --gather prints every destination\'s result as one J
   t.same(await drained(broker), NOTHING_HELD);
 });
 
-t.test('in process: answer refuses bad usage and stops when its name is taken', async (t) => {
+t.test('in process: answer refuses bad usage and stops with the code of name_taken when its name is taken', async (t) => {
   const { url } = await startBroker(t);
   await readyClient(t, url, { name: 'held' });
   t.equal((await inProcess(answer, [])).code, 2);
@@ -184,6 +196,6 @@ t.test('in process: answer refuses bad usage and stops when its name is taken', 
   t.equal((await inProcess(answer, ['bad name', '--url', url])).code, 2);
   t.equal((await inProcess(answer, ['--help'])).code, 0);
   const taken = await inProcess(answer, ['held', '--url', url]);
-  t.equal(taken.code, 1);
+  t.equal(taken.code, EXIT_CODES.name_taken);
   t.match(taken.stderr, 'name_taken');
 });

@@ -4,11 +4,13 @@
  * client (legacy dialect) talking to it through the broker.
  */
 import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Broker } from '../../lib/broker/index.js';
 import { WSMsgBroker, type SwitchboardError } from '../../lib/client/node.js';
 import { drained, NOTHING_HELD, startBroker } from '../fixtures/broker.js';
+import { collect } from '../fixtures/cli.js';
 import { nextEvent, until, within, WAIT_MS } from '../fixtures/clients.js';
 
 const require = createRequire(import.meta.url);
@@ -124,6 +126,35 @@ t.test('the drop-in reports failed requests as coded errors instead of waiting f
   c.send('hello', 'mute', () => t.fail('no answer expected'));
   t.match((await refused)[0], { code: 'responder_error', remoteCode: 'no_handler' });
   t.throws(() => c.send('x', 'mute', 'not a function' as never), TypeError);
+});
+
+t.test('the drop-in on a path the broker does not serve emits error (HTTP 404), then close, as wsmsgbroker did', async (t) => {
+  const { broker, port } = await startBroker(t); // it serves "/", not the README's "foo"
+  const { Tracked } = tracked(t, port);
+  const c = new Tracked('client0', 'localhost', port, 'foo', true);
+  const order: string[] = [];
+  c.on('error', () => order.push('error'));
+  c.on('close', () => order.push('close'));
+  await nextEvent(c, 'close');
+  t.match(c.errors, [{ code: 'unreachable', message: /HTTP 404/ }]);
+  t.same(order, ['error', 'close']);
+  t.equal(c.client.status, 'closed', 'not retried');
+  t.equal(broker.stats().connections, 0);
+});
+
+t.test('the drop-in on a path the broker does not serve, with no error listener, throws the 404 as wsmsgbroker did', async (t) => {
+  const { port } = await startBroker(t);
+  const program = `import { WSMsgBroker } from './lib/client/node.ts'; new WSMsgBroker('client0', '127.0.0.1', ${port}, 'foo');`;
+  const child = spawn(process.execPath, ['--import=@tapjs/typescript/import', '--input-type=module', '--eval', program], {
+    cwd: new URL('../../', import.meta.url),
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = collect(child);
+  t.teardown(() => void child.kill('SIGKILL'));
+  const ran = await within(done, 30_000, 'the program ends');
+  t.equal(ran.code, 1, 'an uncaught exception');
+  t.match(ran.stderr, /SwitchboardError: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/foo: .*HTTP 404/);
 });
 
 t.test('the drop-in reconnects after a broker restart: registered once, answers still flow', async (t) => {

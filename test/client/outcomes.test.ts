@@ -275,11 +275,11 @@ t.test('names like __proto__ and constructor are ordinary names [SB-3-3]', async
   t.same(await web.request('constructor', 2), { from: 'constructor', message: 2 });
 });
 
-t.test('a server that does not select switchboard.v1 is never used: the client gives up with the reason', async (t) => {
+t.test('a server that does not select switchboard.v1 is never used: the client gives up with protocol_error and the reason', async (t) => {
   const fake = await fakeBroker(t, { subprotocol: false });
   const c = client(t, fake.url, { name: 'x', reconnect: false });
   const error = await rejection(c.ready);
-  t.equal(error.code, 'unreachable');
+  t.equal(error.code, 'protocol_error');
   t.match(error.message, /subprotocol/, 'ws refuses the handshake and says why');
   t.equal(fake.frames.length, 0, 'not a frame was sent to it');
 });
