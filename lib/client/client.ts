@@ -349,18 +349,18 @@ export class Client extends Emitter<ClientEvents> {
     if (conn !== this.#conn) return;
     switch (frame.action) {
       case 'registered':
-        this.#replies.confirm('register', frame.id);
+        this.#replies.confirm('register', frame.id, frame.ref);
         this.emit('registered', frame.id);
         return;
       case 'unregistered':
-        this.#replies.confirm('unregister', frame.id);
+        this.#replies.confirm('unregister', frame.id, frame.ref);
         this.emit('unregistered', frame.id);
         return;
       case 'subscribed':
-        this.#replies.confirm('subscribe', frame.topic);
+        this.#replies.confirm('subscribe', frame.topic, frame.ref);
         return;
       case 'unsubscribed':
-        this.#replies.confirm('unsubscribe', frame.topic);
+        this.#replies.confirm('unsubscribe', frame.topic, frame.ref);
         return;
       case 'message':
         return this.#responder.receive(frame, (text) => conn === this.#conn && conn.send(text));
@@ -395,6 +395,8 @@ export class Client extends Emitter<ClientEvents> {
     // The outcome of an operation the client already ended (its own timer, its signal): nothing to tell.
     if ((OUTCOME_CODES as readonly string[]).includes(frame.code) && frame.ack !== undefined) return;
     const error = new SwitchboardError(frame.code, frame.message, details);
+    // The refusal of a control frame, by the ref the broker echoes [SB-4.0-5].
+    if (frame.ack === undefined && frame.ref !== undefined && this.#replies.refuse(error, frame.id, frame.ref)) return;
     if (frame.ack === undefined && frame.ref === undefined) {
       // Errors without ack or ref answer the `auth` [SB-4.5-2], or a control frame ([SB-4.1-2], [SB-4.2-3], [SB-4.6-1]).
       const auth = this.#authReply;

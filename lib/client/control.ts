@@ -1,12 +1,16 @@
 /**
  * The control frames waiting for the broker's reply on the current connection: `register` and
- * `unregister` (protocol.md 4.1, 4.2), `subscribe` and `unsubscribe` (4.6). None carries a correlation
- * id: the broker handles the frames of one connection in order, so replies come in the order of the
- * frames. `registered`/`unregistered`/`subscribed`/`unsubscribed` name the name or topic they answer;
- * a refusal is an `error` without `ack` or `ref` whose `id` is that name or topic, and it answers the
- * oldest waiting frame with that key whose action can be refused with that code (`unauthorized`, which
- * has no `id`, answers the oldest). An error that fits no
- * waiting frame (a fire-and-forget send refused, an `expired` report) is not a reply: the caller emits it.
+ * `unregister` (protocol.md 4.1, 4.2), `subscribe` and `unsubscribe` (4.6). Each frame goes out with a
+ * `ref` of its own (`c-` and a counter: operation ids never contain `-`), which a broker of the second
+ * edition echoes in its reply and in any error the frame causes [SB-4.0-5]: replies are matched by it,
+ * in whatever order they come.
+ *
+ * A broker of the first edition echoes no `ref`; it answers one connection's frames in order, so its
+ * replies are matched by what they name: `registered`/`unregistered`/`subscribed`/`unsubscribed` name the
+ * name or topic they answer; a refusal is an `error` without `ack` or `ref` whose `id` is that name or
+ * topic, and it answers the oldest waiting frame with that key whose action can be refused with that
+ * code (`unauthorized`, which has no `id`, answers the oldest). An error that fits no waiting frame (a
+ * fire-and-forget send refused, an `expired` report) is not a reply: the caller emits it.
  *
  * Every frame waits with a deadline (the client's `connectTimeoutMs`), then rejects with `timeout`: a
  * refusal that names nothing (an `internal_error` has no `id`) cannot be told from any other error, and
@@ -33,6 +37,7 @@ const LIMITS: Partial<Record<ControlAction, string>> = {
 interface Waiting {
   action: ControlAction;
   key: string;
+  ref: string;
   timer: ReturnType<typeof setTimeout>;
   resolve(): void;
   reject(error: SwitchboardError): void;
@@ -41,6 +46,7 @@ interface Waiting {
 export class ControlReplies {
   readonly #waiting: Waiting[] = [];
   readonly #timeoutMs: number;
+  #next = 0;
 
   /** `timeoutMs`: how long a frame waits for its reply before it rejects with `timeout`. */
   constructor(timeoutMs: number) {
@@ -48,13 +54,15 @@ export class ControlReplies {
   }
 
   /**
-   * Send `text` (a control frame for `key`, the name or topic) with `send`; resolves on the broker's
-   * reply, rejects with its error, with `timeout` when no reply comes within the deadline, or with
-   * `disconnected` when `send` cannot write (`fail` makes that error).
+   * Send `text` (a control frame for `key`, the name or topic, as a JSON object without `ref`) with
+   * `send`, with a `ref` added; resolves on the broker's reply, rejects with its error, with `timeout`
+   * when no reply comes within the deadline, or with `disconnected` when `send` cannot write (`fail`
+   * makes that error).
    */
   request(action: ControlAction, key: string, text: string, send: (text: string) => boolean, fail: () => SwitchboardError): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (!send(text)) {
+      const ref = `c-${(++this.#next).toString(36)}`;
+      if (!send(`${text.slice(0, -1)},"ref":"${ref}"}`)) {
         reject(fail());
         return;
       }
@@ -63,18 +71,26 @@ export class ControlReplies {
         if (index !== -1) this.#waiting.splice(index, 1);
         reject(new SwitchboardError('timeout', `the broker did not answer ${action} "${key}" within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
-      const waiting: Waiting = { action, key, timer, resolve, reject };
+      const waiting: Waiting = { action, key, ref, timer, resolve, reject };
       this.#waiting.push(waiting);
     });
   }
 
-  /** A `registered`, `unregistered`, `subscribed` or `unsubscribed` for `key`; false when nothing waited for it. */
-  confirm(action: ControlAction, key: string): boolean {
+  /**
+   * A `registered`, `unregistered`, `subscribed` or `unsubscribed` for `key`, with the `ref` it echoes
+   * (none from a first-edition broker); false when nothing waited for it.
+   */
+  confirm(action: ControlAction, key: string, ref?: string): boolean {
+    if (ref !== undefined && this.#settle((w) => w.ref === ref && w.action === action)) return true;
     return this.#settle((w) => w.action === action && w.key === key);
   }
 
-  /** An error without ack or ref about `id`: the refusal of the oldest waiting frame it fits, if any. */
-  refuse(error: SwitchboardError, id: string | undefined): boolean {
+  /**
+   * An error about a control frame: by its `ref`, the refusal of that frame; without one, the refusal of
+   * the oldest waiting frame it fits, if any.
+   */
+  refuse(error: SwitchboardError, id: string | undefined, ref?: string): boolean {
+    if (ref !== undefined) return this.#settle((w) => w.ref === ref, error);
     // A connection that must authenticate and has not is refused anything, without id [SB-4.5-2].
     if (error.code === 'unauthorized') return this.#settle(() => true, error);
     if (id === undefined) return false;

@@ -48,7 +48,7 @@ export function readBrokerFrame(data: unknown): ReadResult {
     case 'registered':
     case 'unregistered':
       if (!isString(f.id)) return invalid(`"${f.action}" without a string "id"`);
-      return frame({ action: f.action, id: f.id });
+      return frame(isString(f.ref) ? { action: f.action, id: f.id, ref: f.ref } : { action: f.action, id: f.id });
     case 'message': {
       if (!isString(f.from) || !optionalString(f.ack)) return invalid('"message" with a bad "from" or "ack"');
       if (!optionalString(f.topic) || !optionalString(f.context) || !optionalString(f.event)) {
@@ -106,7 +106,7 @@ export function readBrokerFrame(data: unknown): ReadResult {
     case 'subscribed':
     case 'unsubscribed':
       if (!isString(f.topic)) return invalid(`"${f.action}" without a string "topic"`);
-      return frame({ action: f.action, topic: f.topic });
+      return frame(isString(f.ref) ? { action: f.action, topic: f.topic, ref: f.ref } : { action: f.action, topic: f.topic });
     case 'published':
       if (!isCount(f.receivers) || !optionalString(f.ref) || !optionalString(f.ack)) {
         return invalid('"published" with a bad "receivers", "ref" or "ack"');

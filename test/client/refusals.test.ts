@@ -114,3 +114,48 @@ t.test('a control frame the broker never answers rejects with timeout after conn
   t.same(c.topics, []);
   t.equal(c.status, 'ready');
 });
+
+t.test('control replies are matched by ref, not by order: interleaved registers and subscribes, one refused [SB-4.0-5]', async (t) => {
+  const { url } = await startBroker(t);
+  await readyClient(t, url, { name: 'taken' });
+  const web = await readyClient(t, url, { name: 'web' });
+  const calls = [
+    web.register('n1'),
+    web.subscribe('news', () => {}),
+    web.register('taken'),
+    web.register('n2', { shared: true }),
+    web.subscribe('sport', () => {}),
+  ].map((call) => call.then(() => 'ok', (error: SwitchboardError) => error.code));
+  t.same(await within(Promise.all(calls), WAIT_MS, 'every reply'), ['ok', 'ok', 'name_taken', 'ok', 'ok']);
+  t.same(web.names.sort(), ['n1', 'n2', 'web']);
+});
+
+t.test('a broker that answers control frames out of order, echoing refs, still settles each call with its own reply', async (t) => {
+  // No real broker answers out of order on one connection; a cluster may. This fake holds the replies
+  // to four control frames and sends them back in reverse, each with the ref it was given.
+  const held: Array<() => void> = [];
+  const fake = await fakeBroker(t, {
+    register: false,
+    onFrame(ws, frame) {
+      const ref = frame.ref as string;
+      if (frame.action === 'register' && frame.id === 'web') {
+        ws.send(JSON.stringify({ action: 'registered', id: 'web', ref }));
+      } else if (frame.action === 'register' || frame.action === 'subscribe') {
+        const reply =
+          frame.id === 'refused'
+            ? { action: 'error', code: 'name_taken', message: 'held', id: frame.id, ref }
+            : frame.action === 'register'
+              ? { action: 'registered', id: frame.id, ref }
+              : { action: 'subscribed', topic: frame.topic, ref };
+        held.push(() => ws.send(JSON.stringify(reply)));
+        if (held.length === 4) for (const send of held.splice(0).reverse()) send();
+      }
+    },
+  });
+  const web = await readyClient(t, fake.url, { name: 'web' });
+  const calls = [web.register('a'), web.register('refused'), web.subscribe('news', () => {}), web.register('b')].map((call) =>
+    call.then(() => 'ok', (error: SwitchboardError) => error.code),
+  );
+  t.same(await within(Promise.all(calls), WAIT_MS, 'every reply'), ['ok', 'name_taken', 'ok', 'ok']);
+  t.ok(fake.frames.filter((f) => f.action !== 'register' || f.id !== 'web').every((f) => typeof f.ref === 'string'), 'every control frame had a ref');
+});
