@@ -18,6 +18,7 @@ import { patternMatcher, type Identity, type Permission } from './auth/policy.js
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
+import type { BrokerMetrics } from './metrics.js';
 import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -96,10 +97,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     super();
     this.options = resolveOptions(options);
     this.limits = this.options.limits;
-    this.pending = new PendingTable<Session>(pendingHooks(this.names, () => this.pending, this.limits.maxInFlightPerMember));
+    this.#connections = new Connections(this);
+    this.pending = new PendingTable<Session>(
+      pendingHooks(this.names, () => this.pending, this.limits.maxInFlightPerMember, this.#connections.metrics),
+    );
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
-    this.#connections = new Connections(this);
     this.#LocalWebSocket = localWebSocket({
       accept: (socket) => {
         if (this.#shuttingDown) return false;
@@ -145,7 +148,18 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return this.#closing;
   }
 
+  /** The broker's counters, for exporters (lib/monitor): read them, never write them. */
+  get metrics(): BrokerMetrics {
+    return this.#connections.metrics;
+  }
+
+  /** The open connections, for introspection: read them, never act on them but through the broker. */
+  get sessions(): ReadonlySet<Session> {
+    return this.#connections.sessions;
+  }
+
   stats(): BrokerStats {
+    const metrics = this.#connections.metrics;
     return {
       connections: this.#connections.sessions.size,
       names: this.names.size,
@@ -154,7 +168,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       subscriptions: this.topics.size,
       queued: this.mailboxes.queued,
       queuedBytes: this.mailboxes.bytes,
-      ...this.#connections.counters,
+      framesIn: sum(metrics.framesIn),
+      framesOut: sum(metrics.framesOut),
+      badFrames: metrics.badFrames,
+      internalErrors: metrics.internalErrors,
       lateAnswers: this.pending.lateAnswers,
     };
   }
@@ -244,6 +261,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   refused(session: Session, code: ErrorCode, subject: string): void {
+    if (code === 'unauthorized') this.#connections.metrics.authFailures++;
     this.#notify('refused', info(session), code, subject);
   }
 
@@ -335,6 +353,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
     this.options.logger.info('closed');
   }
+}
+
+function sum(counts: Record<string, number>): number {
+  let total = 0;
+  for (const key in counts) total += counts[key];
+  return total;
 }
 
 function sleep(ms: number): Promise<void> {

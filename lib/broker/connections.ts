@@ -14,8 +14,9 @@ import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { ResolvedOptions } from './options.js';
 import { Executor } from './executor.js';
+import { BrokerMetrics } from './metrics.js';
 import type { BrokerSide } from './peer.js';
-import { LOCAL_ADDRESS, Session, type Corkable, type SessionCounters } from './session.js';
+import { LOCAL_ADDRESS, Session, type Corkable } from './session.js';
 import { checkUpgrade } from './upgrade.js';
 
 /** How long a connection the broker closes may take to answer the close before it is cut. */
@@ -25,12 +26,6 @@ export interface ConnectionInfo {
   readonly id: string;
   readonly dialect: Dialect;
   readonly remoteAddress: string;
-}
-
-export interface Counters extends SessionCounters {
-  framesIn: number;
-  badFrames: number;
-  internalErrors: number;
 }
 
 /** What the connections need of the broker that owns them. */
@@ -47,7 +42,7 @@ export function info(session: Session): ConnectionInfo {
 
 export class Connections {
   readonly sessions = new Set<Session>();
-  readonly counters: Counters = { framesIn: 0, framesOut: 0, badFrames: 0, internalErrors: 0 };
+  readonly metrics = new BrokerMetrics();
   readonly #byId = new Map<string, Session>();
   readonly #perAddress = new Map<string, number>();
   readonly #owner: ConnectionOwner;
@@ -103,7 +98,7 @@ export class Connections {
    * per address. Its client's frames arrive through `localFrame`.
    */
   addLocal(socket: BrokerSide): void {
-    const session = new Session(nanoid(), socket, 'extended', LOCAL_ADDRESS, this.#owner.limits, this.counters, this.#executor.batch);
+    const session = new Session(nanoid(), socket, 'extended', LOCAL_ADDRESS, this.#owner.limits, this.metrics, this.#executor.batch);
     session.identity = OPEN_IDENTITY;
     this.#local.set(socket, session);
     this.#add(session);
@@ -119,7 +114,7 @@ export class Connections {
   /** A frame from a connection, to its executor ([SB-7-5]). */
   frame(session: Session, data: Buffer, isBinary: boolean): void {
     session.alive = true;
-    this.counters.framesIn++;
+    this.metrics.bytesIn += data.length;
     if (isBinary) {
       session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
       return;
@@ -155,7 +150,7 @@ export class Connections {
     const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
     const address = req.socket.remoteAddress ?? '';
     const stream = (ws as unknown as { _socket: Corkable })._socket; // ws exposes no cork of its own
-    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.counters, this.#executor.batch, stream);
+    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.metrics, this.#executor.batch, stream);
     this.#add(session);
     ws.on('error', () => {}); // ws closes the socket itself (1002, 1007, 1008, 1009); the close handler cleans up
     ws.on('pong', () => {
@@ -191,11 +186,12 @@ export class Connections {
     const { limits } = this.#owner;
     const decoded = decode(data.toString(), data.length, limits.maxMessageBytes, limits.maxDepth);
     if (!decoded.ok) {
-      this.counters.badFrames++;
+      this.metrics.badFrames++;
       session.refuse(decoded.failure);
       return;
     }
     const { frame } = decoded;
+    this.metrics.framesIn[frame.action]++;
     if (session.identity === undefined && frame.action !== 'auth' && frame.action !== 'hello') {
       session.error('unauthorized', 'authenticate first'); // [SB-4.5-2]
       session.close(CLOSE_CODES.policyViolation, 'authentication required');
@@ -222,6 +218,7 @@ export class Connections {
     for (const name of [...session.names]) this.#guard(() => owner.releaseName(session, name, false)); // [SB-4.2-4]
     this.#guard(() => owner.pending.peerGone(session)); // [SB-6-9], [SB-6-10]
     this.#guard(() => owner.topics.peerGone(session));
+    this.metrics.closed(code);
     owner.disconnected(info(session), code, session.closeReason);
   }
 
@@ -229,14 +226,14 @@ export class Connections {
     try {
       step();
     } catch (error) {
-      this.counters.internalErrors++;
+      this.metrics.internalErrors++;
       this.#owner.fault(error);
     }
   }
 
   /** [SB-7-4] The client hears `internal_error`, the connection stays, the fault is reported. */
   #internalError(session: Session, frame: ClientFrame, error: unknown): void {
-    this.counters.internalErrors++;
+    this.metrics.internalErrors++;
     const ids: { ack?: string; ref?: string } = {};
     if ('ack' in frame && frame.ack !== undefined) ids.ack = frame.ack;
     if ('ref' in frame && frame.ref !== undefined) ids.ref = frame.ref;

@@ -3,23 +3,34 @@
  * outcome to the sender, `cancel` to receivers still working, and the deliveries of pool failover.
  */
 import { encodeAnswer, encodeGathered } from '../protocol/index.js';
+import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';
 import { writeDelivery } from './route.js';
 import type { Session } from './session.js';
 
-export function pendingHooks(names: NameRegistry<Session>, pending: () => PendingTable<Session>, cap: number): PendingHooks<Session> {
+export function pendingHooks(
+  names: NameRegistry<Session>,
+  pending: () => PendingTable<Session>,
+  cap: number,
+  metrics: BrokerMetrics,
+): PendingHooks<Session> {
   return {
     outcome(request, outcome) {
       const { sender, ack } = request;
+      if (outcome === undefined) return metrics.outcome('sender_gone', request.startedAt);
       switch (outcome.kind) {
         case 'failure':
+          metrics.outcome(outcome.code, request.startedAt);
           return sender.error(outcome.code, outcome.message, { ack }); // [SB-6-5]; not to legacy [SB-6-11]
         case 'gathered':
+          metrics.outcome('gathered', request.startedAt);
           return sender.write('gathered', encodeGathered(ack, outcome.results)); // [SB-6.2-1]
         case 'error-answer':
+          metrics.outcome('error_answer', request.startedAt);
           return sender.send({ action: 'answer', ack, from: outcome.from, error: outcome.error }); // [SB-6-7]
         case 'answer':
+          metrics.outcome('answer', request.startedAt);
           return sender.write('answer', encodeAnswer(ack, outcome.from, outcome.body)); // [SB-6-7]
       }
     },

@@ -83,10 +83,13 @@ export interface PendingRequest<Peer> extends RequestOptions {
   readonly tried: Set<Peer>;
   open: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** When it was opened, in performance.now() milliseconds (for the duration metrics). */
+  readonly startedAt: number;
 }
 
 export interface PendingHooks<Peer> {
-  outcome(request: PendingRequest<Peer>, outcome: Outcome): void;
+  /** The one outcome of a request; undefined when its sender left and nobody is told ([SB-6-10]). */
+  outcome(request: PendingRequest<Peer>, outcome: Outcome | undefined): void;
   /** Tell a receiver to stop working on a delivery. */
   cancel(delivery: Delivery<Peer>, reason: CancelReason): void;
   /** Another receiver for a lost delivery of a retry-safe request, or none. */
@@ -168,6 +171,7 @@ export class PendingTable<Peer> {
       tried: new Set(),
       open: true,
       timer: undefined,
+      startedAt: performance.now(),
     };
     const deliveries = targets.map((target, index) => this.#deliver(request, target, target.slots ?? [index]));
     let state = this.#senders.get(sender);
@@ -329,7 +333,7 @@ export class PendingTable<Peer> {
       state.open.delete(request.ack);
       if (state.open.size === 0) this.#senders.delete(request.sender);
     }
-    if (outcome !== undefined) this.#hooks.outcome(request, outcome);
+    this.#hooks.outcome(request, outcome);
     if (request.deliveries.size === 0) return;
     for (const delivery of [...request.deliveries.values()]) {
       this.#endDelivery(delivery);

@@ -53,8 +53,11 @@ export interface Corkable {
 
 export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
 
+/** What a session counts of what it writes (metrics.ts). */
 export interface SessionCounters {
-  framesOut: number;
+  readonly framesOut: Record<BrokerAction, number>;
+  bytesOut: number;
+  slowConsumerCloses: number;
 }
 
 export class Session {
@@ -146,7 +149,8 @@ export class Session {
   write(action: BrokerAction, data: string | Buffer): void {
     if (this.dialect === 'legacy' && !LEGACY_BROKER_ACTIONS.has(action)) return;
     if (!this.isOpen) return;
-    this.#counters.framesOut++;
+    this.#counters.framesOut[action]++;
+    this.#counters.bytesOut += data.length;
     const written = this.#batch?.written;
     if (written !== undefined && !this.#corked && this.#stream !== undefined) {
       this.#corked = true;
@@ -217,15 +221,21 @@ export class Session {
     const cap = this.#limits.maxBufferedBytes;
     if (buffered <= cap) return;
     if (buffered > cap * 4) {
-      this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+      this.#slowConsumer();
       return;
     }
     if (this.#slowCheck !== undefined) return;
     this.#slowCheck = setTimeout(() => {
       this.#slowCheck = undefined;
-      if (this.#ws.bufferedAmount > cap) this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
+      if (this.#ws.bufferedAmount > cap) this.#slowConsumer();
     }, SLOW_CONSUMER_GRACE_MS);
     this.#slowCheck.unref();
+  }
+
+  #slowConsumer(): void {
+    if (this.#closing) return;
+    this.#counters.slowConsumerCloses++;
+    this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 
   /** [SB-7-3] More than `badFrameBudget` budget-spending frames within the window closes with 1008. */
