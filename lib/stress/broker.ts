@@ -1,7 +1,9 @@
 /**
  * The stress run's broker process: a Broker with its default limits on a free loopback port, and
- * answers to the parent's questions about it (stats, memory after a full GC, event-loop delay).
- * Run with --expose-gc so memory figures are of live objects, not of garbage not yet collected.
+ * answers to the parent's questions about it (stats with the close codes of the connections it let go,
+ * memory after a full GC, event-loop delay). Run with --expose-gc so that `memory` can collect first:
+ * its figures are then of live objects, not of garbage not yet collected. Nothing here collects on its
+ * own, so between two `memory` questions the process's RSS is what a deployment's would be.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Broker } from '../broker/index.js';
@@ -12,7 +14,13 @@ const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
 const collect = (globalThis as { gc?: () => void }).gc;
+const closes: Record<string, number> = {};
+broker.on('disconnect', (_info, code, reason?: string) => {
+  const key = reason ? `${code} ${reason}` : String(code);
+  closes[key] = (closes[key] ?? 0) + 1;
+});
 
+/** Memory after two full GCs: after one, the backing stores of dead Buffers may not be freed yet. */
 function memory() {
   collect?.();
   collect?.();
@@ -23,7 +31,7 @@ function memory() {
 serveParent(async (message) => {
   switch (message.type) {
     case 'stats':
-      return reply({ type: 'stats', stats: broker.stats() });
+      return reply({ type: 'stats', stats: broker.stats(), closes });
     case 'memory':
       return reply({ type: 'memory', ...memory() });
     case 'loop-reset':

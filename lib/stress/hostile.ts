@@ -6,6 +6,10 @@
  * - `send-flood`: valid sends to a name it holds on a second connection that reads and discards them.
  * - `request-flood`: valid requests to its own responder, which answers each after 200 ms, so the
  *   flooder runs into the pending-request cap and keeps going with the refusals.
+ * - `deep-nesting`: three connections each send a 400,000-deep array (800 KB, under maxMessageBytes)
+ *   outside `message` (in `ack`, in `dest`, in an unknown field, as the whole frame) every 520 ms: as
+ *   many bad frames as the budget (20 per 10 s) lets a connection send for ever without being closed.
+ *   Parsed whole, each costs the broker ~230 ms; bounded by a scan first, a few ms ([SB-4.0-4]).
  */
 import WebSocket from 'ws';
 import { reply, serveParent } from './child.js';
@@ -87,7 +91,45 @@ async function requestFlood(): Promise<void> {
   await flood(requester, () => JSON.stringify({ action: 'send', dest: 'hostile-slow', message: 'work', ack: `h${++n}`, timeout: 1000 }));
 }
 
-const attacks: Record<string, () => Promise<void>> = { garbage, 'send-flood': sendFlood, 'request-flood': requestFlood };
+const DEEP_CONNECTIONS = 3;
+const DEEP_DEPTH = 400_000;
+/** Just over badFrameWindowMs / badFrameBudget (10,000 / 20): never more than the budget in a window. */
+const DEEP_INTERVAL_MS = 520;
+
+async function deepNesting(): Promise<void> {
+  const nest = '['.repeat(DEEP_DEPTH) + ']'.repeat(DEEP_DEPTH);
+  const frames = [
+    `{"action":"answer","ack":${nest},"message":1}`,
+    `{"action":"send","dest":${nest},"message":1,"ref":"deep"}`,
+    `{"action":"send","dest":"nobody","message":1,"ref":"deep","extra":${nest}}`,
+    nest,
+  ];
+  const attacker = async (index: number) => {
+    await new Promise((resolve) => setTimeout(resolve, (index * DEEP_INTERVAL_MS) / DEEP_CONNECTIONS)); // spread over the interval
+    let k = index;
+    while (!stopping) {
+      const ws = await connect().catch(() => undefined);
+      if (ws === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        continue;
+      }
+      while (!stopping && ws.readyState === WebSocket.OPEN) {
+        ws.send(frames[k++ % frames.length]);
+        counts.framesSent++;
+        await new Promise((resolve) => setTimeout(resolve, DEEP_INTERVAL_MS));
+      }
+      ws.close();
+    }
+  };
+  await Promise.all(Array.from({ length: DEEP_CONNECTIONS }, (_, i) => attacker(i)));
+}
+
+const attacks: Record<string, () => Promise<void>> = {
+  garbage,
+  'send-flood': sendFlood,
+  'request-flood': requestFlood,
+  'deep-nesting': deepNesting,
+};
 const attack = attacks[mode];
 if (attack === undefined) throw new Error(`unknown attack ${mode}`);
 
