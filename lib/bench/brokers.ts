@@ -25,6 +25,7 @@ const DRIVERS: Record<SystemId, string> = {
   'switchboard-raw': './brokers/switchboard.js',
   wsmsgbroker: './brokers/wsmsgbroker.js',
   nats: './brokers/nats.js',
+  'switchboard-monitored': './brokers/switchboard-monitored.js',
 };
 
 /** The nats-server executable: on the PATH, or where Debian's package puts it (/usr/sbin is not on every PATH). */

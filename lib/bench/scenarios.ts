@@ -73,11 +73,11 @@ export function scenario(id: ScenarioId, overrides: ScenarioOverrides): Scenario
   }
 }
 
-export const SYSTEM_IDS = ['relay-prefix', 'relay-json', 'switchboard', 'switchboard-raw', 'wsmsgbroker', 'nats'] as const;
+export const SYSTEM_IDS = ['relay-prefix', 'relay-json', 'switchboard', 'switchboard-raw', 'wsmsgbroker', 'nats', 'switchboard-monitored'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
-/** What a run compares by default. */
-export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS;
+/** What a run compares by default: `switchboard-monitored` only when asked for (`--systems`). */
+export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS.filter((id) => id !== 'switchboard-monitored');
 
 /** Why a system cannot run a scenario (undefined: it can). */
 export function cannotRun(system: SystemId, scenario: Scenario): string | undefined {
@@ -93,6 +93,7 @@ export const SYSTEM_TITLES: Record<SystemId, string> = {
   'switchboard-raw': 'switchboard, driven by raw ws clients (extended dialect)',
   wsmsgbroker: 'wsmsgbroker 1.7.2, its server and client (client offers permessage-deflate)',
   nats: 'nats-server (Go) with the nats npm client (gather: requestMany)',
+  'switchboard-monitored': 'switchboard with its monitor listener on and /metrics scraped every second, driven by lib/client',
 };
 
 export function formatBytes(bytes: number): string {

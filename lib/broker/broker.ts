@@ -13,8 +13,9 @@ import { SwitchboardError } from '../client/errors.js';
 import type { GatherResult, RequestResult, SendReport } from '../client/requests.js';
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
 import type { WebSocketConstructor } from '../client/connection.js';
-import { CLOSE_CODES, type ErrorCode } from '../protocol/index.js';
-import { patternMatcher, type Identity, type Permission } from './auth/policy.js';
+import type { Monitor } from '../monitor/server.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, type ErrorCode, type Limits } from '../protocol/index.js';
+import { patternMatcher, type AuthPolicy, type Identity, type Permission } from './auth/policy.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
@@ -38,6 +39,11 @@ export interface BrokerEvents {
   refused: [info: ConnectionInfo, code: ErrorCode, subject: string];
   registered: [name: string, info: ConnectionInfo];
   unregistered: [name: string, info: ConnectionInfo];
+  /**
+   * A connection exceeded one of the broker's limits: a frame was answered `limit_exceeded` naming
+   * `limit`, or, when `limit` is `maxBufferedBytes`, the connection is being closed as a slow consumer.
+   */
+  limitExceeded: [info: ConnectionInfo, limit: string];
   /**
    * A fault inside the broker, a policy hook or a listener (it threw, rejected, or answered nonsense).
    * Emitted only when someone listens; logged otherwise, once per distinct stack.
@@ -68,14 +74,19 @@ export interface ListenAddress {
   host: string;
   port: number;
   url: string;
+  /** With the `socketPath` option: the socket listened on (then `port` is 0, `url` in ws's `ws+unix:` form). */
+  socketPath?: string;
 }
 
 const CLOSE_GRACE_MS = 2000;
+/** Limits the transport and the timers take at start: reload() refuses to change them. */
+const FIXED_LIMITS = ['maxMessageBytes', 'maxFragments', 'heartbeatMs'] as const;
 const MAX_DISTINCT_FAULTS_LOGGED = 100;
 
 export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner {
   readonly options: ResolvedOptions;
-  readonly limits: ResolvedOptions['limits'];
+  /** The limits in force: `options.limits` until a reload() changes them in place. */
+  readonly limits: Readonly<Limits>;
   readonly names: NameRegistry<Session> = new MemoryNameRegistry<Session>();
   readonly pending: PendingTable<Session>;
   readonly topics = new TopicTable<Session>();
@@ -83,11 +94,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly #connections: Connections;
   readonly #durable: ((name: string) => boolean) | undefined;
   readonly #faultsLogged = new Set<string>();
+  #auth: AuthPolicy | undefined;
   #http: Server | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
+  #monitor: Monitor | undefined;
   #ownPeer: Promise<Client> | undefined;
   /** The clients of `peer()`, closed with the broker. */
   readonly #peers = new Set<Client>();
@@ -96,10 +109,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   constructor(options: BrokerOptions = {}) {
     super();
     this.options = resolveOptions(options);
-    this.limits = this.options.limits;
+    this.limits = { ...this.options.limits }; // the one object sessions, mailboxes and handlers read
+    this.#auth = this.options.auth;
     this.#connections = new Connections(this);
     this.pending = new PendingTable<Session>(
-      pendingHooks(this.names, () => this.pending, this.limits.maxInFlightPerMember, this.#connections.metrics),
+      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics),
     );
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
@@ -124,21 +138,38 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     http.on('upgrade', (req, socket, head) => this.#connections.upgrade(req, socket, head, this.#shuttingDown));
     http.on('clientError', (_error, socket) => socket.destroy());
     this.#http = http;
+    const { socketPath } = this.options;
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(this.options.port, this.options.host, () => {
+      const onListening = () => {
         http.off('error', reject);
         resolve();
-      });
+      };
+      if (socketPath !== undefined) http.listen({ path: socketPath }, onListening);
+      else http.listen(this.options.port, this.options.host, onListening);
     });
     const address = http.address() as AddressInfo;
     const host = this.options.host ?? 'localhost';
     const shown = host.includes(':') ? `[${host}]` : host;
     const scheme = tls === undefined ? 'ws' : 'wss';
-    const listening = { host, port: address.port, url: `${scheme}://${shown}:${address.port}${this.options.path}` };
+    const listening: ListenAddress =
+      socketPath === undefined
+        ? { host, port: address.port, url: `${scheme}://${shown}:${address.port}${this.options.path}` }
+        : { host, port: 0, url: `${scheme}+unix:${socketPath}:${this.options.path}`, socketPath };
+    if (this.options.monitor !== undefined) {
+      try {
+        const { startMonitor } = await import('../monitor/server.js'); // prom-client loads only for a monitor
+        this.#monitor = await startMonitor(this, this.options.monitor, listening.url);
+      } catch (error) {
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        this.#http = undefined;
+        throw error;
+      }
+      this.options.logger.info({ url: this.#monitor.url }, `monitor listening on ${this.#monitor.url}`);
+    }
     this.#heartbeat = setInterval(() => this.#connections.beat(), this.limits.heartbeatMs).unref();
     this.#sweeper = setInterval(() => this.#sweepMailboxes(), Math.min(1000, this.limits.maxMailboxAgeMs)).unref();
-    this.options.logger.info(`listening on ${listening.url}`);
+    this.options.logger.info({ url: listening.url }, `listening on ${listening.url}`);
     return listening;
   }
 
@@ -146,6 +177,37 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  /**
+   * Swap the auth policy and the limits together, or change nothing and throw a TypeError naming every
+   * problem. `limits` is a full set as the constructor takes it (unset ones get their defaults);
+   * maxMessageBytes, maxFragments and heartbeatMs are fixed at start. Connections already open keep the
+   * identity they have; the new limits apply at their next check, authTimeoutMs from the next connection.
+   */
+  reload(update: { auth?: AuthPolicy; limits?: Partial<Limits> }): void {
+    const problems: string[] = [];
+    let limits: Readonly<Limits> = this.limits;
+    try {
+      if ('limits' in update) limits = resolveOptions({ limits: update.limits }).limits;
+    } catch (error) {
+      problems.push((error as Error).message.replace(/^invalid broker options: /, ''));
+    }
+    const asked: Partial<Limits> = 'limits' in update ? { ...DEFAULT_LIMITS, ...update.limits } : this.limits;
+    for (const key of FIXED_LIMITS) if (asked[key] !== this.limits[key]) problems.push(`limit ${key} is fixed at start (${this.limits[key]})`);
+    if (problems.length > 0) throw new TypeError(`invalid reload: ${problems.join('; ')}`);
+    if ('auth' in update) this.#auth = update.auth;
+    Object.assign(this.limits, limits);
+  }
+
+  /** The auth policy in force: `options.auth` until a reload() changes it. */
+  get auth(): AuthPolicy | undefined {
+    return this.#auth;
+  }
+
+  /** The monitor listener's URL (`http://host:port`) once listen() has started it (option `monitor`). */
+  get monitorAddress(): string | undefined {
+    return this.#monitor?.url;
   }
 
   /** The broker's counters, for exporters (lib/monitor): read them, never write them. */
@@ -243,13 +305,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   authorize(session: Session, permission: Permission, target: string): boolean {
-    const { allowed, fault } = authorize(this.options.auth, session.identity as Identity, permission, target);
+    const { allowed, fault } = authorize(this.#auth, session.identity as Identity, permission, target);
     if (fault !== undefined) this.fault(fault);
     return allowed;
   }
 
   authenticate(session: Session, token: string): Authenticated | Promise<Authenticated> {
-    return authenticate(this.options.auth, token, session.remoteAddress, this.limits.authTimeoutMs);
+    return authenticate(this.#auth, token, session.remoteAddress, this.limits.authTimeoutMs);
   }
 
   sessionById(id: string): Session | undefined {
@@ -269,6 +331,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#notify('disconnect', connection, code, reason);
   }
 
+  limitExceeded(connection: ConnectionInfo, limit: string): void {
+    this.#notify('limitExceeded', connection, limit);
+  }
+
   /** A fault inside the broker: to `error` listeners, or logged once per distinct stack. Never throws. */
   fault(error: unknown): void {
     const fault = error instanceof Error ? error : new Error(String(error));
@@ -285,7 +351,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (this.#faultsLogged.has(key) || this.#faultsLogged.size >= MAX_DISTINCT_FAULTS_LOGGED) return;
     this.#faultsLogged.add(key);
     try {
-      this.options.logger.error(`internal error: ${key}`);
+      this.options.logger.error({ err: fault }, `internal error: ${fault.message}`);
     } catch {
       // a logger that throws has nowhere left to report to
     }
@@ -351,6 +417,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       http.closeAllConnections();
       await stopped;
     }
+    await this.#monitor?.close(); // last: its /readyz answers 503 for the whole shutdown
     this.options.logger.info('closed');
   }
 }

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, SUBPROTOCOL, decode, type ClientFrame, type Dialect } from '../protocol/index.js';
-import { OPEN_IDENTITY } from './auth/policy.js';
+import { OPEN_IDENTITY, type AuthPolicy } from './auth/policy.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { ResolvedOptions } from './options.js';
@@ -26,18 +26,23 @@ export interface ConnectionInfo {
   readonly id: string;
   readonly dialect: Dialect;
   readonly remoteAddress: string;
+  /** The id of the connection's identity, once it has one (authenticated, or the policy's anonymous). */
+  readonly identity?: string;
 }
 
 /** What the connections need of the broker that owns them. */
 export interface ConnectionOwner extends BrokerContext {
   readonly options: ResolvedOptions;
+  /** The auth policy in force (a reload may change it; `options.auth` is the one at start). */
+  readonly auth: AuthPolicy | undefined;
   connected(info: ConnectionInfo): void;
   disconnected(info: ConnectionInfo, code: number, reason: string): void;
+  limitExceeded(info: ConnectionInfo, limit: string): void;
   fault(error: unknown): void;
 }
 
 export function info(session: Session): ConnectionInfo {
-  return { id: session.id, dialect: session.dialect, remoteAddress: session.remoteAddress };
+  return { id: session.id, dialect: session.dialect, remoteAddress: session.remoteAddress, identity: session.identity?.id };
 }
 
 export class Connections {
@@ -82,7 +87,7 @@ export class Connections {
       closing,
       path: options.path,
       allowedOrigins: options.allowedOrigins,
-      limits: options.limits,
+      limits: this.#owner.limits,
       connections: this.sessions.size,
       connectionsFrom: (address) => this.#perAddress.get(address) ?? 0,
     });
@@ -143,6 +148,7 @@ export class Connections {
   #add(session: Session): void {
     this.sessions.add(session);
     this.#byId.set(session.id, session);
+    session.onLimitExceeded = (limit) => this.#owner.limitExceeded(info(session), limit);
     if (!session.trusted) this.#perAddress.set(session.remoteAddress, (this.#perAddress.get(session.remoteAddress) ?? 0) + 1);
   }
 
@@ -168,7 +174,7 @@ export class Connections {
    * which cannot, are closed at once).
    */
   #requireIdentity(session: Session): void {
-    const policy = this.#owner.options.auth;
+    const policy = this.#owner.auth;
     session.identity = policy === undefined ? OPEN_IDENTITY : policy.anonymous;
     if (session.identity !== undefined) return;
     if (session.dialect === 'legacy') {

@@ -6,6 +6,7 @@ import type { ErrorCode, Limits } from '../protocol/index.js';
 import type { Permission } from './auth/policy.js';
 import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
+import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { TopicTable } from './topics.js';
 import type { PendingTable } from './pending.js';
@@ -17,6 +18,8 @@ export interface BrokerContext {
   readonly pending: PendingTable<Session>;
   readonly topics: TopicTable<Session>;
   readonly mailboxes: MailboxStore<Session>;
+  /** The broker's counters (metrics.ts). */
+  readonly metrics: BrokerMetrics;
   /** Every connection that holds at least one name. */
   namedSessions(): Iterable<Session>;
   /** False while the broker shuts down: new requests are refused with `shutting_down` ([SB-2-6]). */

@@ -24,6 +24,14 @@ export interface QueuedItem<Peer> {
   readonly slot?: number;
 }
 
+export interface MailboxSummary {
+  readonly name: string;
+  readonly depth: number;
+  readonly bytes: number;
+  /** When its oldest message was queued (ms since the epoch); undefined when it is empty. */
+  readonly oldestAt: number | undefined;
+}
+
 export interface MailboxStore<Peer> {
   /** True when `name` is offline and keeps a mailbox. */
   has(name: string): boolean;
@@ -39,6 +47,8 @@ export interface MailboxStore<Peer> {
   take(name: string): QueuedItem<Peer>[];
   /** Remove items past their age, and empty mailboxes past it too; the expired items and their names. */
   sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }>;
+  /** Each mailbox, for introspection (lib/monitor): its messages, their bytes, the oldest one's queuedAt. */
+  summaries(): Iterable<MailboxSummary>;
   /** Messages waiting, over all mailboxes. */
   readonly queued: number;
   /** Bytes waiting, over all mailboxes. */
@@ -76,6 +86,12 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
 
   has(name: string): boolean {
     return this.#boxes.has(name);
+  }
+
+  *summaries(): IterableIterator<MailboxSummary> {
+    for (const [name, box] of this.#boxes) {
+      yield { name, depth: box.items.length, bytes: box.bytes, oldestAt: box.items[0]?.queuedAt };
+    }
   }
 
   open(name: string, now: number): boolean {

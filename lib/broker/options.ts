@@ -5,10 +5,14 @@
 import { DEFAULT_LIMITS, isName, type Limits } from '../protocol/index.js';
 import type { AuthPolicy } from './auth/policy.js';
 
+/**
+ * Where the broker's lifecycle lines and faults go: any pino-compatible logger, whose methods take
+ * `(fields, message)` or `(message)` (pino itself, or a small adapter).
+ */
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  info(fields: object | string, message?: string): void;
+  warn(fields: object | string, message?: string): void;
+  error(fields: object | string, message?: string): void;
 }
 
 export interface BrokerOptions {
@@ -16,6 +20,11 @@ export interface BrokerOptions {
   host?: string;
   /** TCP port; 0 picks a free one. Default: 9042. */
   port?: number;
+  /**
+   * Listen on this Unix socket (or Windows pipe) instead of a TCP port; on Linux a name starting with
+   * `\0` is an abstract socket. Excludes `host` and `port`. Default: none (TCP).
+   */
+  socketPath?: string;
   /** The one WebSocket path; upgrades elsewhere get HTTP 404 ([SB-2-1]). Default: `/`. */
   path?: string;
   /** Limits; any not given keeps its default (protocol.md section 9). */
@@ -34,11 +43,20 @@ export interface BrokerOptions {
   durableNames?: string[];
   /** On close(), how long pending requests may still get answers before they fail ([SB-2-6]). Default: 5000. */
   shutdownGraceMs?: number;
+  /** Serve the monitor listener (lib/monitor/README.md) on this address. Default: none. */
+  monitor?: MonitorAddress;
+}
+
+/** Where the monitor listens: `host` defaults to 127.0.0.1, `port` to 9043 (0 picks a free one). */
+export interface MonitorAddress {
+  host?: string;
+  port?: number;
 }
 
 export interface ResolvedOptions {
   readonly host: string | undefined;
   readonly port: number;
+  readonly socketPath: string | undefined;
   readonly path: string;
   readonly limits: Readonly<Limits>;
   readonly logger: Logger;
@@ -48,9 +66,11 @@ export interface ResolvedOptions {
   readonly auth: AuthPolicy | undefined;
   readonly durableNames: readonly string[] | undefined;
   readonly peerName: string;
+  readonly monitor: Readonly<Required<MonitorAddress>> | undefined;
 }
 
 export const DEFAULT_PORT = 9042;
+export const DEFAULT_MONITOR_PORT = 9043;
 
 /** The longest delay Node's timers hold (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -62,6 +82,9 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   const problems: string[] = [];
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`port must be an integer 0-65535, got ${String(port)}`);
+  const socketPath = options.socketPath;
+  if (socketPath !== undefined && (typeof socketPath !== 'string' || socketPath === '')) problems.push('socketPath must be a non-empty string');
+  if (socketPath !== undefined && (options.host !== undefined || options.port !== undefined)) problems.push('socketPath excludes host and port');
   const path = options.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/')) problems.push(`path must start with "/", got ${String(path)}`);
   const limits: Limits = { ...DEFAULT_LIMITS };
@@ -90,10 +113,17 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (!Number.isSafeInteger(shutdownGraceMs) || shutdownGraceMs < 0 || shutdownGraceMs > MAX_TIMER_MS) {
     problems.push(`shutdownGraceMs must be a non-negative integer, got ${String(shutdownGraceMs)}`);
   }
+  const given = options.monitor;
+  const monitor = given === undefined ? undefined : { host: given?.host ?? '127.0.0.1', port: given?.port ?? DEFAULT_MONITOR_PORT };
+  if (monitor !== undefined && (typeof monitor.host !== 'string' || monitor.host === '')) problems.push('monitor.host must be a non-empty string');
+  if (monitor !== undefined && (!Number.isInteger(monitor.port) || monitor.port < 0 || monitor.port > 65535)) {
+    problems.push(`monitor.port must be an integer 0-65535, got ${String(monitor.port)}`);
+  }
   if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);
   return Object.freeze({
     host: options.host,
     port,
+    socketPath,
     path,
     limits: Object.freeze(limits),
     logger: options.logger ?? silent,
@@ -103,5 +133,6 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     auth: options.auth,
     durableNames: options.durableNames,
     peerName,
+    monitor: monitor === undefined ? undefined : Object.freeze(monitor),
   });
 }

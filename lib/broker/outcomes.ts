@@ -2,7 +2,7 @@
  * What the pending-request table's decisions look like on the wire (protocol.md section 6): the one
  * outcome to the sender, `cancel` to receivers still working, and the deliveries of pool failover.
  */
-import { encodeAnswer, encodeGathered } from '../protocol/index.js';
+import { encodeAnswer, encodeGathered, type Limits } from '../protocol/index.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';
@@ -12,7 +12,7 @@ import type { Session } from './session.js';
 export function pendingHooks(
   names: NameRegistry<Session>,
   pending: () => PendingTable<Session>,
-  cap: number,
+  limits: Readonly<Limits>,
   metrics: BrokerMetrics,
 ): PendingHooks<Session> {
   return {
@@ -40,7 +40,7 @@ export function pendingHooks(
     reroute(request, lost) {
       const entry = names.entry(lost.name);
       if (entry?.shared !== true) return undefined;
-      const peer = names.pick(lost.name, (member) => pending().inFlight(member) < cap, request.tried); // [SB-6.4-2]
+      const peer = names.pick(lost.name, (member) => pending().inFlight(member) < limits.maxInFlightPerMember, request.tried); // [SB-6.4-2]
       return peer === undefined ? undefined : { peer, name: lost.name };
     },
     deliver: writeDelivery,

@@ -100,6 +100,8 @@ export interface PendingHooks<Peer> {
 
 export type AnswerResult = 'won' | 'recorded' | 'late' | 'ended' | 'unknown';
 
+const NO_DELIVERIES: ReadonlySet<never> = new Set();
+
 /** Delivery ids remembered per receiver after their request ended, for quiet late answers. */
 const REMEMBERED_PER_RECEIVER = 1024;
 
@@ -142,6 +144,11 @@ export class PendingTable<Peer> {
   /** Deliveries `receiver` holds: its requests in flight. */
   inFlight(receiver: Peer): number {
     return this.#receivers.get(receiver)?.size ?? 0;
+  }
+
+  /** The deliveries `receiver` holds, for introspection (lib/monitor): read them, never change them. */
+  deliveriesOf(receiver: Peer): ReadonlySet<Delivery<Peer>> {
+    return this.#receivers.get(receiver) ?? NO_DELIVERIES;
   }
 
   has(sender: Peer, ack: string): boolean {

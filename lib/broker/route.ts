@@ -53,6 +53,7 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
   if (targets.length === 0 && queued.length === 0) {
     const ids: ErrorDetails = { ack };
     if (options.ref !== undefined) ids.ref = options.ref;
+    ctx.metrics.outcome('no_responders', performance.now());
     sender.error('no_responders', 'no destination of the request is registered', ids); // [SB-6-6]
     return;
   }

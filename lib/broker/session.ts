@@ -88,8 +88,12 @@ export class Session {
    * per address.
    */
   readonly trusted: boolean;
+  /** Told of every `limit_exceeded` sent to this connection, and of its slow-consumer close (the broker's event). */
+  onLimitExceeded: ((limit: string) => void) | undefined;
   /** Why the broker closed the connection, for the disconnect event and the log. */
   closeReason = '';
+  /** When the connection was accepted (ms since the epoch), for introspection (lib/monitor). */
+  readonly connectedAt = Date.now();
   /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
   alive = true;
   #budgetWindowStart = 0;
@@ -122,6 +126,11 @@ export class Session {
   get primaryName(): string | undefined {
     for (const name of this.names) return name;
     return undefined;
+  }
+
+  /** Bytes written to the connection and not yet sent, for introspection (lib/monitor). */
+  get bufferedBytes(): number {
+    return this.#ws.bufferedAmount;
   }
 
   /** True while frames can be written to the connection. */
@@ -187,6 +196,7 @@ export class Session {
   /** Tell an extended client about an error ([SB-7-1], [SB-7-2]); spend the budget when the code says so. */
   error(code: ErrorCode, message: string, details: ErrorDetails = {}): void {
     this.send({ action: 'error', code, message, ...details });
+    if (code === 'limit_exceeded') this.onLimitExceeded?.(details.limit ?? 'unknown');
     if (ERROR_CODES[code].budget && !this.trusted) this.#spendBudget();
   }
 
@@ -235,6 +245,7 @@ export class Session {
   #slowConsumer(): void {
     if (this.#closing) return;
     this.#counters.slowConsumerCloses++;
+    this.onLimitExceeded?.('maxBufferedBytes');
     this.close(CLOSE_CODES.slowConsumer, 'slow consumer');
   }
 

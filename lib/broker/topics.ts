@@ -22,6 +22,11 @@ export class TopicTable<Peer> {
     return this.#size;
   }
 
+  /** Every topic subscribed to, with its number of subscribers, for introspection (lib/monitor). */
+  *counts(): IterableIterator<[topic: string, subscribers: number]> {
+    for (const [topic, peers] of this.#subscribers) yield [topic, peers.size];
+  }
+
   countOf(peer: Peer): number {
     return this.#byPeer.get(peer)?.size ?? 0;
   }

@@ -6,19 +6,19 @@
  * Status lines go to stderr; the first is `answering as <name> on <url>` once the name is registered.
  */
 import { spawn } from 'node:child_process';
-import { Client, type MessageContext } from '../client/node.js';
-import { DEFAULT_URL, exitCode, parseCommand, parseMilliseconds, tokenFromEnvironment, usage as usageOf } from './client-command.js';
+import type { Client, MessageContext } from '../client/node.js';
+import { DEFAULT_URL, LOCAL_USAGE, commandClient, exitCode, refusal, parseCommand, parseMilliseconds, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'serve a name: answer requests with an echo or a command\'s output (--url, --exec)';
 
-const USAGE = `usage: switchboard answer <name> [--url ${DEFAULT_URL}] [--exec "command"] [--exec-timeout MS]
+const USAGE = `usage: switchboard answer <name> [--url ${DEFAULT_URL} | --local APP] [--exec "command"] [--exec-timeout MS]
 
 Registers <name> and answers every request: with the request's message (echo), or with --exec, with
 the output of "command" (run by /bin/sh, the message as JSON on stdin, SWITCHBOARD_FROM set to the
 sender's name). Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
 exit codes: 0 stopped by a signal, 1 other failure, 2 usage, 7 unreachable, 10 unauthorized,
 11 forbidden, 12 name_taken (as for switchboard request)
-environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
 /** Output kept from a command: more is an error, since an answer cannot be larger than a frame anyway. */
@@ -37,15 +37,16 @@ export async function run(argv: string[]): Promise<number> {
 
   let client: Client;
   try {
-    client = new Client(values.url, { name: positionals[0], ...tokenFromEnvironment() });
+    client = await commandClient(values, { name: positionals[0], ...tokenFromEnvironment() });
   } catch (error) {
-    return usage((error as Error).message);
+    return refusal('answer', USAGE, error);
   }
   const command = values.exec;
   client.handle((message, ctx) => (command === undefined ? message : runCommand(command, message, ctx, execTimeout)));
 
   const log = (line: string) => process.stderr.write(`switchboard answer: ${line}\n`);
   client.on('ready', ({ url }) => log(`answering as ${positionals[0]} on ${url}`));
+  if (client.status === 'ready') log(`answering as ${positionals[0]} on ${client.url}`); // local mode: ready already
   client.on('reconnecting', ({ url, delayMs }) => log(`connection lost; reconnecting to ${url} in ${delayMs} ms`));
   let stop = () => {};
   const stopped = new Promise<number>((resolve) => {

@@ -1,12 +1,18 @@
 /**
  * What the client commands (`request`, `publish`, `answer`, `subscribe`) share: the default URL, the
  * exit code of each outcome, the token from the environment, how they report a usage problem or a
- * failure, the arguments they parse alike, and the one-shot client of `request` and `publish`.
+ * failure, the arguments they parse alike, and their clients: connected to `--url`, or with
+ * `--local <app>` a local-mode client of that app (lib/local/README.md).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Client, SwitchboardError } from '../client/node.js';
+import { Client, connectLocal, SwitchboardError, type ClientOptions } from '../client/node.js';
 
 export const DEFAULT_URL = 'ws://127.0.0.1:9042/';
+
+/** The usage texts' line on `--local`, which every client command takes. */
+export const LOCAL_USAGE = `--local APP: local mode, instead of --url: join the processes of APP on this machine, with no broker
+to start (the first process hosts it; SWITCHBOARD_LOCAL_DIR is where its private socket lives).
+`;
 
 /**
  * Exit status for each outcome (also in the commands' usage texts and lib/client/README.md): one
@@ -50,6 +56,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 const COMMON = {
   url: { type: 'string', default: DEFAULT_URL },
+  local: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -73,6 +80,12 @@ export function parseCommand<O extends Options>(command: string, text: string, a
     return EXIT_CODES.ok;
   }
   return parsed;
+}
+
+/** A client that could not be made: a usage problem (a bad option, URL, name or app), or a refusal's exit code. */
+export function refusal(command: string, text: string, error: unknown): number {
+  if (error instanceof SwitchboardError && error.code !== 'invalid_argument') return failure(command, error);
+  return usage(command, text, (error as Error).message);
 }
 
 /** Print a failure's code and reason; the exit code of its outcome. */
@@ -102,18 +115,32 @@ export function parseMilliseconds(text: string): number | undefined {
 }
 
 /**
+ * The client of a long-running command: connected to `url`, or with `local` a ready local-mode client of
+ * that app. Throws (or rejects with) `invalid_argument` for a bad URL, name or app; a local client also
+ * rejects as `connectLocal` does (`name_taken`, ...).
+ */
+export async function commandClient(values: { url: string; local?: string | undefined }, options: ClientOptions): Promise<Client> {
+  return values.local === undefined ? new Client(values.url, options) : connectLocal(values.local, options);
+}
+
+/** Attempts of a one-shot local client: enough to ride out a takeover (local mode retries within milliseconds). */
+const ONE_SHOT_LOCAL_ATTEMPTS = 40;
+
+/**
  * A client for one operation: it does not reconnect (a broker it cannot reach is `unreachable` at
  * once, a name it cannot have `name_taken`), and its background errors are ignored (the operation's
- * outcome says all a script needs).
- * Throws `invalid_argument` for a bad URL or name.
+ * outcome says all a script needs). With `local`, a local-mode client of that app, ready; it may host
+ * the app for its short life, and retries its first connection briefly in case a takeover is under way.
+ * Rejects with `invalid_argument` for a bad URL, name or app.
  */
-export function oneShotClient(url: string, name: string | undefined, timeoutMs: number): Client {
-  const client = new Client(url, {
+export async function oneShotClient(url: string, name: string | undefined, timeoutMs: number, local?: string): Promise<Client> {
+  const options: ClientOptions = {
     ...tokenFromEnvironment(),
     ...(name === undefined ? {} : { name }),
-    reconnect: false,
+    reconnect: local === undefined ? false : { maxAttempts: ONE_SHOT_LOCAL_ATTEMPTS },
     connectTimeoutMs: Math.min(timeoutMs, 10_000),
-  });
+  };
+  const client = local === undefined ? new Client(url, options) : await connectLocal(local, options);
   client.on('error', () => {});
   return client;
 }

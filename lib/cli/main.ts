@@ -7,6 +7,7 @@ type Command = { run(argv: string[]): Promise<number>; summary: string };
 
 const commands: Record<string, () => Promise<Command>> = Object.assign(Object.create(null), {
   serve: () => import('./serve.js'),
+  config: () => import('./config.js'),
   bench: () => import('./bench.js'),
   token: () => import('./token.js'),
   spec: () => import('./spec.js'),

@@ -7,11 +7,11 @@
  */
 import type { Client } from '../client/node.js';
 import { isName, isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, LOCAL_USAGE, EXIT_CODES, failure, oneShotClient, refusal, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
 export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request, --gather)';
 
-const USAGE = `usage: switchboard publish <topic>[,<topic>...] <json> [--url ${DEFAULT_URL}] [--name NAME]
+const USAGE = `usage: switchboard publish <topic>[,<topic>...] <json> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
                           [--event NAME] [--request | --gather] [--timeout MS]
 
 Publishes <json> to the subscribers of <topic> and every topic below it (several topics separated by
@@ -25,7 +25,7 @@ exit codes: 0 published (or answered), 1 other failure, 2 usage, 7 unreachable, 
 9 shutting_down, 10 unauthorized, 11 forbidden, 12 name_taken; with --request or --gather also 3 no_responders (no subscriber),
 4 timeout, 5 responder_gone, 6 responder_error, as for switchboard request
 
-environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -51,9 +51,9 @@ export async function run(argv: string[]): Promise<number> {
   if (timeout === undefined) return usage('--timeout must be a whole number of milliseconds >= 1');
   let client: Client;
   try {
-    client = oneShotClient(values.url, values.name, timeout);
+    client = await oneShotClient(values.url, values.name, timeout, values.local);
   } catch (error) {
-    return usage((error as Error).message);
+    return refusal('publish', USAGE, error);
   }
   const topic = topics.length === 1 ? topics[0] : topics;
   const event = values.event === undefined ? {} : { event: values.event };

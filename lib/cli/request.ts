@@ -6,12 +6,12 @@
  */
 import type { Client } from '../client/node.js';
 import { isName } from '../protocol/index.js';
-import { DEFAULT_URL, EXIT_CODES, failure, oneShotClient, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, LOCAL_USAGE, EXIT_CODES, failure, oneShotClient, refusal, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
 
 export const summary = 'send one request and print its answer as JSON (--url, --name, --timeout, --gather)';
 
-const USAGE = `usage: switchboard request <dest>[,<dest>...] <json> [--url ${DEFAULT_URL}] [--name NAME] [--timeout MS]
-                          [--gather]
+const USAGE = `usage: switchboard request <dest>[,<dest>...] <json> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
+                          [--timeout MS] [--gather]
 
 Sends <json> to <dest> (several names separated by commas: the first answer wins) and prints the
 answer as JSON. With --gather every destination's result is waited for and printed as one JSON array,
@@ -26,7 +26,7 @@ broker: nothing was sent), 8 disconnected (the connection dropped: the request m
 11 forbidden (the token's identity may not use this name), 12 name_taken (another client holds --name:
 nothing was sent)
 
-environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -48,9 +48,9 @@ export async function run(argv: string[]): Promise<number> {
   if (timeout === undefined) return usage('--timeout must be a whole number of milliseconds >= 1');
   let client: Client;
   try {
-    client = oneShotClient(values.url, values.name, timeout);
+    client = await oneShotClient(values.url, values.name, timeout, values.local);
   } catch (error) {
-    return usage((error as Error).message);
+    return refusal('request', USAGE, error);
   }
   try {
     const dest = dests.length === 1 ? dests[0] : dests;

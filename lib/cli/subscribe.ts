@@ -6,13 +6,13 @@
  * theirs, [SB-6-7]). Status lines go to stderr; the first is `subscribed to <topic> on <url>` once the
  * subscription is in place. It reconnects, and subscribes again, if the broker goes away.
  */
-import { Client, type SwitchboardError } from '../client/node.js';
+import type { Client, SwitchboardError } from '../client/node.js';
 import { isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, exitCode, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
+import { DEFAULT_URL, LOCAL_USAGE, commandClient, exitCode, refusal, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
 
 export const summary = 'print what is published to a topic, one JSON line each (--url, --name)';
 
-const USAGE = `usage: switchboard subscribe <topic> [--url ${DEFAULT_URL}] [--name NAME]
+const USAGE = `usage: switchboard subscribe <topic> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
 
 Subscribes to <topic> and every topic below it and prints each delivery as one JSON line:
 {"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one).
@@ -20,7 +20,7 @@ Never answers a published request. --name is the name to register (default: a ra
 Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
 exit codes: 0 stopped by a signal, 1 other failure (limit_exceeded, ...), 2 usage, 7 unreachable,
 10 unauthorized, 11 forbidden, 12 name_taken (as for switchboard request)
-environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
 `;
 
 /** Problems that will not go away by reconnecting: stop. */
@@ -40,9 +40,9 @@ export async function run(argv: string[]): Promise<number> {
 
   let client: Client;
   try {
-    client = new Client(values.url, { ...tokenFromEnvironment(), ...(values.name === undefined ? {} : { name: values.name }) });
+    client = await commandClient(values, { ...tokenFromEnvironment(), ...(values.name === undefined ? {} : { name: values.name }) });
   } catch (error) {
-    return usage((error as Error).message);
+    return refusal('subscribe', USAGE, error);
   }
   const log = (line: string) => process.stderr.write(`switchboard subscribe: ${line}\n`);
   let stop = (_code: number) => {};

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { Client as CoreClient, WSMsgBroker as CoreWSMsgBroker } from './index.js';
 import type { ClientOptions, WSMsgBrokerOptions, WebSocketConstructor } from './index.js';
+import type { InnerWebSocketConstructor, LocalClient, LocalOptions } from '../local/index.js';
 
 export * from './index.js';
 
@@ -46,4 +47,16 @@ export class WSMsgBroker extends CoreWSMsgBroker {
   constructor(id: string, host: string, port: number | string, path?: string, options: WSMsgBrokerOptions = {}) {
     super(id, host, port, path, { WebSocket: NodeWebSocket, ...options });
   }
+}
+
+export type { LocalClient, LocalOptions, LockKind } from '../local/index.js';
+
+/**
+ * Local mode (lib/local/README.md): a ready client of `app`, whose processes on this machine talk by
+ * name with no broker to start; the first one hosts it, and another takes over when the host dies. The
+ * broker's code is loaded on first use, so a program that never calls this does not load it.
+ */
+export async function connectLocal(app: string, options: LocalOptions = {}): Promise<LocalClient> {
+  const local = await import('../local/index.js');
+  return local.connectLocal(app, options, BatchingWebSocket as unknown as InnerWebSocketConstructor);
 }

@@ -18,6 +18,8 @@ export const CLOSE_CODES = {
   slowConsumer: 4008,
   /** A connection of the same identity took one of this connection's names over [SB-4.1-6]. */
   takenOver: 4009,
+  /** An operator closed the connection through the monitor listener (lib/monitor). */
+  kicked: 4010,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;

@@ -52,7 +52,7 @@ async function authedVictim(url: string) {
 
 t.test('hostile tokens are unauthorized and close the connection; nothing else is affected [SB-4.5-2]', async (t) => {
   const lines: string[] = [];
-  const logger: Logger = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+  const logger: Logger = { info: (...a) => lines.push(JSON.stringify(a)), warn: (...a) => lines.push(JSON.stringify(a)), error: (...a) => lines.push(JSON.stringify(a)) };
   const { broker, url } = await startBroker(t, { auth: policy, logger });
   const victim = await authedVictim(url);
   const hostile = [
@@ -88,7 +88,7 @@ t.test('hostile tokens are unauthorized and close the connection; nothing else i
 
 t.test('a token in the URL query authenticates nothing and is never logged', async (t) => {
   const lines: string[] = [];
-  const logger: Logger = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+  const logger: Logger = { info: (...a) => lines.push(JSON.stringify(a)), warn: (...a) => lines.push(JSON.stringify(a)), error: (...a) => lines.push(JSON.stringify(a)) };
   const { broker, url } = await startBroker(t, { auth: policy, logger });
   const peer = await Peer.connect(`${url}?token=${TOKENS.calc}`);
   peer.send({ action: 'register', id: 'calc.x' });

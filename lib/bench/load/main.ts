@@ -60,6 +60,7 @@ async function adapterFor(system: SystemId, target: Target): Promise<Adapter> {
     case 'switchboard-raw':
       return (await import('./raw.js')).switchboardRaw(target);
     case 'switchboard':
+    case 'switchboard-monitored':
       return (await import('./switchboard.js')).switchboardClient(target);
     case 'wsmsgbroker':
       return (await import('./wsmsgbroker.js')).wsmsgbrokerClient(target);

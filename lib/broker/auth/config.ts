@@ -16,6 +16,13 @@ const PermissionsSchema = Type.Object(
     send: Type.Optional(Patterns),
     subscribe: Type.Optional(Patterns),
     publish: Type.Optional(Patterns),
+    monitor: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('read'), Type.Literal('write')]), {
+        uniqueItems: true,
+        maxItems: 2,
+        description: 'Access to the monitor listener: "read" for GET, "write" for POST (kick).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -8,9 +8,13 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-export type Permission = 'register' | 'send' | 'subscribe' | 'publish';
+/** `monitor` is the monitor listener's (lib/monitor): its targets are `read` (GET) and `write` (POST). */
+export type Permission = 'register' | 'send' | 'subscribe' | 'publish' | 'monitor';
 
-/** Name patterns: `*` stands for any run of characters (also none); everything else is literal. */
+/**
+ * Name patterns: `*` stands for any run of characters (also none); everything else is literal. For
+ * `monitor`, the access granted: `["read"]` or `["read", "write"]`.
+ */
 export type Permissions = Readonly<Partial<Record<Permission, readonly string[]>>>;
 
 export interface Identity {

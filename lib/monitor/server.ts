@@ -1,0 +1,223 @@
+/**
+ * The monitor listener (issue 17; lib/monitor/README.md): a plain HTTP server on its own address, off
+ * by default, that the broker starts in listen() and stops last in close(), so that `/readyz` answers
+ * 503 for the whole shutdown. A request passes a short checklist, each failure answering with its own
+ * status: a known path (404), a method it takes (405), access (401, 403, access.ts), then its handler.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { CLOSE_CODES } from '../protocol/index.js';
+import { checkAccess, type Access } from './access.js';
+import {
+  connectionQuery,
+  connectionsView,
+  holdersOf,
+  mailboxesView,
+  namesView,
+  serverView,
+  topicsView,
+  type MonitoredBroker,
+  type ServerInfo,
+} from './introspect.js';
+import { BrokerExporter, CONTENT_TYPE } from './prometheus.js';
+
+export interface Monitor {
+  /** `http://host:port`. */
+  readonly url: string;
+  /** Stop listening and close every monitor connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Why a kicked connection was closed (with CLOSE_CODES.kicked, 4010). */
+export const KICK_REASON = 'kicked by an operator';
+
+/** Monitor connections open at once; more wait in the kernel's backlog (or are refused by Node). */
+const MAX_CONNECTIONS = 64;
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+/** On close, how long requests being answered may take before their connections are cut. */
+const CLOSE_GRACE_MS = 1000;
+
+type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+
+interface Route {
+  method: 'GET' | 'POST';
+  /** Public routes answer anyone: a probe needs no token, and they tell nothing but the status. */
+  public?: boolean;
+  handle(params: { query: URLSearchParams; segments: string[] }): Reply | Promise<Reply>;
+}
+
+const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** Start the monitor of `broker` on `address`; rejects when the address cannot be listened on. */
+export async function startMonitor(broker: MonitoredBroker, address: { host: string; port: number }, brokerUrl: string): Promise<Monitor> {
+  const info: ServerInfo = { version: VERSION, startedAt: new Date(), url: brokerUrl };
+  const exporter = new BrokerExporter(broker, { version: VERSION });
+  const routes = routesOf(broker, info, exporter);
+  const server = createServer((req, res) => {
+    serve(broker, routes, req, res).catch((error: unknown) => {
+      broker.fault(new Error('the monitor failed while answering a request', { cause: error }));
+      if (!res.headersSent) reply(res, { status: 500, body: { error: 'internal_error', message: 'the monitor failed' } });
+      else res.destroy();
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.on('clientError', (_error, socket) => socket.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(address.port, address.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    exporter.close();
+    throw new Error(`the monitor cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`, { cause: error });
+  }
+  const { port } = server.address() as AddressInfo;
+  const shown = address.host.includes(':') ? `[${address.host}]` : address.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shown}:${port}`,
+    close: () => (closing ??= stop(server, exporter)),
+  };
+}
+
+/** Stop accepting, let the requests being answered finish (a probe's 503, a last scrape), then cut the rest. */
+async function stop(server: Server, exporter: BrokerExporter): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  await stopped;
+  clearTimeout(cut);
+  exporter.close();
+}
+
+function routesOf(broker: MonitoredBroker, info: ServerInfo, exporter: BrokerExporter): Map<string, Route> {
+  const json = (body: unknown): Reply => ({ status: 200, body });
+  const notFound = (message: string): Reply => ({ status: 404, body: { error: 'not_found', message } });
+  const kick = (ids: string[]): Reply => {
+    for (const id of ids) broker.sessionById(id)?.close(CLOSE_CODES.kicked, KICK_REASON);
+    return json({ kicked: ids });
+  };
+  return new Map<string, Route>([
+    ['/livez', { method: 'GET', public: true, handle: () => json({ status: 'ok' }) }],
+    [
+      '/readyz',
+      {
+        method: 'GET',
+        public: true,
+        handle: ({ query }) => {
+          const ready = broker.acceptingRequests;
+          const body: Record<string, unknown> = { status: ready ? 'ready' : 'shutting_down' };
+          if (query.has('verbose')) {
+            body.checks = [{ name: 'shutdown', ok: ready, detail: ready ? 'not shutting down' : 'the broker is shutting down' }];
+          }
+          return { status: ready ? 200 : 503, body };
+        },
+      },
+    ],
+    [
+      '/metrics',
+      {
+        method: 'GET',
+        handle: async () => ({ status: 200, body: await exporter.scrape(), headers: { 'content-type': CONTENT_TYPE } }),
+      },
+    ],
+    ['/v1/server', { method: 'GET', handle: () => json(serverView(broker, info)) }],
+    [
+      '/v1/connections',
+      {
+        method: 'GET',
+        handle: ({ query }) => {
+          const parsed = connectionQuery(query);
+          if ('problems' in parsed) return { status: 400, body: { error: 'bad_request', message: parsed.problems.join('; ') } };
+          return json(connectionsView(broker, parsed.query));
+        },
+      },
+    ],
+    ['/v1/names', { method: 'GET', handle: () => json(namesView(broker)) }],
+    ['/v1/topics', { method: 'GET', handle: () => json(topicsView(broker)) }],
+    ['/v1/mailboxes', { method: 'GET', handle: () => json(mailboxesView(broker)) }],
+    [
+      '/v1/connections/{id}/kick',
+      {
+        method: 'POST',
+        handle: ({ segments: [id] }) => {
+          if (broker.sessionById(id)?.isOpen !== true) return notFound(`no open connection has the id "${id}"`);
+          return kick([id]);
+        },
+      },
+    ],
+    [
+      '/v1/names/{name}/kick',
+      {
+        method: 'POST',
+        handle: ({ segments: [name] }) => {
+          const holders = holdersOf(broker, name).filter((session) => session.isOpen);
+          if (holders.length === 0) return notFound(`no open connection holds the name "${name}"`);
+          return kick(holders.map((session) => session.id));
+        },
+      },
+    ],
+  ]);
+}
+
+/**
+ * The route of a path and its parameters. The path is split before it is decoded, so a name with a `/`
+ * (sent as `%2F`) stays one parameter; undefined when the path is no route's.
+ */
+function match(routes: Map<string, Route>, path: string): { route: Route; segments: string[] } | undefined {
+  if (!path.includes('{')) {
+    const exact = routes.get(path);
+    if (exact !== undefined) return { route: exact, segments: [] };
+  }
+  const parts = path.split('/');
+  if (parts.length !== 5 || parts[0] !== '' || parts[1] !== 'v1' || parts[3] === '' || parts[4] !== 'kick') return undefined;
+  const route = routes.get(`/v1/${parts[2]}/${parts[2] === 'names' ? '{name}' : '{id}'}/kick`);
+  return route === undefined ? undefined : { route, segments: [decodeURIComponent(parts[3])] };
+}
+
+async function serve(broker: MonitoredBroker, routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume(); // no route reads a body
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+  let found: ReturnType<typeof match>;
+  try {
+    found = match(routes, path);
+  } catch {
+    return reply(res, { status: 400, body: { error: 'bad_request', message: 'the path is not validly percent-encoded' } });
+  }
+  if (found === undefined) return reply(res, { status: 404, body: { error: 'not_found', message: `no such endpoint: ${path}` } });
+  const { route, segments } = found;
+  if (req.method !== route.method) {
+    const body = { error: 'method_not_allowed', message: `${path} takes ${route.method}` };
+    return reply(res, { status: 405, body, headers: { allow: route.method } });
+  }
+  if (route.public !== true) {
+    const access: Access = route.method === 'GET' ? 'read' : 'write';
+    const verdict = await checkAccess(broker, req, access);
+    if (!verdict.allowed) {
+      const headers: Record<string, string> = verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="switchboard monitor"' } : {};
+      return reply(res, { status: verdict.status, body: { error: verdict.error, message: verdict.message }, headers });
+    }
+  }
+  reply(res, await route.handle({ query, segments }));
+}
+
+function reply(res: ServerResponse, { status, body, headers = {} }: Reply): void {
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
