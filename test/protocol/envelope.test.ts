@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { splitMessage } from '../../lib/protocol/envelope.js';
+import { nestsDeeper, splitMessage, topLevelIds } from '../../lib/protocol/envelope.js';
 
 const DEPTH = 64;
 
@@ -110,7 +110,15 @@ t.test('the last of duplicate message keys wins, as in JSON.parse; escaped keys 
 t.test('depth: at the limit is fine, one more is too deep, and 100,000 levels cost no stack', async (t) => {
   const nested = (n: number) => `{"message":${'['.repeat(n)}${']'.repeat(n)}}`;
   t.equal(splitMessage(nested(DEPTH), DEPTH)?.kind, 'split');
-  t.same(splitMessage(nested(DEPTH + 1), DEPTH), { kind: 'too-deep' });
-  t.same(splitMessage(nested(100_000), DEPTH), { kind: 'too-deep' });
-  t.equal(splitMessage(`{"other":${'['.repeat(100_000)}${']'.repeat(100_000)},"message":1}`, DEPTH)?.kind, 'split', 'only the message is limited');
+  t.same(splitMessage(nested(DEPTH + 1), DEPTH), { kind: 'too-deep', path: '/message' });
+  t.same(splitMessage(nested(100_000), DEPTH), { kind: 'too-deep', path: '/message' });
+  t.same(
+    splitMessage(`{"other":${'['.repeat(100_000)}${']'.repeat(100_000)},"message":1}`, DEPTH),
+    { kind: 'too-deep', path: '/other' },
+    'every field is limited, not only the message [SB-4.0-4]',
+  );
+  t.equal(nestsDeeper(`[${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}]`, DEPTH), true);
+  t.equal(nestsDeeper(`["[[[[",${'['.repeat(DEPTH - 1)}${']'.repeat(DEPTH - 1)}]`, DEPTH), false, 'brackets in strings do not count');
+  const deepIds = `{"ack":"a1","x":${'['.repeat(100_000)}${']'.repeat(100_000)},"ref":"r\\u0031"}`;
+  t.same(topLevelIds(deepIds), { ack: 'a1', ref: 'r1' }, 'ids are read around a deep value, escapes decoded');
 });
