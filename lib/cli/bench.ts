@@ -5,10 +5,6 @@
  */
 import { USAGE, parseOptions } from '../bench/options.js';
 import { writeFileSync } from 'node:fs';
-import { markdown, report } from '../bench/report.js';
-import { runBench } from '../bench/run.js';
-
-export const summary = 'benchmark switchboard against minimal relays, wsmsgbroker and NATS (--quick for CI)';
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -22,6 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const [{ markdown, report }, { runBench }] = await Promise.all([import('../bench/report.js'), import('../bench/run.js')]);
   const command = ['switchboard', 'bench', ...argv].join(' ');
   const results = await runBench(parsed.options, command, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`\n${report(results)}`);

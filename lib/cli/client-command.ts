@@ -1,13 +1,29 @@
 /**
- * What the client commands (`request`, `publish`, `answer`, `subscribe`) share: the default URL, the
- * exit code of each outcome, the token from the environment, how they report a usage problem or a
- * failure, the arguments they parse alike, and their clients: connected to `--url`, or with
- * `--local <app>` a local-mode client of that app (lib/local/README.md).
+ * What the client commands (`request`, `publish`, `answer`, `subscribe`) share: the URL (`--url`, else
+ * SWITCHBOARD_URL, else the default), the exit code of each outcome, the token from the environment, how
+ * they report a usage problem or a failure, the arguments they parse alike, the message given as an
+ * argument or on stdin (`-`), as JSON or with `--raw` as text, and their clients: connected to the URL,
+ * or with `--local <app>` a local-mode client of that app (lib/local/README.md).
+ *
+ * Loading is kept for when it is needed: this file imports no client, no `ws` and no typebox, so that
+ * `--help` and most usage errors answer at once; the client (with the protocol's schemas) is imported
+ * when a command connects, and the name grammar when a command checks a name (`grammar()`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Client, connectLocal, SwitchboardError, type ClientOptions } from '../client/node.js';
+import type { Client, ClientOptions } from '../client/node.js';
+import { SwitchboardError } from '../client/errors.js';
 
 export const DEFAULT_URL = 'ws://127.0.0.1:9042/';
+
+/** The usage texts' lines on the environment, which every client command reads. */
+export const ENV_USAGE = `environment: SWITCHBOARD_URL, the broker's URL when neither --url nor --local is given;
+SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
+`;
+
+/** The usage texts' lines on the message argument, for the commands that send one. */
+export const MESSAGE_USAGE = `<json> is the message as JSON, or - to read it from stdin (up to 16 MiB); with --raw it is text, sent as
+a string without JSON quoting, and an answer that is a string is printed as its text.
+`;
 
 /** The usage texts' line on `--local`, which every client command takes. */
 export const LOCAL_USAGE = `--local APP: local mode, instead of --url: join the processes of APP on this machine, with no broker
@@ -55,31 +71,43 @@ export function usage(command: string, text: string, problem: string): number {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 const COMMON = {
-  url: { type: 'string', default: DEFAULT_URL },
+  url: { type: 'string' },
   local: { type: 'string' },
+  raw: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
 type CommandConfig<O extends Options> = { args: string[]; allowPositionals: true; strict: true; options: typeof COMMON & O };
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<CommandConfig<O>>>;
+/** Parsed arguments, with `url` resolved: `--url`, else SWITCHBOARD_URL, else DEFAULT_URL. */
+export type CommandArgs<O extends Options> = Parsed<O> & { values: { url: string } };
+
+/** The broker's URL when no --url is given: SWITCHBOARD_URL, else DEFAULT_URL. */
+export function urlFromEnvironment(): string {
+  const url = process.env.SWITCHBOARD_URL;
+  return url === undefined || url.trim() === '' ? DEFAULT_URL : url.trim();
+}
 
 /**
- * A client command's arguments, parsed strictly with its positionals; `--url` (default DEFAULT_URL) and
+ * A client command's arguments, parsed strictly with its positionals; `--url`, `--local`, `--raw` and
  * `--help` come with every command. The parsed values, or the exit code when the command is done: the
  * usage text printed for `--help`, or a usage problem.
  */
-export function parseCommand<O extends Options>(command: string, text: string, argv: string[], options: O): Parsed<O> | number {
+export function parseCommand<O extends Options>(command: string, text: string, argv: string[], options: O): CommandArgs<O> | number {
   let parsed: Parsed<O>;
   try {
     parsed = parseArgs<CommandConfig<O>>({ args: argv, allowPositionals: true, strict: true, options: { ...COMMON, ...options } });
   } catch (error) {
     return usage(command, text, (error as Error).message);
   }
-  if ((parsed.values as { help?: boolean }).help) {
+  const values = parsed.values as { help?: boolean; url?: string; local?: string };
+  if (values.help) {
     process.stdout.write(text);
     return EXIT_CODES.ok;
   }
-  return parsed;
+  if (values.url !== undefined && values.local !== undefined) return usage(command, text, '--url and --local exclude each other');
+  values.url ??= urlFromEnvironment();
+  return parsed as CommandArgs<O>;
 }
 
 /** A client that could not be made: a usage problem (a bad option, URL, name or app), or a refusal's exit code. */
@@ -99,13 +127,47 @@ export function failure(command: string, error: unknown): number {
   return exitCode(error.code);
 }
 
-/** The `<json>` argument, or a usage problem. */
-export function parseMessage(json: string): { message: unknown } | { problem: string } {
-  try {
-    return { message: JSON.parse(json) };
-  } catch {
-    return { problem: `<json> is not valid JSON: ${json.slice(0, 100)}` };
+/** The most read from stdin for a message (`-`): far more than a frame may carry, but a bound. */
+export const MAX_STDIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The message of a `<json>` argument: the argument, or stdin when it is `-`; parsed as JSON, or with
+ * `raw` the text itself (from stdin without its trailing newline). A usage problem otherwise.
+ */
+export async function readMessage(arg: string, raw: boolean, stdin: NodeJS.ReadableStream = process.stdin): Promise<{ message: unknown } | { problem: string }> {
+  let text = arg;
+  if (arg === '-') {
+    const read = await readAll(stdin, MAX_STDIN_BYTES);
+    if (read === undefined) return { problem: `the message on stdin is longer than ${MAX_STDIN_BYTES} bytes` };
+    text = raw ? read.replace(/\r?\n$/, '') : read;
   }
+  if (raw) return { message: text };
+  try {
+    return { message: JSON.parse(text) };
+  } catch {
+    return { problem: `${arg === '-' ? 'stdin' : '<json>'} is not valid JSON (--raw sends text): ${text.slice(0, 100)}` };
+  }
+}
+
+/** Everything `input` gives until its end, as UTF-8; undefined past `max` bytes. */
+async function readAll(input: NodeJS.ReadableStream, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > max) {
+      if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
+      return undefined;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A message as a line of output: JSON, or with `raw` a string as its text. */
+export function formatMessage(message: unknown, raw: boolean): string {
+  return raw && typeof message === 'string' ? `${message}\n` : `${JSON.stringify(message)}\n`;
 }
 
 /** A whole number of milliseconds >= 1, or undefined. */
@@ -114,12 +176,21 @@ export function parseMilliseconds(text: string): number | undefined {
   return Number.isInteger(ms) && ms >= 1 ? ms : undefined;
 }
 
+/** The name and topic grammar (protocol.md section 3), loaded when a command checks one. */
+export function grammar(): Promise<typeof import('../protocol/grammar.js')> {
+  return import('../protocol/grammar.js');
+}
+
+export const NAME_RULE = '1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -';
+export const TOPIC_RULE = '1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -';
+
 /**
  * The client of a long-running command: connected to `url`, or with `local` a ready local-mode client of
  * that app. Throws (or rejects with) `invalid_argument` for a bad URL, name or app; a local client also
  * rejects as `connectLocal` does (`name_taken`, ...).
  */
 export async function commandClient(values: { url: string; local?: string | undefined }, options: ClientOptions): Promise<Client> {
+  const { Client, connectLocal } = await import('../client/node.js');
   return values.local === undefined ? new Client(values.url, options) : connectLocal(values.local, options);
 }
 
@@ -134,6 +205,7 @@ const ONE_SHOT_LOCAL_ATTEMPTS = 40;
  * Rejects with `invalid_argument` for a bad URL, name or app.
  */
 export async function oneShotClient(url: string, name: string | undefined, timeoutMs: number, local?: string): Promise<Client> {
+  const { Client, connectLocal } = await import('../client/node.js');
   const options: ClientOptions = {
     ...tokenFromEnvironment(),
     ...(name === undefined ? {} : { name }),

@@ -6,13 +6,26 @@
  * The connection is not retried: a broker it cannot reach is exit 7 at once.
  */
 import type { Client } from '../client/node.js';
-import { isName, isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, LOCAL_USAGE, EXIT_CODES, failure, oneShotClient, refusal, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
-
-export const summary = 'publish to a topic and print the receiver count (--url, --name, --event, --request, --gather)';
+import {
+  DEFAULT_URL,
+  ENV_USAGE,
+  EXIT_CODES,
+  LOCAL_USAGE,
+  MESSAGE_USAGE,
+  TOPIC_RULE,
+  failure,
+  formatMessage,
+  grammar,
+  oneShotClient,
+  parseCommand,
+  parseMilliseconds,
+  readMessage,
+  refusal,
+  usage as usageOf,
+} from './client-command.js';
 
 const USAGE = `usage: switchboard publish <topic>[,<topic>...] <json> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
-                          [--event NAME] [--request | --gather] [--timeout MS]
+                          [--event NAME] [--request | --gather] [--timeout MS] [--raw]
 
 Publishes <json> to the subscribers of <topic> and every topic below it (several topics separated by
 commas: each subscriber gets it once) and prints the number of receivers. --event names the event
@@ -20,13 +33,12 @@ delivered with it. With --request it is a request to the subscribers: the first 
 printed as JSON. With --gather it is a request whose every answer is waited for: one JSON array with a
 result per subscriber reached, as for switchboard request --gather. --name is the name to register
 (default: a random anon-... name); --timeout is the deadline in milliseconds (default: 30000).
-
+${MESSAGE_USAGE}
 exit codes: 0 published (or answered), 1 other failure, 2 usage, 7 unreachable, 8 disconnected,
 9 shutting_down, 10 unauthorized, 11 forbidden, 12 name_taken; with --request or --gather also 3 no_responders (no subscriber),
 4 timeout, 5 responder_gone, 6 responder_error, as for switchboard request
 
-${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
-`;
+${LOCAL_USAGE}${ENV_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('publish', USAGE, argv, {
@@ -41,14 +53,15 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2) return usage('expected <topic> and <json>');
   if (values.request && values.gather) return usage('--request and --gather exclude each other');
   const [topicArg, json] = positionals;
-  const topics = topicArg.split(',');
-  const badTopic = topics.find((topic) => !isTopic(topic));
-  if (badTopic !== undefined) return usage(`${JSON.stringify(badTopic)} is not a valid topic (1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -)`);
-  if (values.event !== undefined && !isName(values.event)) return usage(`--event ${JSON.stringify(values.event)} is not a valid event name`);
-  const parsedMessage = parseMessage(json);
-  if ('problem' in parsedMessage) return usage(parsedMessage.problem);
   const timeout = parseMilliseconds(values.timeout);
   if (timeout === undefined) return usage('--timeout must be a whole number of milliseconds >= 1');
+  const read = await readMessage(json, values.raw);
+  if ('problem' in read) return usage(read.problem);
+  const topics = topicArg.split(',');
+  const { isName, isTopic } = await grammar();
+  const badTopic = topics.find((topic) => !isTopic(topic));
+  if (badTopic !== undefined) return usage(`${JSON.stringify(badTopic)} is not a valid topic (${TOPIC_RULE})`);
+  if (values.event !== undefined && !isName(values.event)) return usage(`--event ${JSON.stringify(values.event)} is not a valid event name`);
   let client: Client;
   try {
     client = await oneShotClient(values.url, values.name, timeout, values.local);
@@ -59,12 +72,12 @@ export async function run(argv: string[]): Promise<number> {
   const event = values.event === undefined ? {} : { event: values.event };
   try {
     if (values.gather) {
-      process.stdout.write(`${JSON.stringify(await client.gather({ topic }, parsedMessage.message, { timeout, ...event }))}\n`);
+      process.stdout.write(`${JSON.stringify(await client.gather({ topic }, read.message, { timeout, ...event }))}\n`);
     } else if (values.request) {
-      const answer = await client.request({ topic }, parsedMessage.message, { timeout, ...event });
-      process.stdout.write(`${JSON.stringify(answer.message)}\n`);
+      const answer = await client.request({ topic }, read.message, { timeout, ...event });
+      process.stdout.write(formatMessage(answer.message, values.raw));
     } else {
-      process.stdout.write(`${await client.publish(topic, parsedMessage.message, { timeout, ...event })}\n`);
+      process.stdout.write(`${await client.publish(topic, read.message, { timeout, ...event })}\n`);
     }
     return EXIT_CODES.ok;
   } catch (error) {

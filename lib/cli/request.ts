@@ -1,24 +1,38 @@
 /**
  * `switchboard request <dest> <json>`: send one request, print the answer's message as JSON on stdout,
- * exit 0. With `--gather`, every destination's result, as one JSON array (protocol.md 6.2). A failure prints its code and reason on stderr and exits with a code a script can test
- * (EXIT_CODES in client-command.ts, also in the usage text and lib/client/README.md). The connection is not retried:
+ * exit 0. With `--gather`, every destination's result, as one JSON array (protocol.md 6.2). A failure
+ * prints its code and reason on stderr and exits with a code a script can test (EXIT_CODES in
+ * client-command.ts, also in the usage text and lib/client/README.md). The connection is not retried:
  * a command that cannot reach its broker, or cannot have its --name, should say so at once.
  */
 import type { Client } from '../client/node.js';
-import { isName } from '../protocol/index.js';
-import { DEFAULT_URL, LOCAL_USAGE, EXIT_CODES, failure, oneShotClient, refusal, parseCommand, parseMessage, parseMilliseconds, usage as usageOf } from './client-command.js';
-
-export const summary = 'send one request and print its answer as JSON (--url, --name, --timeout, --gather)';
+import {
+  DEFAULT_URL,
+  ENV_USAGE,
+  EXIT_CODES,
+  LOCAL_USAGE,
+  MESSAGE_USAGE,
+  NAME_RULE,
+  failure,
+  formatMessage,
+  grammar,
+  oneShotClient,
+  parseCommand,
+  parseMilliseconds,
+  readMessage,
+  refusal,
+  usage as usageOf,
+} from './client-command.js';
 
 const USAGE = `usage: switchboard request <dest>[,<dest>...] <json> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
-                          [--timeout MS] [--gather]
+                          [--timeout MS] [--gather] [--raw]
 
 Sends <json> to <dest> (several names separated by commas: the first answer wins) and prints the
 answer as JSON. With --gather every destination's result is waited for and printed as one JSON array,
 in the order of <dest>: {"from","message"}, {"from","error":{"code","message"}}, or {"from","code"}
 with code timeout or responder_gone (exit 0 whatever each result is). --name is the name to register
 (default: a random anon-... name); --timeout is the request's deadline in milliseconds (default: 30000).
-
+${MESSAGE_USAGE}
 exit codes: 0 answered, 1 other failure, 2 usage, 3 no_responders, 4 timeout, 5 responder_gone,
 6 responder_error (the responder answered with an error), 7 unreachable (no connection to the
 broker: nothing was sent), 8 disconnected (the connection dropped: the request may have been handled),
@@ -26,8 +40,7 @@ broker: nothing was sent), 8 disconnected (the connection dropped: the request m
 11 forbidden (the token's identity may not use this name), 12 name_taken (another client holds --name:
 nothing was sent)
 
-${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
-`;
+${LOCAL_USAGE}${ENV_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('request', USAGE, argv, {
@@ -39,13 +52,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (positionals.length !== 2) return usage('expected <dest> and <json>');
   const [destArg, json] = positionals;
-  const dests = destArg.split(',');
-  const badName = dests.find((dest) => !isName(dest));
-  if (badName !== undefined) return usage(`${JSON.stringify(badName)} is not a valid name (1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -)`);
-  const parsedMessage = parseMessage(json);
-  if ('problem' in parsedMessage) return usage(parsedMessage.problem);
   const timeout = parseMilliseconds(values.timeout);
   if (timeout === undefined) return usage('--timeout must be a whole number of milliseconds >= 1');
+  const read = await readMessage(json, values.raw);
+  if ('problem' in read) return usage(read.problem);
+  const dests = destArg.split(',');
+  const { isName } = await grammar();
+  const badName = dests.find((dest) => !isName(dest));
+  if (badName !== undefined) return usage(`${JSON.stringify(badName)} is not a valid name (${NAME_RULE})`);
   let client: Client;
   try {
     client = await oneShotClient(values.url, values.name, timeout, values.local);
@@ -54,10 +68,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const dest = dests.length === 1 ? dests[0] : dests;
-    const printed = values.gather
-      ? await client.gather(dest, parsedMessage.message, { timeout })
-      : (await client.request(dest, parsedMessage.message, { timeout })).message;
-    process.stdout.write(`${JSON.stringify(printed)}\n`);
+    if (values.gather) {
+      process.stdout.write(`${JSON.stringify(await client.gather(dest, read.message, { timeout }))}\n`);
+    } else {
+      process.stdout.write(formatMessage((await client.request(dest, read.message, { timeout })).message, values.raw));
+    }
     return EXIT_CODES.ok;
   } catch (error) {
     return failure('request', error);

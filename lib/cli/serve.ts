@@ -24,6 +24,9 @@ export const FLAGS_USAGE = `  -c, --config FILE      a configuration file, JSON 
   --tls-key FILE         the certificate's PEM private key
   --limit NAME=VALUE     set a limit of protocol.md section 9 (repeat for several)
   --shutdown-grace MS    on SIGTERM, how long pending requests may still be answered (default 5000)
+  --durable-names LIST   name patterns whose names keep a mailbox while nobody holds them (comma-
+                         separated or repeated; e.g. 'jobs.*'; default: none)
+  --peer-name NAME       the name of the broker's own peer (default broker)
   --monitor HOST:PORT    where the monitor listens (or PORT); default: no monitor
   --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   --log-format FORMAT    json, pretty, or auto (default): pretty on a terminal, JSON lines otherwise

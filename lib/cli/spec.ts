@@ -3,9 +3,7 @@
  * `url` and print TAP. Exit code 0 when every case passed, 1 when one failed, 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
-import { PROFILES, runSuite, type Json } from '../conformance/index.js';
-
-export const summary = 'run the conformance suite against a broker (<url> [--profile legacy|extended|all])';
+import type { Json } from '../conformance/index.js';
 
 const USAGE = `usage: switchboard spec <url> [--profile legacy|extended|all] [--grep TEXT] [--settings JSON] [--cases DIR]
 
@@ -34,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    process.stderr.write(`switchboard spec: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -42,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const { PROFILES, runSuite } = await import('../conformance/index.js');
   const profiles = values.profile === 'all' ? [...PROFILES] : values.profile.split(',');
   const url = positionals[0];
   if (positionals.length !== 1 || !/^wss?:\/\//.test(url)) {

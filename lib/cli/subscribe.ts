@@ -1,27 +1,45 @@
 /**
  * `switchboard subscribe <topic>`: print what is published to a topic and every topic below it
  * (protocol.md 4.6, 4.7), one JSON line per delivery on stdout, `{"topic","context","from","message"}`
- * (and `"event"` when the publisher named one), until SIGINT or SIGTERM. It watches and never answers: a
- * published request goes on to the other subscribers (an error answer from a watcher would win over
- * theirs, [SB-6-7]). Status lines go to stderr; the first is `subscribed to <topic> on <url>` once the
- * subscription is in place. It reconnects, and subscribes again, if the broker goes away.
+ * (and `"event"` when the publisher named one), until SIGINT or SIGTERM. By default it watches and never
+ * answers: a published request goes on to the other subscribers (an error answer from a watcher would
+ * win over theirs, [SB-6-7]). With `--answer` it answers published requests with their own message, and
+ * with `--exec "command"` with the command's output, as `switchboard answer` does (exec.ts). Status lines
+ * go to stderr; the first is `subscribed to <topic> on <url>` once the subscription is in place. It
+ * reconnects, and subscribes again, if the broker goes away.
  */
 import type { Client, SwitchboardError } from '../client/node.js';
-import { isTopic } from '../protocol/index.js';
-import { DEFAULT_URL, LOCAL_USAGE, commandClient, exitCode, refusal, parseCommand, tokenFromEnvironment, usage as usageOf } from './client-command.js';
+import {
+  DEFAULT_URL,
+  ENV_USAGE,
+  LOCAL_USAGE,
+  TOPIC_RULE,
+  commandClient,
+  exitCode,
+  formatMessage,
+  grammar,
+  parseCommand,
+  parseMilliseconds,
+  refusal,
+  tokenFromEnvironment,
+  usage as usageOf,
+} from './client-command.js';
+import { Commands, EXEC_USAGE } from './exec.js';
 
-export const summary = 'print what is published to a topic, one JSON line each (--url, --name)';
-
-const USAGE = `usage: switchboard subscribe <topic> [--url ${DEFAULT_URL} | --local APP] [--name NAME]
+const USAGE = `usage: switchboard subscribe <topic> [--url ${DEFAULT_URL} | --local APP] [--name NAME] [--raw]
+                            [--answer | --exec "command" [--exec-timeout MS]]
 
 Subscribes to <topic> and every topic below it and prints each delivery as one JSON line:
-{"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one).
-Never answers a published request. --name is the name to register (default: a random anon-... name).
-Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
+{"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one); with
+--raw only the message, a string as its text. --name is the name to register (default: a random
+anon-... name). Without --answer or --exec it never answers a published request: it watches. With
+--answer it answers each published request with its message (echo); with --exec, with the output of
+"command", as switchboard answer does. Runs until SIGINT or SIGTERM; reconnects if the broker goes away.
 exit codes: 0 stopped by a signal, 1 other failure (limit_exceeded, ...), 2 usage, 7 unreachable,
 10 unauthorized, 11 forbidden, 12 name_taken (as for switchboard request)
-${LOCAL_USAGE}environment: SWITCHBOARD_TOKEN, the token to authenticate with when the broker requires one
-`;
+
+${EXEC_USAGE}
+${LOCAL_USAGE}${ENV_USAGE}`;
 
 /** Problems that will not go away by reconnecting: stop. */
 const FATAL = new Set(['name_taken', 'unauthorized', 'forbidden', 'limit_exceeded']);
@@ -29,14 +47,18 @@ const FATAL = new Set(['name_taken', 'unauthorized', 'forbidden', 'limit_exceede
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('subscribe', USAGE, argv, {
     name: { type: 'string' },
+    answer: { type: 'boolean', default: false },
+    exec: { type: 'string' },
+    'exec-timeout': { type: 'string', default: '30000' },
   });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return usage('expected one <topic>');
+  if (values.answer && values.exec !== undefined) return usage('--answer and --exec exclude each other (--exec answers)');
+  const execTimeout = parseMilliseconds(values['exec-timeout']);
+  if (execTimeout === undefined) return usage('--exec-timeout must be a whole number of milliseconds >= 1');
   const [topic] = positionals;
-  if (!isTopic(topic)) {
-    return usage(`${JSON.stringify(topic)} is not a valid topic (1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -)`);
-  }
+  if (!(await grammar()).isTopic(topic)) return usage(`${JSON.stringify(topic)} is not a valid topic (${TOPIC_RULE})`);
 
   let client: Client;
   try {
@@ -44,6 +66,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     return refusal('subscribe', USAGE, error);
   }
+  const commands = values.exec === undefined ? undefined : new Commands({ command: values.exec, timeoutMs: execTimeout, raw: values.raw });
+  const answers = values.answer || commands !== undefined;
   const log = (line: string) => process.stderr.write(`switchboard subscribe: ${line}\n`);
   let stop = (_code: number) => {};
   const stopped = new Promise<number>((resolve) => (stop = resolve));
@@ -63,14 +87,15 @@ export async function run(argv: string[]): Promise<number> {
   client
     .subscribe(topic, (message, ctx) => {
       const line = { topic: ctx.topic, context: ctx.context, from: ctx.from, message, ...(ctx.event === undefined ? {} : { event: ctx.event }) };
-      process.stdout.write(`${JSON.stringify(line)}\n`);
-      // Never answer: wait until nobody needs an answer (the broker's cancel, or this client closing).
-      if (ctx.isRequest) return new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-      return undefined;
+      process.stdout.write(values.raw ? formatMessage(message, true) : `${JSON.stringify(line)}\n`);
+      if (!ctx.isRequest) return undefined;
+      if (answers) return commands === undefined ? message : commands.run(message, ctx.from);
+      // Watch only: wait until nobody needs an answer (the broker's cancel, or this client closing).
+      return new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
     })
     .then(
       () => {
-        log(`subscribed to ${topic} on ${client.url}`);
+        log(`subscribed to ${topic} on ${client.url}${answers ? ', answering' : ''}`);
         client.on('ready', ({ url }) => log(`subscribed to ${topic} again on ${url}`));
       },
       (error: SwitchboardError) => {
@@ -84,6 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.stdout.off('error', onOutputError);
+  await commands?.stop();
   await client.close();
   return code;
 }

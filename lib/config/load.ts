@@ -32,6 +32,8 @@ export const FLAG_OPTIONS = {
   path: { type: 'string' },
   auth: { type: 'string' },
   'allowed-origin': { type: 'string', multiple: true },
+  'durable-names': { type: 'string', multiple: true },
+  'peer-name': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   limit: { type: 'string', multiple: true },
@@ -84,8 +86,8 @@ const SETTINGS: ReadonlyArray<{ pointer: string; env: string; flag?: keyof typeo
   { pointer: '/tls/cert', env: 'SWITCHBOARD_TLS_CERT', flag: 'tls-cert', kind: 'path' },
   { pointer: '/tls/key', env: 'SWITCHBOARD_TLS_KEY', flag: 'tls-key', kind: 'path' },
   { pointer: '/allowedOrigins', env: 'SWITCHBOARD_ALLOWED_ORIGINS', flag: 'allowed-origin', kind: 'list' },
-  { pointer: '/durableNames', env: 'SWITCHBOARD_DURABLE_NAMES', kind: 'list' },
-  { pointer: '/peerName', env: 'SWITCHBOARD_PEER_NAME', kind: 'text' },
+  { pointer: '/durableNames', env: 'SWITCHBOARD_DURABLE_NAMES', flag: 'durable-names', kind: 'list' },
+  { pointer: '/peerName', env: 'SWITCHBOARD_PEER_NAME', flag: 'peer-name', kind: 'text' },
   { pointer: '/shutdownGraceMs', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace', kind: 'integer' },
   { pointer: '/monitor', env: 'SWITCHBOARD_MONITOR', flag: 'monitor', kind: 'address' },
   { pointer: '/log/level', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', kind: 'text' },
@@ -238,7 +240,9 @@ function flagLayer(flags: FlagValues, cwd: string): Layer {
     const value = flag === undefined ? undefined : flags[flag];
     if (value === undefined || typeof value === 'boolean') continue;
     labels.set(pointer, `--${flag}`);
-    put(layer, pointer, value, kind, `--${flag}`, cwd);
+    // A repeatable list flag also takes comma-separated items, as its environment variable does.
+    const items = Array.isArray(value) ? value.flatMap((item) => item.split(',')).map((s) => s.trim()).filter((s) => s !== '') : value;
+    put(layer, pointer, items, kind, `--${flag}`, cwd);
   }
   for (const pair of flags.limit ?? []) {
     const match = /^([A-Za-z]+)=(.*)$/.exec(pair);

@@ -46,7 +46,12 @@ async function subscriber(t: Test, url: string, topic: string, ...args: string[]
     10_000,
     `subscribe ${topic} ready`,
   );
-  return { child, done, lines: () => stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as unknown) };
+  return {
+    child,
+    done,
+    text: () => stdout,
+    lines: () => stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as unknown),
+  };
 }
 
 t.test('subscribe prints one JSON line per delivery; publish prints the receiver count', { skip }, async (t) => {
@@ -87,8 +92,32 @@ t.test('publish --request prints the first answer and exits as request does: 3, 
   t.match(failed.stderr, 'responder_error (remote code out_of_ink)');
 });
 
+t.test('subscribe --answer echoes published requests, --exec answers with a command; --raw prints the message alone', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  const echo = await subscriber(t, url, 'echo', '--answer');
+  const upper = await subscriber(t, url, 'upper', '--exec', 'tr a-z A-Z', '--raw');
+  const echoed = await cli(['publish', 'echo.a', '{"n":1}', '--request', '--url', url]);
+  t.same([echoed.code, echoed.stdout], [0, '{"n":1}\n'], echoed.stderr);
+  t.match(echo.lines(), [{ topic: 'echo.a', context: 'echo', message: { n: 1 } }], 'printed as well as answered');
+  const shouted = await cli(['publish', 'upper', 'shout', '--request', '--raw', '--url', url]);
+  t.same([shouted.code, shouted.stdout], [0, 'SHOUT\n'], shouted.stderr);
+  const plain = await cli(['publish', 'upper', 'just news', '--raw', '--url', url]);
+  t.same([plain.code, plain.stdout], [0, '1\n'], 'a publication without a request is printed, not answered');
+  await until(() => upper.text() === 'shout\njust news\n', 'the raw subscriber printed both messages as text', 5000);
+  upper.child.kill('SIGTERM');
+  t.equal((await within(upper.done, 5000, 'subscribe exits')).code, 0);
+});
+
 t.test('usage errors exit 2, --help exits 0, and main lists both commands', { skip }, async (t) => {
-  for (const args of [['publish', 'news.'], ['publish', 'news', '{x'], ['publish', 'a', '1', '--event', 'bad event'], ['subscribe'], ['subscribe', 'a..b']]) {
+  for (const args of [
+    ['publish', 'news.'],
+    ['publish', 'news', '{x'],
+    ['publish', 'a', '1', '--event', 'bad event'],
+    ['subscribe'],
+    ['subscribe', 'a..b'],
+    ['subscribe', 'a', '--answer', '--exec', 'cat'],
+    ['subscribe', 'a', '--exec-timeout', '0'],
+  ]) {
     const ran = await cli(args);
     t.equal(ran.code, 2, args.join(' '));
     t.match(ran.stderr, new RegExp(`usage: switchboard ${args[0]}`));
@@ -96,8 +125,8 @@ t.test('usage errors exit 2, --help exits 0, and main lists both commands', { sk
   t.match((await cli(['publish', '--help'])).stdout, /exit codes: 0 published/);
   t.equal((await cli(['subscribe', '--help'])).code, 0);
   const main = await cli(['help']);
-  t.match(main.stderr, /switchboard publish +publish to a topic/);
-  t.match(main.stderr, /switchboard subscribe +print what is published/);
+  t.match(main.stdout, /switchboard publish +publish to a topic/);
+  t.match(main.stdout, /switchboard subscribe +print what is published/);
 });
 
 t.test('in process: publish prints the count or the answer, and maps failures to exit codes', async (t) => {

@@ -5,10 +5,11 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT_CODES } from '../../lib/cli/client-command.js';
+import { Readable } from 'node:stream';
+import { EXIT_CODES, MAX_STDIN_BYTES, formatMessage, readMessage } from '../../lib/cli/client-command.js';
 import { run as request } from '../../lib/cli/request.js';
 import { run as answer } from '../../lib/cli/answer.js';
 import { readyClient } from '../fixtures/clients.js';
@@ -115,9 +116,122 @@ t.test('exit code 2 for bad usage; --help exits 0; main lists both commands', { 
   t.equal(help.code, 0);
   t.match(help.stdout, /exit codes: 0 answered, 1 other failure, 2 usage, 3 no_responders, 4 timeout/);
   const main = await cli(['help']);
-  t.match(main.stderr, /switchboard request +send one request/);
-  t.match(main.stderr, /switchboard answer +serve a name/);
+  t.equal(main.code, 0);
+  t.match(main.stdout, /switchboard request +send one request/);
+  t.match(main.stdout, /switchboard answer +serve a name/);
 });
+
+t.test('as a new user meets it: --version, unknown command with a suggestion, no command, help on stdout', { skip }, async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v', 'version']) {
+    const ran = await cli([flag]);
+    t.same([ran.code, ran.stdout, ran.stderr], [0, `${version}\n`, ''], flag);
+  }
+  const typo = await cli(['reqest', 'calc', '1']);
+  t.equal(typo.code, EXIT_CODES.usage);
+  t.match(typo.stderr, /^switchboard: unknown command "reqest"; did you mean "request"\?/);
+  t.match(typo.stderr, /switchboard server +a running broker/, 'the commands are listed');
+  const far = await cli(['frobnicate']);
+  t.equal(far.code, EXIT_CODES.usage);
+  t.match(far.stderr, /^switchboard: unknown command "frobnicate"\n/, 'no suggestion when nothing is close');
+  const none = await cli([]);
+  t.equal(none.code, EXIT_CODES.usage);
+  t.match(none.stderr, /say which command/);
+  const help = await cli(['--help']);
+  t.same([help.code, help.stderr], [0, '']);
+  t.match(help.stdout, /switchboard --version/);
+});
+
+t.test('one exit code for every usage error, whichever command', { skip }, async (t) => {
+  const cases = [
+    ['request', 'x'],
+    ['request', 'x', '1', '--url', 'ws://h/', '--local', 'app'],
+    ['request', 'x', '1', '--nope'],
+    ['publish', 'a..b', '1'],
+    ['answer'],
+    ['answer', 'x', '--exec-timeout', 'soon'],
+    ['subscribe', 'a', '--answer', '--exec', 'cat'],
+    ['server'],
+    ['server', 'report', 'everything'],
+    ['server', 'check', '--monitor', 'ws://127.0.0.1:9043/'],
+    ['server', 'kick'],
+    ['token', 'extra'],
+    ['spec'],
+    ['spec', 'ws://h/', '--profile', 'nope'],
+    ['serve', '--nope'],
+    ['serve', '--port', 'many'],
+    ['serve', '--peer-name', 'bad name'],
+    ['config'],
+    ['bench', '--nope'],
+  ];
+  for (const args of cases) {
+    const ran = await cli(args);
+    t.equal(ran.code, EXIT_CODES.usage, `switchboard ${args.join(' ')}: ${ran.stderr.split('\n')[0]}`);
+  }
+});
+
+t.test('the message from stdin with -, and --raw for text: sent without JSON quoting, a string answer printed as its text', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  await answerer(t, url, 'echo');
+  await answerer(t, url, 'upper', '--exec', 'tr a-z A-Z', '--raw');
+  const piped = await cli(['request', 'echo', '-', '--url', url], { input: '{"add":[1,2]}\n' });
+  t.same([piped.code, piped.stdout], [0, '{"add":[1,2]}\n'], piped.stderr);
+  const raw = await cli(['request', 'echo', 'hello "world"', '--raw', '--url', url]);
+  t.same([raw.code, raw.stdout], [0, 'hello "world"\n'], 'text in, text out');
+  const rawPiped = await cli(['request', 'upper', '-', '--raw', '--url', url], { input: 'hello\n' });
+  t.same([rawPiped.code, rawPiped.stdout], [0, 'HELLO\n'], 'stdin as text, without its newline; --exec --raw feeds and answers text');
+  const quoted = await cli(['request', 'upper', '"hello"', '--url', url]);
+  t.equal(quoted.stdout, '"HELLO"\n', 'without --raw the text answer prints as JSON');
+  const notJson = await cli(['request', 'echo', '-', '--url', url], { input: 'hello' });
+  t.equal(notJson.code, EXIT_CODES.usage);
+  t.match(notJson.stderr, /stdin is not valid JSON \(--raw sends text\)/);
+});
+
+t.test('SWITCHBOARD_URL is the broker when --url is not given; --url wins over it', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  await answerer(t, url, 'echo');
+  const fromEnv = await cli(['request', 'echo', '1'], { env: { SWITCHBOARD_URL: url } });
+  t.same([fromEnv.code, fromEnv.stdout], [0, '1\n'], fromEnv.stderr);
+  const flagWins = await cli(['request', 'echo', '1', '--url', url], { env: { SWITCHBOARD_URL: `ws://127.0.0.1:${await freePort()}/` } });
+  t.equal(flagWins.code, 0, flagWins.stderr);
+  const nowhere = await cli(['request', 'echo', '1'], { env: { SWITCHBOARD_URL: `ws://127.0.0.1:${await freePort()}/` } });
+  t.equal(nowhere.code, EXIT_CODES.unreachable, 'the variable is used: nobody there');
+});
+
+t.test('answer exits at once on SIGTERM while an --exec command runs, and ends the command and its children', { skip }, async (t) => {
+  const { url } = await startBroker(t);
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pids = join(dir, 'pids');
+  // The shell starts a child and waits for it: both must be ended, or the answerer would wait for them.
+  const { child, done } = await answerer(t, url, 'slow', '--exec', `sleep 60 & echo "$$ $!" > '${pids}'; wait`);
+  const pending = cli(['request', 'slow', '1', '--url', url, '--timeout', '20000']);
+  await until(() => existsSync(pids) && readFileSync(pids, 'utf8').includes(' '), 'the command runs', 10_000);
+  const running = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
+  const started = Date.now();
+  child.kill('SIGTERM');
+  const ran = await within(done, 5000, 'answer exits');
+  t.equal(ran.code, 0, ran.stderr);
+  t.ok(Date.now() - started < 3000, `exited in ${Date.now() - started} ms`);
+  await until(() => running.every((pid) => !alive(pid)), 'the shell and its child are gone', 3000);
+  t.pass('the command and its child were ended');
+  const asked = await pending;
+  t.not(asked.code, 0, `the requester hears of it at once: ${asked.stderr.trim()}`);
+});
+
+/** A process that runs: not gone, and not a zombie left for a PID 1 that may not reap it (Linux's /proc). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 t.test('answer stops cleanly with exit 0 on SIGTERM, and exits with the code of name_taken when its name is taken', { skip }, async (t) => {
   const { url } = await startBroker(t);
@@ -198,4 +312,22 @@ t.test('in process: answer refuses bad usage and stops with the code of name_tak
   const taken = await inProcess(answer, ['held', '--url', url]);
   t.equal(taken.code, EXIT_CODES.name_taken);
   t.match(taken.stderr, 'name_taken');
+});
+
+t.test('in process: the message from a stream with -, bounded; --raw keeps text; answers printed as JSON or text', async (t) => {
+  t.same(await readMessage('-', false, Readable.from(['{"a"', ':1}\n'])), { message: { a: 1 } });
+  t.same(await readMessage('-', true, Readable.from(['two\nlines\n'])), { message: 'two\nlines' }, 'only the last newline goes');
+  t.same(await readMessage('[1]', true), { message: '[1]' }, 'an argument with --raw is text');
+  t.match(await readMessage('-', false, Readable.from(['nope'])), { problem: /^stdin is not valid JSON/ });
+  t.match(await readMessage('-', true, Readable.from([Buffer.alloc(MAX_STDIN_BYTES), Buffer.alloc(1)])), { problem: /longer than 16777216 bytes/ });
+  t.same([formatMessage('x', true), formatMessage('x', false), formatMessage({ a: 1 }, true)], ['x\n', '"x"\n', '{"a":1}\n']);
+});
+
+t.test('serve takes --durable-names (comma-separated or repeated) and --peer-name, as the README says', { skip }, async (t) => {
+  const ran = await cli(['config', 'print', '--durable-names', 'jobs.*,mail.*', '--durable-names', 'audit', '--peer-name', 'hub']);
+  t.equal(ran.code, 0, ran.stderr);
+  t.match(JSON.parse(ran.stdout), { durableNames: ['jobs.*', 'mail.*', 'audit'], peerName: 'hub' });
+  const help = await cli(['serve', '--help']);
+  t.match(help.stdout, /--durable-names LIST/);
+  t.match(help.stdout, /--peer-name NAME/);
 });
