@@ -74,10 +74,11 @@ t.test('a peer that never answers pings is dropped within two intervals; one tha
 
   sender.send({ action: 'send', dest: 'silent', message: 'are you there?', ack: 'r1', timeout: 10_000 });
   const started = Date.now();
-  t.match(await sender.next((f) => f.ack === 'r1', 2000), { action: 'error', code: 'responder_gone' }, 'the request it held ends for its sender');
+  t.match(await sender.next((f) => f.ack === 'r1', 5000), { action: 'error', code: 'responder_gone' }, 'the request it held ends for its sender');
   const elapsed = Date.now() - started;
-  // two intervals, and slack for a busy machine; the default interval is 30 s
-  t.ok(elapsed <= 2 * heartbeatMs + 500, `dropped ${elapsed} ms after the request (two intervals: ${2 * heartbeatMs} ms)`);
+  // two intervals, and generous slack for a busy machine: what matters is that it ends by the heartbeat,
+  // long before the request's 10 s deadline (the default interval is 30 s)
+  t.ok(elapsed <= 2 * heartbeatMs + 2000, `dropped ${elapsed} ms after the request (two intervals: ${2 * heartbeatMs} ms)`);
   t.same(released, ['silent'], 'its name was released exactly once');
   const successor = await Peer.named(url, 'silent');
   t.pass('the name can be taken again');

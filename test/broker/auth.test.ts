@@ -63,8 +63,8 @@ t.test('a connection that does not authenticate in time is closed; a legacy clie
   const { broker, url } = await startBroker(t, { auth: policy, limits: { authTimeoutMs: 100 } });
   const idle = await Peer.connect(url);
   const started = Date.now();
-  t.match(await idle.closed(1000), { code: 1008, reason: 'authentication timeout' });
-  t.ok(Date.now() - started < 600);
+  t.match(await idle.closed(4000), { code: 1008, reason: 'authentication timeout' });
+  t.ok(Date.now() - started < 2500, 'by its 100 ms authTimeoutMs, not the default 5000 ms (slack for a busy machine)');
   const legacy = await Peer.connect(url, { extended: false });
   t.match(await legacy.closed(500), { code: 1008, reason: 'authentication required' });
   t.same(legacy.received, []);

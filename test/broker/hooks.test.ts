@@ -49,7 +49,7 @@ t.test('an authenticate hook that never settles: the connection is closed at aut
   p.send({ action: 'auth', token: 'some-token' });
   p.send({ action: 'register', id: 'early' });
   t.equal((await p.closed()).code, 1008);
-  t.ok(Date.now() - started < 1500, 'closed near authTimeoutMs');
+  t.ok(Date.now() - started < 3000, 'closed by its 200 ms authTimeoutMs, not the default 5000 ms (slack for a busy machine)');
   t.equal(broker.stats().names, 0);
   t.same(await drained(broker), NOTHING_HELD, 'a connection held by a hook that never answers is still cleaned up');
 });

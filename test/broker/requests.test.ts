@@ -257,7 +257,7 @@ t.test('no responders: the outcome comes at once and nothing stays pending [SB-6
   const started = Date.now();
   a.send({ action: 'send', dest: ['x', 'y'], message: 1, ack: 'r1' });
   t.match(await a.next(), { action: 'error', code: 'no_responders', ack: 'r1' });
-  t.ok(Date.now() - started < 500, 'not after a deadline');
+  t.ok(Date.now() - started < 2000, 'not after a deadline (the default is 30 s; slack for a busy machine)');
   t.equal(broker.stats().pending, 0);
   await a.close();
   t.same(await drained(broker), NOTHING_HELD);
