@@ -35,7 +35,7 @@ t.test('after a broker crash and restart on the same port: in-flight requests re
   await proc.kill();
   const error = await held;
   t.equal(error.code, 'disconnected', 'the in-flight request rejects with disconnected');
-  t.ok(rejectedAt - killedAt < 1000, `at once, not at its deadline (${rejectedAt - killedAt} ms)`);
+  t.ok(rejectedAt - killedAt < 4000, `at once, not at its 60 s deadline (${rejectedAt - killedAt} ms)`);
   await webDown;
   t.equal(web.status, 'reconnecting');
 
