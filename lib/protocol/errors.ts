@@ -34,7 +34,11 @@ export const ERROR_CODES = {
     meaning: 'The connection presented no valid token where one is required; it is closed.',
     budget: false,
   },
-  forbidden: { meaning: 'The connection\'s identity may not do this (register this name, or send to it).', budget: false },
+  forbidden: {
+    meaning:
+      'The connection\'s identity may not do this: register this name, send to it, subscribe or publish to this topic, or authenticate again.',
+    budget: false,
+  },
   unknown_ack: {
     meaning: 'The answer names no request this connection received and may still answer; it was dropped.',
     budget: false,

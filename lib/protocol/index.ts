@@ -1,6 +1,7 @@
 /**
  * The wire protocol of switchboard, and nothing else: frame schemas and types, error and close codes,
- * limits, dialects and the codec. Imports only typebox, so any side (broker, client, tools) can use it.
+ * limits, dialects and the codec, and the format of the auth file (section 12). Imports only typebox, so
+ * any side (broker, client, tools) can use it.
  */
 export * from './grammar.js';
 export * from './errors.js';
@@ -11,3 +12,4 @@ export * from './broker-frames.js';
 export * from './dialects.js';
 export * from './codec.js';
 export * from './envelope.js';
+export * from './auth-config.js';

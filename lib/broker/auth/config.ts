@@ -1,55 +1,19 @@
 /**
- * The authentication configuration file (`switchboard serve --auth FILE`): its schema, and loading it
- * into a policy. A missing, empty or malformed file, or one that would admit no one, is an error with a
- * clear message: the broker refuses to start rather than fall open.
+ * The authentication configuration file (`switchboard serve --auth FILE`, protocol.md section 12): loading
+ * it into a policy. Its schema is the protocol's (lib/protocol/auth-config.ts). A missing, empty or
+ * malformed file, or one that would admit no one, is an error with a clear message: the broker refuses to
+ * start rather than fall open [SB-12-1].
  */
 import { readFileSync } from 'node:fs';
-import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { AuthConfig } from '../../protocol/index.js';
 import { tokenPolicy, type AuthPolicy } from './policy.js';
 
-const Patterns = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 });
-
-const PermissionsSchema = Type.Object(
-  {
-    register: Type.Optional(Patterns),
-    send: Type.Optional(Patterns),
-    subscribe: Type.Optional(Patterns),
-    publish: Type.Optional(Patterns),
-    monitor: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('read'), Type.Literal('write')]), {
-        uniqueItems: true,
-        maxItems: 2,
-        description: 'Access to the monitor listener: "read" for GET, "write" for POST (kick).',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export const AuthConfig = Type.Object(
-  {
-    identities: Type.Array(
-      Type.Object(
-        {
-          id: Type.String({ minLength: 1, maxLength: 128 }),
-          tokenSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the token, hex' }),
-          permissions: PermissionsSchema,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    anonymous: Type.Optional(
-      Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), permissions: PermissionsSchema }, { additionalProperties: false }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type AuthConfig = Static<typeof AuthConfig>;
+export { AuthConfig };
 
 const check = Compile(AuthConfig);
 
-/** Build a policy from a parsed configuration; throws an Error naming every problem. */
+/** Build a policy from a parsed configuration; throws an Error naming every problem [SB-12-1]. */
 export function policyFromConfig(config: unknown, source = 'auth configuration'): AuthPolicy {
   if (!check.Check(config)) {
     const problems = check.Errors(config).map((e) => `${e.instancePath || '/'} ${e.message}`);
@@ -61,6 +25,7 @@ export function policyFromConfig(config: unknown, source = 'auth configuration')
   const ids = new Set<string>();
   const hashes = new Set<string>();
   for (const identity of config.identities) {
+    // [SB-12-1] ids and token hashes are unique: a hash shared by two identities would make one of them unreachable.
     if (ids.has(identity.id)) throw new Error(`${source}: identity "${identity.id}" appears twice`);
     if (hashes.has(identity.tokenSha256)) throw new Error(`${source}: identity "${identity.id}" shares a token with another`);
     ids.add(identity.id);

@@ -1,15 +1,20 @@
 /**
- * Authentication and authorization policy (protocol.md section 4.5): who a connection is, and what that
- * identity may do. The broker asks two hooks, `authenticate` and `authorize`; `tokenPolicy` builds both
- * from a list of identities (a configuration file, see config.ts), and custom policies may replace them.
+ * Authentication and authorization policy (protocol.md sections 4.5 and 12): who a connection is, and
+ * what that identity may do. The broker asks two hooks, `authenticate` and `authorize`; `tokenPolicy`
+ * builds both from a list of identities (a configuration file, see config.ts), and custom policies may
+ * replace them.
  *
  * Safe defaults: a policy without `authenticate` accepts no token; without `authorize` an identity may do
  * exactly what its patterns allow; without `anonymous`, a connection must authenticate.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AuthPermissions } from '../../protocol/index.js';
 
-/** `monitor` is the monitor listener's (lib/monitor): its targets are `read` (GET) and `write` (POST). */
-export type Permission = 'register' | 'send' | 'subscribe' | 'publish' | 'monitor';
+/**
+ * The keys of an identity's permissions, as the auth file has them (protocol.md section 12). `monitor` is
+ * the monitor listener's (lib/monitor): its targets are `read` (GET) and `write` (POST).
+ */
+export type Permission = keyof AuthPermissions;
 
 /**
  * Name patterns: `*` stands for any run of characters (also none); everything else is literal. For
@@ -39,7 +44,11 @@ export const OPEN_IDENTITY: Identity = Object.freeze({
 
 const compiled = new WeakMap<readonly string[], (target: string) => boolean>();
 
-/** A test for names matching any of `patterns`: `*` stands for any run of characters, also none. */
+/**
+ * A test for names matching any of `patterns` [SB-12-3]: a pattern matches the whole name or topic, `*`
+ * standing for any run of characters (none and dots included), every other character for itself; no
+ * pattern matches nothing.
+ */
 export function patternMatcher(patterns: readonly string[]): (target: string) => boolean {
   if (patterns.length === 0) return () => false;
   const alternatives = patterns.map((p) => p.split('*').map(escapeRegExp).join('.*'));
@@ -47,7 +56,7 @@ export function patternMatcher(patterns: readonly string[]): (target: string) =>
   return (target) => regexp.test(target);
 }
 
-/** True when `target` matches one of the identity's patterns for `permission`. */
+/** True when `target` matches one of the identity's patterns for `permission`; an absent key allows nothing [SB-12-3]. */
 export function allowedByPatterns(identity: Identity, permission: Permission, target: string): boolean {
   const patterns = identity.permissions[permission];
   if (patterns === undefined) return false;
@@ -60,6 +69,7 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
+/** [SB-12-2] The hash an auth file stores for a token: SHA-256 of its UTF-8 bytes (as hex: 64 lowercase digits). */
 export function sha256(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -70,8 +80,8 @@ export interface TokenIdentity extends Identity {
 }
 
 /**
- * A policy from identities with hashed tokens. The presented token is hashed and compared with every
- * stored hash in constant time, without stopping at a match, so timing tells nothing about either.
+ * A policy from identities with hashed tokens [SB-12-2]. The presented token is hashed and compared with
+ * every stored hash in constant time, without stopping at a match, so timing tells nothing about either.
  */
 export function tokenPolicy(identities: readonly TokenIdentity[], anonymous?: Identity): AuthPolicy {
   const hashes = identities.map((identity) => ({ identity, hash: Buffer.from(identity.tokenSha256, 'hex') }));
