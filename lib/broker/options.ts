@@ -51,6 +51,8 @@ export interface BrokerOptions {
 export interface MonitorAddress {
   host?: string;
   port?: number;
+  /** Refuse the kicks (403) and hide the dashboard's act controls (lib/monitor/README.md). Default: false. */
+  readonly?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -114,7 +116,9 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     problems.push(`shutdownGraceMs must be a non-negative integer, got ${String(shutdownGraceMs)}`);
   }
   const given = options.monitor;
-  const monitor = given === undefined ? undefined : { host: given?.host ?? '127.0.0.1', port: given?.port ?? DEFAULT_MONITOR_PORT };
+  const monitor =
+    given === undefined ? undefined : { host: given?.host ?? '127.0.0.1', port: given?.port ?? DEFAULT_MONITOR_PORT, readonly: given?.readonly ?? false };
+  if (monitor !== undefined && typeof monitor.readonly !== 'boolean') problems.push('monitor.readonly must be a boolean');
   if (monitor !== undefined && (typeof monitor.host !== 'string' || monitor.host === '')) problems.push('monitor.host must be a non-empty string');
   if (monitor !== undefined && (!Number.isInteger(monitor.port) || monitor.port < 0 || monitor.port > 65535)) {
     problems.push(`monitor.port must be an integer 0-65535, got ${String(monitor.port)}`);

@@ -18,19 +18,19 @@ export function pendingHooks(
   return {
     outcome(request, outcome) {
       const { sender, ack } = request;
-      if (outcome === undefined) return metrics.outcome('sender_gone', request.startedAt);
+      if (outcome === undefined) return metrics.outcome('sender_gone', request.startedAt, request.slotNames);
       switch (outcome.kind) {
         case 'failure':
-          metrics.outcome(outcome.code, request.startedAt);
+          metrics.outcome(outcome.code, request.startedAt, request.slotNames);
           return sender.error(outcome.code, outcome.message, { ack }); // [SB-6-5]; not to legacy [SB-6-11]
         case 'gathered':
-          metrics.outcome('gathered', request.startedAt);
+          metrics.outcome('gathered', request.startedAt, request.slotNames);
           return sender.write('gathered', encodeGathered(ack, outcome.results)); // [SB-6.2-1]
         case 'error-answer':
-          metrics.outcome('error_answer', request.startedAt);
+          metrics.outcome('error_answer', request.startedAt, outcome.from);
           return sender.send({ action: 'answer', ack, from: outcome.from, error: outcome.error }); // [SB-6-7]
         case 'answer':
-          metrics.outcome('answer', request.startedAt);
+          metrics.outcome('answer', request.startedAt, outcome.from);
           return sender.write('answer', encodeAnswer(ack, outcome.from, outcome.body)); // [SB-6-7]
       }
     },

@@ -28,6 +28,7 @@ export const FLAGS_USAGE = `  -c, --config FILE      a configuration file, JSON 
                          separated or repeated; e.g. 'jobs.*'; default: none)
   --peer-name NAME       the name of the broker's own peer (default broker)
   --monitor HOST:PORT    where the monitor listens (or PORT); default: no monitor
+  --monitor-readonly     the monitor refuses kicks, and its dashboard (/ui) shows no act controls
   --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   --log-format FORMAT    json, pretty, or auto (default): pretty on a terminal, JSON lines otherwise
 

@@ -39,6 +39,7 @@ export const FLAG_OPTIONS = {
   limit: { type: 'string', multiple: true },
   'shutdown-grace': { type: 'string' },
   monitor: { type: 'string' },
+  'monitor-readonly': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', default: false },
@@ -74,7 +75,7 @@ export interface Loaded {
   warnings: string[];
 }
 
-type Kind = 'text' | 'integer' | 'path' | 'list' | 'address';
+type Kind = 'text' | 'integer' | 'path' | 'list' | 'address' | 'boolean';
 
 /** Every setting the environment and the flags can give (limits have their own: see `limitsOf`). */
 const SETTINGS: ReadonlyArray<{ pointer: string; env: string; flag?: keyof typeof FLAG_OPTIONS; kind: Kind }> = [
@@ -90,6 +91,8 @@ const SETTINGS: ReadonlyArray<{ pointer: string; env: string; flag?: keyof typeo
   { pointer: '/peerName', env: 'SWITCHBOARD_PEER_NAME', flag: 'peer-name', kind: 'text' },
   { pointer: '/shutdownGraceMs', env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace', kind: 'integer' },
   { pointer: '/monitor', env: 'SWITCHBOARD_MONITOR', flag: 'monitor', kind: 'address' },
+  // After /monitor, which sets the whole object: this one sets a key inside it.
+  { pointer: '/monitor/readonly', env: 'SWITCHBOARD_MONITOR_READONLY', flag: 'monitor-readonly', kind: 'boolean' },
   { pointer: '/log/level', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', kind: 'text' },
   { pointer: '/log/format', env: 'SWITCHBOARD_LOG_FORMAT', flag: 'log-format', kind: 'text' },
 ];
@@ -120,6 +123,11 @@ export function loadConfig(sources: Sources): Loaded {
   ];
   const problems: string[] = [];
   const merged: Values = {};
+  // A read-only monitor needs a monitor: an address from any source, or `monitor` in the file.
+  const monitorGiven = layers.some((layer, i) => {
+    const monitor = layer.values.monitor;
+    return isObject(monitor) && ((typeof file === 'string' && i === 0) || Object.keys(monitor).some((key) => key !== 'readonly'));
+  });
   for (const layer of layers) {
     problems.push(...layer.problems);
     const checked = configProblems(layer.values, layer.label);
@@ -128,6 +136,13 @@ export function loadConfig(sources: Sources): Loaded {
     merge(merged, layer.values);
   }
   const config = merged as Config;
+  if (config.monitor !== undefined && !monitorGiven) {
+    // `readonly` alone turns no monitor on: set to true it is a mistake, to false it says nothing.
+    if (config.monitor.readonly === true) {
+      problems.push('--monitor-readonly (SWITCHBOARD_MONITOR_READONLY) needs a monitor: give --monitor HOST:PORT, SWITCHBOARD_MONITOR or monitor in the file');
+    }
+    delete config.monitor;
+  }
   const options: ServeOptions = {
     host: config.host,
     port: config.port,
@@ -175,7 +190,7 @@ export function loadConfig(sources: Sources): Loaded {
     peerName: resolved.peerName,
     shutdownGraceMs: resolved.shutdownGraceMs,
     limits: { ...resolved.limits },
-    monitor: resolved.monitor === undefined ? undefined : { ...resolved.monitor },
+    monitor: resolved.monitor === undefined ? undefined : effectiveMonitor(resolved.monitor),
     log: { level: (config.log?.level ?? 'info') as LogLevel, format: (config.log?.format ?? 'auto') as LogFormat },
   };
   return { config: effective, options, file: typeof file === 'string' ? resolve(cwd, file) : undefined, warnings };
@@ -238,6 +253,10 @@ function flagLayer(flags: FlagValues, cwd: string): Layer {
   const layer: Layer = { values: {}, label: labelFrom(labels, 'the flags'), problems: [] };
   for (const { pointer, flag, kind } of SETTINGS) {
     const value = flag === undefined ? undefined : flags[flag];
+    if (kind === 'boolean' && value === true) {
+      labels.set(pointer, `--${flag}`);
+      set(layer.values, pointer, true);
+    }
     if (value === undefined || typeof value === 'boolean') continue;
     labels.set(pointer, `--${flag}`);
     // A repeatable list flag also takes comma-separated items, as its environment variable does.
@@ -262,6 +281,12 @@ function put(layer: Layer, pointer: string, value: string | string[], kind: Kind
   if (kind === 'integer') return set(layer.values, pointer, /^-?\d+$/.test(value) ? Number(value) : value);
   if (kind === 'path') return set(layer.values, pointer, resolve(cwd, value));
   if (kind === 'list') return set(layer.values, pointer, [value]);
+  if (kind === 'boolean') {
+    if (/^(true|1|yes)$/i.test(value.trim())) return set(layer.values, pointer, true);
+    if (/^(false|0|no)$/i.test(value.trim())) return set(layer.values, pointer, false);
+    layer.problems.push(`${label}: expected true or false, got ${JSON.stringify(value)}`);
+    return;
+  }
   const match = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(value); // HOST:PORT, [IPV6]:PORT or PORT
   if (match === null) {
     layer.problems.push(`${label}: expected HOST:PORT or PORT, got ${JSON.stringify(value)}`);
@@ -269,6 +294,11 @@ function put(layer: Layer, pointer: string, value: string | string[], kind: Kind
   }
   const host = match[1] ?? match[2];
   set(layer.values, pointer, host === undefined ? { port: Number(match[3]) } : { host, port: Number(match[3]) });
+}
+
+/** The monitor as the effective configuration shows it: `readonly` only when it is on. */
+function effectiveMonitor({ host, port, readonly }: { host: string; port: number; readonly: boolean }): NonNullable<Config['monitor']> {
+  return readonly ? { host, port, readonly } : { host, port };
 }
 
 function readPem(path: string, setting: string, problems: string[]): Buffer | undefined {

@@ -40,8 +40,10 @@ export const Config = Type.Object(
     peerName: Type.Optional(Text),
     allowedOrigins: Type.Optional(Type.Array(Text)),
     shutdownGraceMs: Type.Optional(Type.Integer({ minimum: 0 })),
-    /** The monitor's listener (lib/monitor): host 127.0.0.1 and port 9043 unless given. */
-    monitor: Type.Optional(Type.Object({ host: Type.Optional(Text), port: Type.Optional(Port) }, { additionalProperties: false })),
+    /** The monitor's listener (lib/monitor): host 127.0.0.1 and port 9043 unless given; `readonly` refuses kicks. */
+    monitor: Type.Optional(
+      Type.Object({ host: Type.Optional(Text), port: Type.Optional(Port), readonly: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    ),
     log: Type.Optional(
       Type.Object(
         { level: Type.Optional(Type.Enum([...LOG_LEVELS])), format: Type.Optional(Type.Enum([...LOG_FORMATS])) },

@@ -12,9 +12,10 @@ import type { MonitoredBroker } from './introspect.js';
 
 export type Access = 'read' | 'write';
 
-export type Verdict = { allowed: true } | { allowed: false; status: 401 | 403; error: string; message: string };
+/** Allowed, with the caller's identity (null for a loopback caller of a broker without an auth policy), or refused. */
+export type Verdict = { allowed: true; identity: string | null } | { allowed: false; status: 401 | 403; error: string; message: string };
 
-const ALLOWED: Verdict = { allowed: true };
+const LOOPBACK: Verdict = { allowed: true, identity: null };
 
 /** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (`::ffff:127.0.0.1`). */
 export function isLoopback(address: string | undefined): boolean {
@@ -34,7 +35,7 @@ export async function checkAccess(broker: MonitoredBroker, req: IncomingMessage,
   const remoteAddress = req.socket.remoteAddress;
   const policy = broker.auth;
   if (policy === undefined) {
-    if (isLoopback(remoteAddress)) return ALLOWED;
+    if (isLoopback(remoteAddress)) return LOOPBACK;
     const message = 'the broker has no auth policy: the monitor serves loopback clients only';
     return { allowed: false, status: 403, error: 'forbidden', message };
   }
@@ -49,7 +50,7 @@ export async function checkAccess(broker: MonitoredBroker, req: IncomingMessage,
   }
   const { allowed, fault } = authorize(policy, authenticated.identity, 'monitor', access);
   if (fault !== undefined) broker.fault(fault);
-  if (allowed) return ALLOWED;
+  if (allowed) return { allowed: true, identity: authenticated.identity.id };
   const message = `identity "${authenticated.identity.id}" lacks the monitor permission "${access}"`;
   return { allowed: false, status: 403, error: 'forbidden', message };
 }

@@ -1,11 +1,14 @@
 /**
  * The monitor's JSON views of a broker, in the spirit of NATS' `/varz` and `/connz` (lib/monitor/README.md
  * for the shapes): the server and its counters, the connections (sorted, paged, filtered by a name they
- * hold), the names with their holders, the topics with their subscribers, the mailboxes. Each view is
- * built when asked, from the broker's read-only accessors; nothing here changes the broker.
+ * hold), the names with their holders, one name with its requests by outcome and the time to its
+ * answers (the broker's bounded per-name table, lib/broker/metrics.ts), the topics with their
+ * subscribers, the mailboxes. Each view is built when asked, from the broker's read-only accessors;
+ * nothing here changes the broker.
  */
 import type { Broker } from '../broker/broker.js';
 import type { Session } from '../broker/session.js';
+import { quantile } from './snapshot.js';
 
 /** What the monitor reads of a broker (and, for kicks, `sessionById` and the names). */
 export type MonitoredBroker = Pick<
@@ -103,6 +106,7 @@ export function connectionsView(broker: MonitoredBroker, query: ConnectionQuery)
       pending: pending.openOf(session),
       inFlight: pending.inFlight(session),
       bufferedBytes: session.bufferedBytes,
+      traffic: { ...session.traffic },
       connectedAt: new Date(session.connectedAt).toISOString(),
     })),
   };
@@ -126,11 +130,67 @@ export function namesView(broker: MonitoredBroker) {
     names: [...held].sort(compare).map((name) => {
       const holders = holdersOf(broker, name);
       let inFlight = 0;
-      for (const holder of holders) {
-        for (const delivery of broker.pending.deliveriesOf(holder)) if (delivery.name === name) inFlight++;
-      }
+      for (const holder of holders) inFlight += inFlightUnder(broker, holder, name);
       return { name, shared: broker.names.entry(name)?.shared === true, holders: holders.map((s) => s.id), inFlight };
     }),
+  };
+}
+
+/** Deliveries made to `holder` under `name` and not yet answered. */
+function inFlightUnder(broker: MonitoredBroker, holder: Session, name: string): number {
+  let count = 0;
+  for (const delivery of broker.pending.deliveriesOf(holder)) if (delivery.name === name) count++;
+  return count;
+}
+
+/**
+ * One name: its holder or its pool's members, the deliveries in flight under it, its mailbox, and the
+ * requests that ended for it (by outcome, with the p50, p99 and mean time to an answer) while it is among
+ * the broker's MAX_NAME_STATS most recently used names. Undefined when the broker knows none of these.
+ */
+export function nameView(broker: MonitoredBroker, name: string, now = Date.now()) {
+  const entry = broker.names.entry(name);
+  const stats = broker.metrics.byName.get(name);
+  let mailbox: { depth: number; bytes: number; oldestAgeMs: number | null } | null = null;
+  if (broker.mailboxes.has(name)) {
+    for (const box of broker.mailboxes.summaries()) {
+      if (box.name === name) mailbox = { depth: box.depth, bytes: box.bytes, oldestAgeMs: box.oldestAt === undefined ? null : Math.max(0, now - box.oldestAt) };
+    }
+  }
+  if (entry === undefined && stats === undefined && mailbox === null) return undefined;
+  const holders = holdersOf(broker, name).map((session) => ({
+    id: session.id,
+    dialect: session.dialect,
+    identity: session.identity?.id ?? null,
+    remoteAddress: session.remoteAddress,
+    inFlight: inFlightUnder(broker, session, name),
+    connectedAt: new Date(session.connectedAt).toISOString(),
+  }));
+  let requests = null;
+  if (stats !== undefined) {
+    const { answers } = stats;
+    const ms = (seconds: number | undefined) => (seconds === undefined ? null : Math.round(seconds * 1e6) / 1e3);
+    let total = 0;
+    for (const count of Object.values(stats.requests)) total += count;
+    requests = {
+      total,
+      outcomes: { ...stats.requests },
+      latency: {
+        count: answers.count,
+        p50Ms: ms(quantile(answers.counts, 0.5)),
+        p99Ms: ms(quantile(answers.counts, 0.99)),
+        meanMs: answers.count === 0 ? null : ms(answers.sum / answers.count),
+      },
+    };
+  }
+  return {
+    name,
+    held: entry !== undefined,
+    shared: entry?.shared === true,
+    holders,
+    inFlight: holders.reduce((sum, holder) => sum + holder.inFlight, 0),
+    mailbox,
+    requests,
   };
 }
 

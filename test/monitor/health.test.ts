@@ -59,7 +59,7 @@ t.test('the monitor is off by default; its option defaults to 127.0.0.1:9043 and
   const { broker } = await startBroker(t);
   t.equal(broker.monitorAddress, undefined);
   t.equal(resolveOptions().monitor, undefined);
-  t.same(resolveOptions({ monitor: {} }).monitor, { host: '127.0.0.1', port: 9043 });
+  t.same(resolveOptions({ monitor: {} }).monitor, { host: '127.0.0.1', port: 9043, readonly: false });
   t.throws(() => resolveOptions({ monitor: { host: '', port: 70_000 } }), {
     name: 'TypeError',
     message: /monitor\.host must be a non-empty string; monitor\.port must be an integer 0-65535, got 70000/,
