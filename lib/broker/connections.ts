@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, SUBPROTOCOL, decode, type ClientFrame, type Dialect } from '../protocol/index.js';
+import { CLOSE_CODES, SUBPROTOCOL, decodeFrame, type ClientFrame, type Dialect } from '../protocol/index.js';
 import { OPEN_IDENTITY, type AuthPolicy } from './auth/policy.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';
@@ -116,15 +116,20 @@ export class Connections {
     if (session !== undefined) this.frame(session, data, false);
   }
 
-  /** A frame from a connection, to its executor ([SB-7-5]). */
-  frame(session: Session, data: Buffer, isBinary: boolean): void {
+  /**
+   * A frame from a connection, to its executor ([SB-7-5]). `more`: the same read from the socket holds
+   * more of what the connection sent, so this frame is part of a burst.
+   */
+  frame(session: Session, data: Buffer, isBinary: boolean, more = false): void {
     session.alive = true;
     this.metrics.bytesIn += data.length;
+    session.traffic.framesIn++;
+    session.traffic.bytesIn += data.length;
     if (isBinary) {
       session.close(CLOSE_CODES.unsupportedData, 'binary frames are not supported'); // [SB-2-4]
       return;
     }
-    this.#executor.frame(session, data);
+    this.#executor.frame(session, data, more);
   }
 
   /**
@@ -162,7 +167,9 @@ export class Connections {
     ws.on('pong', () => {
       session.alive = true;
     });
-    ws.on('message', (data, isBinary) => this.frame(session, data as Buffer, isBinary));
+    // ws says nothing of what is left of the chunk a message came in; its receiver counts it (a private field).
+    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: number } })._receiver;
+    ws.on('message', (data, isBinary) => this.frame(session, data as Buffer, isBinary, (receiver?._bufferedBytes ?? 0) > 0));
     ws.once('close', (code, reason) => this.close(session, code, reason.toString()));
     this.#owner.connected(info(session));
     this.#requireIdentity(session);
@@ -190,7 +197,7 @@ export class Connections {
   /** The only decode ([SB-4.0-1]), then the dispatch. */
   #decode(session: Session, data: Buffer): void {
     const { limits } = this.#owner;
-    const decoded = decode(data.toString(), data.length, limits.maxMessageBytes, limits.maxDepth);
+    const decoded = decodeFrame(data, limits.maxMessageBytes, limits.maxDepth);
     if (!decoded.ok) {
       this.metrics.badFrames++;
       session.refuse(decoded.failure);

@@ -3,6 +3,14 @@
  * sends is handled here, one event at a time, in the order it arrived; the close of the connection is one
  * more event, after the frames that arrived before it.
  *
+ * It adapts to load (issue 19). A frame that finds nothing waiting anywhere (no connection has an event
+ * queued, no pass is due, its own connection is not held) is handled at once, as it arrives, as a relay
+ * would: no wait for a later phase of the event loop, no inbox, no cork. That is a pass of one frame, so
+ * the rules below hold for it too. A burst goes to the passes whole: a frame whose read from the socket
+ * holds more (the caller says so), every frame after one handled on arrival until the microtask that ends
+ * that synchronous run, and every frame that arrives while anything waits are queued and handled in passes,
+ * where the frames written to one socket leave in one write.
+ *
  * Each connection has an inbox (its frames not yet handled, counted in frames and bytes). Inboxes are
  * drained in passes: each pass takes up to BATCH events from every connection in turn, so a flooding
  * connection cannot hold the loop; a connection whose inbox passes INBOX_HIGH_FRAMES or INBOX_HIGH_BYTES
@@ -58,7 +66,9 @@ export interface ExecutorHost {
 
 /** The sockets written to during the current pass, uncorked when it ends. */
 export class Batch {
-  written: Session[] | undefined;
+  /** True during a pass: a session corks its socket at its first write. */
+  corking = false;
+  readonly written: Session[] = [];
 }
 
 export class Executor {
@@ -67,15 +77,43 @@ export class Executor {
   /** Connections with events to handle, in the order they got them: the round-robin of a pass. */
   readonly #ready = new Set<Session>();
   #scheduled = false;
+  /** True while an event is being handled: a frame that arrives meanwhile (the broker's own peer) is queued. */
+  #busy = false;
+  /**
+   * True from a frame handled on arrival to the end of the synchronous run it arrived in (a microtask):
+   * the frames read from the socket with it are a burst, and queued.
+   */
+  #burst = false;
+  readonly #burstEnded = (): void => {
+    this.#burst = false;
+  };
 
   constructor(host: ExecutorHost) {
     this.#host = host;
   }
 
-  /** A frame from `session`, to be handled after everything it sent before. */
-  frame(session: Session, data: Buffer): void {
+  /**
+   * A frame from `session`, to be handled after everything it sent before. `more`: the read it came in
+   * holds more (it is part of a burst, to be batched with the rest).
+   */
+  frame(session: Session, data: Buffer, more = false): void {
     const inbox = session.inbox;
     if (inbox.ended) return;
+    if (!more && !this.#scheduled && !this.#busy && !this.#burst && !inbox.held && inbox.head === inbox.events.length) {
+      // Nothing waits anywhere ([SB-7-5] holds trivially): handle it now.
+      this.#burst = true;
+      queueMicrotask(this.#burstEnded);
+      if (!session.accepting) return;
+      this.#busy = true;
+      try {
+        this.#host.handle(session, data);
+      } catch (error) {
+        this.#host.fault(error);
+      } finally {
+        this.#busy = false;
+      }
+      return;
+    }
     inbox.events.push(data);
     inbox.bytes += data.length;
     if (!inbox.paused && (inbox.waiting >= INBOX_HIGH_FRAMES || inbox.bytes >= INBOX_HIGH_BYTES)) {
@@ -120,16 +158,21 @@ export class Executor {
   }
 
   readonly #pass = (): void => {
-    this.#scheduled = false;
-    this.batch.written = [];
+    const batch = this.batch;
+    batch.corking = true;
+    this.#busy = true;
     try {
       for (const session of this.#ready) this.#drain(session);
     } finally {
-      const written = this.batch.written;
-      this.batch.written = undefined;
-      for (const session of written) session.uncork();
+      this.#busy = false;
+      batch.corking = false;
+      // Due again only now: a frame that arrived during the pass (the broker's own peer) waits for the next one.
+      this.#scheduled = false;
+      const written = batch.written;
+      for (let i = 0; i < written.length; i++) written[i].uncork();
+      written.length = 0;
     }
-    if (this.#ready.size > 0 && !this.#scheduled) {
+    if (this.#ready.size > 0) {
       this.#scheduled = true;
       setImmediate(this.#pass);
     }

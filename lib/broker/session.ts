@@ -94,6 +94,8 @@ export class Session {
   closeReason = '';
   /** When the connection was accepted (ms since the epoch), for introspection (lib/monitor). */
   readonly connectedAt = Date.now();
+  /** Frames and bytes received (connections.ts counts them) and written, for introspection (lib/monitor). */
+  readonly traffic = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
   /** False once a ping went out unanswered; the heartbeat drops the session if it stays false ([SB-2-7]). */
   alive = true;
   #budgetWindowStart = 0;
@@ -160,11 +162,13 @@ export class Session {
     if (!this.isOpen) return;
     this.#counters.framesOut[action]++;
     this.#counters.bytesOut += data.length;
-    const written = this.#batch?.written;
-    if (written !== undefined && !this.#corked && this.#stream !== undefined) {
+    this.traffic.framesOut++;
+    this.traffic.bytesOut += data.length;
+    const batch = this.#batch;
+    if (batch !== undefined && batch.corking && !this.#corked && this.#stream !== undefined) {
       this.#corked = true;
       this.#stream.cork();
-      written.push(this);
+      batch.written.push(this);
     }
     if (typeof data === 'string') this.#ws.send(data);
     else this.#ws.send(data, AS_TEXT);

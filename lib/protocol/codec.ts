@@ -1,16 +1,18 @@
 /**
  * The one decode path for client frames and the encoders for broker frames (protocol.md section 4.0).
  *
- * decode: size check, the envelope split (envelope.ts: every top-level value is checked for depth, the
- * `message` value is not parsed), a depth bound on whatever the split could not vouch for, JSON.parse
- * of the envelope, a compiled per-action check, then a typed frame and the message's raw text; or a
- * coded failure that names the problem and carries the correlation id when one can be read [SB-7-2].
- * No frame is parsed whole before its depth is known to be bounded [SB-4.0-4].
+ * decode: size check, the envelope scan of the frame's UTF-8 bytes (envelope.ts: every top-level value
+ * is checked for depth and JSON, the `message` value is located, not parsed), a depth bound on whatever
+ * the scan could not vouch for, JSON.parse of the envelope, a compiled per-action check, then a typed
+ * frame and the message's raw text; or a coded failure that names the problem and carries the
+ * correlation id when one can be read [SB-7-2]. No frame is parsed whole before its depth is known to be
+ * bounded [SB-4.0-4]. Each byte of a frame is read once by the scan; only the envelope is parsed, and the
+ * body is made text once, to be spliced into the frames that carry it on.
  */
 import { Compile } from 'typebox/compile';
 import type { BrokerFrame } from './broker-frames.js';
 import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
-import { nestsDeeper, splitMessage, topLevelIds } from './envelope.js';
+import { envelopeOf, findMessage, nestsDeeper, textOf, topLevelIds } from './envelope.js';
 import type { ErrorCode } from './errors.js';
 
 export interface DecodeFailure {
@@ -32,23 +34,48 @@ const validators = new Map(
   (Object.keys(CLIENT_FRAMES) as ClientAction[]).map((action) => [action, Compile(CLIENT_FRAMES[action])]),
 );
 
+const encoder = new TextEncoder();
+
+/** Decode a frame given as text (`byteLength`: its size in UTF-8). The broker decodes bytes: see decodeFrame. */
 export function decode(text: string, byteLength: number, maxBytes: number, maxDepth: number): Decoded {
-  if (byteLength > maxBytes) {
-    const message = `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}`;
-    return fail({ code: 'too_large', message, ...readableIds(topLevelIds(text)) });
+  if (byteLength > maxBytes) return tooLarge(text, byteLength, maxBytes);
+  return decodeFrame(encoder.encode(text), maxBytes, maxDepth);
+}
+
+/**
+ * Decode a frame from its UTF-8 bytes as the transport delivered them (it has checked that they are
+ * UTF-8): the broker's one decode ([SB-4.0-1]).
+ */
+export function decodeFrame(bytes: Uint8Array, maxBytes: number, maxDepth: number): Decoded {
+  if (bytes.length > maxBytes) return tooLarge(textOf(bytes, 0, bytes.length), bytes.length, maxBytes);
+  const span = findMessage(bytes, maxDepth);
+  if (span === undefined) {
+    // The scan cannot vouch for the frame: parse it whole for the precise error, once its depth is bounded.
+    const text = textOf(bytes, 0, bytes.length);
+    if (nestsDeeper(text, maxDepth + 1)) {
+      const message = `the frame is nested deeper than ${maxDepth} levels`;
+      return fail({ code: 'bad_frame', message, path: '', ...readableIds(topLevelIds(text)) }); // [SB-4.0-4]
+    }
+    return check(text, undefined);
   }
-  const split = splitMessage(text, maxDepth);
-  if (split?.kind === 'too-deep') {
-    const message = `${split.path.slice(1) || 'a field'} is nested deeper than ${maxDepth} levels`;
-    return fail({ code: 'bad_frame', message, path: split.path, ...readableIds(topLevelIds(text)) }); // [SB-4.3-5], [SB-4.0-4]
+  if (span.kind === 'too-deep') {
+    const message = `${span.path.slice(1) || 'a field'} is nested deeper than ${maxDepth} levels`;
+    return fail({ code: 'bad_frame', message, path: span.path, ...readableIds(topLevelIds(textOf(bytes, 0, bytes.length))) }); // [SB-4.3-5], [SB-4.0-4]
   }
-  if (split === undefined && nestsDeeper(text, maxDepth + 1)) {
-    const message = `the frame is nested deeper than ${maxDepth} levels`;
-    return fail({ code: 'bad_frame', message, path: '', ...readableIds(topLevelIds(text)) }); // [SB-4.0-4]
-  }
+  if (span.kind === 'no-message') return check(textOf(bytes, 0, bytes.length), undefined);
+  return check(envelopeOf(bytes, span), textOf(bytes, span.start, span.end));
+}
+
+function tooLarge(text: string, byteLength: number, maxBytes: number): Decoded {
+  const message = `frame of ${byteLength} bytes exceeds the limit of ${maxBytes}`;
+  return fail({ code: 'too_large', message, ...readableIds(topLevelIds(text)) });
+}
+
+/** Parse `envelope` (the frame, its message replaced when `body` was split off) and check it against its action's schema. */
+function check(envelope: string, body: string | undefined): Decoded {
   let value: unknown;
   try {
-    value = JSON.parse(split?.kind === 'split' ? split.envelope : text);
+    value = JSON.parse(envelope);
   } catch {
     return fail({ code: 'bad_frame', message: 'frame is not valid JSON', path: '' });
   }
@@ -56,19 +83,18 @@ export function decode(text: string, byteLength: number, maxBytes: number, maxDe
     return fail({ code: 'bad_frame', message: 'frame must be a JSON object', path: '' });
   }
   const record = value as Record<string, unknown>;
-  const ids = readableIds(record);
   const action = record.action;
   if (typeof action !== 'string') {
-    return fail({ code: 'bad_frame', message: 'frame has no string "action"', path: '/action', ...ids });
+    return fail({ code: 'bad_frame', message: 'frame has no string "action"', path: '/action', ...readableIds(record) });
   }
   const validator = validators.get(action as ClientAction);
   if (validator === undefined) {
-    return fail({ code: 'unknown_action', message: `unknown action "${action.slice(0, 64)}"`, path: '/action', ...ids });
+    return fail({ code: 'unknown_action', message: `unknown action "${action.slice(0, 64)}"`, path: '/action', ...readableIds(record) });
   }
   if (!validator.Check(value)) {
-    return fail({ code: 'bad_frame', ...describe(validator.Errors(value)[0], action), ...ids });
+    return fail({ code: 'bad_frame', ...describe(validator.Errors(value)[0], action), ...readableIds(record) });
   }
-  return { ok: true, frame: value as ClientFrame, body: split?.kind === 'split' ? split.body : undefined };
+  return { ok: true, frame: value as ClientFrame, body };
 }
 
 function fail(failure: DecodeFailure): Decoded {

@@ -54,7 +54,7 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
   }
   route(ctx, session, resolved, {
-    payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
+    payload: { body, from, suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }) },
     ack: frame.ack,
     ref: frame.ref,
     timeoutMs: deadlineMs,
@@ -82,13 +82,16 @@ type Refused = { refused: 'pool_busy' } | { refused: 'full' | 'total'; name: str
  */
 function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean, body: string): Resolved | Refused {
   const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [], slotNames: [], bytes: 0 };
-  const seenNames = new Set<string>();
-  const byPeer = new Map<Session, Target<Session> & { slots: number[] }>();
+  // One destination (the common request) has nothing to deduplicate: no set, no map.
+  const seenNames = dest.length > 1 ? new Set<string>() : undefined;
+  const byPeer = dest.length > 1 ? new Map<Session, Target<Session> & { slots: number[] }>() : undefined;
   const cap = ctx.limits.maxInFlightPerMember;
   const usable = isRequest ? (member: Session) => ctx.pending.inFlight(member) < cap : undefined;
   for (const name of dest) {
-    if (seenNames.has(name)) continue;
-    seenNames.add(name);
+    if (seenNames !== undefined) {
+      if (seenNames.has(name)) continue;
+      seenNames.add(name);
+    }
     const entry = ctx.names.entry(name);
     if (entry === undefined) {
       if (!ctx.mailboxes.has(name)) {
@@ -107,13 +110,13 @@ function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean
     resolved.delivered.push(name);
     const slot = resolved.slotNames.length;
     resolved.slotNames.push(name);
-    const reached = byPeer.get(peer);
+    const reached = byPeer?.get(peer);
     if (reached !== undefined) {
       reached.slots.push(slot);
       continue;
     }
     const target = { peer, name, slots: [slot] };
-    byPeer.set(peer, target);
+    byPeer?.set(peer, target);
     resolved.targets.push(target);
   }
   return resolved;
