@@ -19,13 +19,16 @@ export function sibling(relative: string): string {
 }
 
 const DRIVERS: Record<SystemId, string> = {
+  'relay-inplace': './brokers/relay-inplace.js',
   'relay-prefix': './brokers/relay-prefix.js',
   'relay-json': './brokers/relay-json.js',
   switchboard: './brokers/switchboard.js',
   'switchboard-raw': './brokers/switchboard.js',
   wsmsgbroker: './brokers/wsmsgbroker.js',
   nats: './brokers/nats.js',
+  socketio: './brokers/socketio.js',
   'switchboard-monitored': './brokers/switchboard-monitored.js',
+  'switchboard-dashboard': './brokers/switchboard-dashboard.js',
 };
 
 /** The nats-server executable: on the PATH, or where Debian's package puts it (/usr/sbin is not on every PATH). */
@@ -60,6 +63,7 @@ export function unavailable(system: SystemId): string | undefined {
     if (!resolvable('nats')) return 'the nats npm package is not installed (npm install)';
   }
   if (system === 'wsmsgbroker' && !resolvable('wsmsgbroker')) return 'the wsmsgbroker npm package is not installed (npm install)';
+  if (system === 'socketio' && !(resolvable('socket.io') && resolvable('socket.io-client'))) return 'the socket.io and socket.io-client npm packages are not installed (npm install)';
   return undefined;
 }
 

@@ -76,6 +76,7 @@ scenarios:
   small      64 B, 32 in flight per requester
   large      4 KiB, 32 in flight per requester
   serial     64 B, 1 in flight per requester
+  serial-large  4 KiB, 1 in flight per requester
   two-dest   64 B, 32 in flight, each request to two responders, the first answer wins
   gather     64 B, 32 in flight, each request to two responders, every answer gathered
              (skipped for wsmsgbroker, which has no gather)

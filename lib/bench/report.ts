@@ -1,7 +1,7 @@
 /**
  * The bench's printed report: one table per scenario, each figure with its ratio to the baseline
- * (the JSON relay) measured in the same run, the skipped systems and scenarios, and where issue 7's
- * per-frame targets stand in this run. Information only: nothing here decides an exit code.
+ * (the JSON relay) measured in the same run, the skipped systems and scenarios, and where issue 19's
+ * targets stand in this run. Information only: nothing here decides an exit code.
  */
 import type { BenchResults, IdleResult, TrafficFigures, TrafficResult } from './run.js';
 import { SYSTEM_TITLES, formatBytes, type SystemId } from './scenarios.js';
@@ -96,7 +96,7 @@ export function unsteadiness(results: BenchResults, scenario: string): string | 
   );
 }
 
-/** Issue 7, item 4: the per-frame targets, judged on this run's medians. */
+/** Issue 19's targets (and issue 7's memory per idle connection), judged on this run's medians. */
 export function targets(results: BenchResults): Verdict[] {
   const traffic = (scenario: string, system: SystemId) =>
     (results.results.find((r) => r.kind === 'traffic' && r.scenario === scenario && r.system === system) as TrafficResult | undefined)?.median;
@@ -110,13 +110,25 @@ export function targets(results: BenchResults): Verdict[] {
     verdicts.push({ target, measured: `×${r.toFixed(2)}`, met: ok(r), unsteady: unsteadiness(results, scenario) !== undefined });
   };
   const sb = (scenario: string) => traffic(scenario, 'switchboard');
-  compare('small', 'switchboard req/s ≥ relay-json', sb('small')?.requestsPerSecond, traffic('small', 'relay-json')?.requestsPerSecond, (r) => r >= 1);
-  compare('small', 'switchboard broker CPU/request ≤ 1.1 × relay-json', sb('small')?.brokerCpuUsPerRequest, traffic('small', 'relay-json')?.brokerCpuUsPerRequest, (r) => r <= 1.1);
-  compare('large', 'switchboard req/s ≥ 0.9 × relay-prefix', sb('large')?.requestsPerSecond, traffic('large', 'relay-prefix')?.requestsPerSecond, (r) => r >= 0.9);
-  compare('serial', 'switchboard p99 ≤ 1.2 × relay-json', sb('serial')?.p99Ms, traffic('serial', 'relay-json')?.p99Ms, (r) => r <= 1.2);
-  compare('small', 'switchboard req/s ≥ 1.8 × NATS', sb('small')?.requestsPerSecond, traffic('small', 'nats')?.requestsPerSecond, (r) => r >= 1.8);
+  const base = (scenario: string) => traffic(scenario, 'relay-json');
+  compare('small', 'switchboard req/s ≥ 2.5 × relay-json', sb('small')?.requestsPerSecond, base('small')?.requestsPerSecond, (r) => r >= 2.5);
+  compare('small', 'switchboard req/s ≥ 3 × NATS', sb('small')?.requestsPerSecond, traffic('small', 'nats')?.requestsPerSecond, (r) => r >= 3);
+  compare('small', 'switchboard broker CPU/request ≤ NATS', sb('small')?.brokerCpuUsPerRequest, traffic('small', 'nats')?.brokerCpuUsPerRequest, (r) => r <= 1);
+  compare('serial', 'switchboard req/s ≥ relay-json', sb('serial')?.requestsPerSecond, base('serial')?.requestsPerSecond, (r) => r >= 1);
+  compare('serial', 'switchboard p99 ≤ 1.1 × relay-json', sb('serial')?.p99Ms, base('serial')?.p99Ms, (r) => r <= 1.1);
+  compare('serial', 'switchboard broker CPU/request ≤ relay-json', sb('serial')?.brokerCpuUsPerRequest, base('serial')?.brokerCpuUsPerRequest, (r) => r <= 1);
+  const serialLarge = sb('serial-large');
+  compare('serial-large', 'switchboard broker CPU/request ≤ 0.7 × relay-json', serialLarge?.brokerCpuUsPerRequest, base('serial-large')?.brokerCpuUsPerRequest, (r) => r <= 0.7);
+  compare('serial-large', 'switchboard req/s ≥ NATS', serialLarge?.requestsPerSecond, traffic('serial-large', 'nats')?.requestsPerSecond, (r) => r >= 1);
+  compare('serial-large', 'switchboard req/s ≥ socketio', serialLarge?.requestsPerSecond, traffic('serial-large', 'socketio')?.requestsPerSecond, (r) => r >= 1);
+  compare('large', 'switchboard req/s ≥ 0.9 × relay-inplace', sb('large')?.requestsPerSecond, traffic('large', 'relay-inplace')?.requestsPerSecond, (r) => r >= 0.9);
+  compare('small', 'switchboard broker RSS under load ≤ 1.15 × relay-json', sb('small')?.brokerRssBytes, base('small')?.brokerRssBytes, (r) => r <= 1.15);
+  // A fresh broker's RSS: the idle scenario's reading before any connection (after a garbage collection).
+  compare('idle', 'switchboard broker RSS after start ≤ 1.15 × relay-json', idle('switchboard')?.baselineRssBytes, idle('relay-json')?.baselineRssBytes, (r) => r <= 1.15);
   const monitored = traffic('small', 'switchboard-monitored')?.requestsPerSecond; // judged only when it ran
   if (monitored !== undefined) compare('small', 'switchboard-monitored req/s ≥ 0.95 × switchboard', monitored, sb('small')?.requestsPerSecond, (r) => r >= 0.95);
+  const dashboard = traffic('small', 'switchboard-dashboard')?.requestsPerSecond; // judged only when it ran
+  if (dashboard !== undefined) compare('small', 'switchboard-dashboard req/s ≥ 0.95 × switchboard', dashboard, sb('small')?.requestsPerSecond, (r) => r >= 0.95);
   const idleSb = idle('switchboard');
   verdicts.push(
     idleSb === undefined
@@ -180,7 +192,7 @@ export function report(results: BenchResults): string {
   }
   const verdicts = targets(results).filter((v) => v.met !== undefined);
   if (verdicts.length > 0) {
-    out.push('', 'issue 7 per-frame targets, on this run (information, not a test):');
+    out.push('', 'issue 19 targets, on this run (information, not a test):');
     for (const v of verdicts) {
       out.push(`  ${v.met ? 'met    ' : 'not met'}  ${v.target}: ${v.measured}${v.unsteady === true ? ' (unsteady: see its table)' : ''}`);
     }

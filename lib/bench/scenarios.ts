@@ -31,7 +31,7 @@ export type Scenario = TrafficScenario | IdleScenario;
 /** What a request's message looks like: see makePayload in load/main.ts. */
 export type PayloadShape = 'records' | 'string';
 
-export const SCENARIO_IDS = ['small', 'large', 'serial', 'two-dest', 'gather', 'idle'] as const;
+export const SCENARIO_IDS = ['small', 'large', 'serial', 'serial-large', 'two-dest', 'gather', 'idle'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface ScenarioOverrides {
@@ -55,6 +55,8 @@ export function scenario(id: ScenarioId, overrides: ScenarioOverrides): Scenario
       return traffic(4096, 32, 1);
     case 'serial':
       return traffic(64, 1, 1);
+    case 'serial-large':
+      return traffic(4096, 1, 1);
     case 'two-dest':
       return traffic(64, 32, 2);
     case 'gather':
@@ -73,11 +75,22 @@ export function scenario(id: ScenarioId, overrides: ScenarioOverrides): Scenario
   }
 }
 
-export const SYSTEM_IDS = ['relay-prefix', 'relay-json', 'switchboard', 'switchboard-raw', 'wsmsgbroker', 'nats', 'switchboard-monitored'] as const;
+export const SYSTEM_IDS = [
+  'relay-inplace',
+  'relay-prefix',
+  'relay-json',
+  'switchboard',
+  'switchboard-raw',
+  'wsmsgbroker',
+  'nats',
+  'socketio',
+  'switchboard-monitored',
+  'switchboard-dashboard',
+] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
-/** What a run compares by default: `switchboard-monitored` only when asked for (`--systems`). */
-export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS.filter((id) => id !== 'switchboard-monitored');
+/** What a run compares by default: `switchboard-monitored` and `switchboard-dashboard` only when asked for (`--systems`). */
+export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS.filter((id) => id !== 'switchboard-monitored' && id !== 'switchboard-dashboard');
 
 /** Why a system cannot run a scenario (undefined: it can). */
 export function cannotRun(system: SystemId, scenario: Scenario): string | undefined {
@@ -87,13 +100,16 @@ export function cannotRun(system: SystemId, scenario: Scenario): string | undefi
 }
 
 export const SYSTEM_TITLES: Record<SystemId, string> = {
+  'relay-inplace': 'minimal ws relay: routing field overwritten in place, the received buffer forwarded, never parsed or copied (gather: as relay-prefix)',
   'relay-prefix': 'minimal ws relay: routing prefix, body never parsed (gather: the requester waits for both answers)',
   'relay-json': 'minimal ws relay: JSON.parse + JSON.stringify per frame (gather: as relay-prefix)',
   switchboard: 'switchboard, driven by its client library (lib/client)',
   'switchboard-raw': 'switchboard, driven by raw ws clients (extended dialect)',
   wsmsgbroker: 'wsmsgbroker 1.7.2, its server and client (client offers permessage-deflate)',
   nats: 'nats-server (Go) with the nats npm client (gather: requestMany)',
+  socketio: 'socket.io 4 relay (emitWithAck to each destination, the first answer or all of them acknowledged), its server and client, WebSocket transport only',
   'switchboard-monitored': 'switchboard with its monitor listener on and /metrics scraped every second, driven by lib/client',
+  'switchboard-dashboard': 'switchboard with the dashboard open: its monitor on and /v1/stream read (a snapshot a second), driven by lib/client',
 };
 
 export function formatBytes(bytes: number): string {

@@ -53,6 +53,8 @@ const ERROR_PAUSE_MS = 5;
 
 async function adapterFor(system: SystemId, target: Target): Promise<Adapter> {
   switch (system) {
+    case 'relay-inplace':
+      return (await import('./raw.js')).relayInplace(target);
     case 'relay-prefix':
       return (await import('./raw.js')).relayPrefix(target);
     case 'relay-json':
@@ -61,11 +63,14 @@ async function adapterFor(system: SystemId, target: Target): Promise<Adapter> {
       return (await import('./raw.js')).switchboardRaw(target);
     case 'switchboard':
     case 'switchboard-monitored':
+    case 'switchboard-dashboard':
       return (await import('./switchboard.js')).switchboardClient(target);
     case 'wsmsgbroker':
       return (await import('./wsmsgbroker.js')).wsmsgbrokerClient(target);
     case 'nats':
       return (await import('./nats.js')).natsClient(target);
+    case 'socketio':
+      return (await import('./socketio.js')).socketioClient(target);
     default: {
       const unreachable: never = system;
       throw new Error(`no load adapter for ${String(unreachable)}`);

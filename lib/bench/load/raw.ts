@@ -1,5 +1,5 @@
 /**
- * Raw `ws` peers for the systems without a client library of their own: the two relays, and
+ * Raw `ws` peers for the systems without a client library of their own: the three relays, and
  * switchboard spoken directly (extended dialect), which isolates the broker from lib/client.
  * Each peer decodes every frame it receives and encodes every frame it sends, as any real client would.
  * Requests have no timer of their own: the harness bounds the run by time and closes what is left.
@@ -187,6 +187,33 @@ const prefixCodec: Codec = {
   },
 };
 
+/**
+ * The no-parse relay's wire (brokers/relay-inplace.ts): JSON frames whose first field, `peer`, is
+ * space-padded to a fixed width: going out it names the destinations, coming in the sender (the relay
+ * wrote it over them). An answer goes back to the `peer` its request came from, padded as it came.
+ */
+const ROUTE_WIDTH = 32;
+
+type InPlace = { peer?: string; ack?: string; message?: unknown };
+
+const inplaceCodec: Codec = {
+  protocol: undefined,
+  register: (name) => `@${name}`,
+  isRegistered: (text, name) => text === `@${name}`,
+  request: (dests, id, message) => `{"peer":"${dests.join(',').padEnd(ROUTE_WIDTH, ' ')}","ack":"${id}","message":${JSON.stringify(message)}}`,
+  outcome: (text) => {
+    const frame = JSON.parse(text) as InPlace;
+    if (typeof frame.ack !== 'string') return undefined;
+    return { id: frame.ack, failed: false, whole: false, value: frame.message };
+  },
+  answer: (text) => {
+    const frame = JSON.parse(text) as InPlace;
+    if (typeof frame.peer !== 'string' || typeof frame.ack !== 'string') return undefined;
+    return `{"peer":"${frame.peer}","ack":${JSON.stringify(frame.ack)},"message":${JSON.stringify(frame.message)}}`;
+  },
+};
+
+export const relayInplace = (target: Target) => rawAdapter(target, inplaceCodec, 'raw ws');
 export const relayPrefix = (target: Target) => rawAdapter(target, prefixCodec, 'raw ws');
 export const relayJson = (target: Target) => rawAdapter(target, jsonCodec(undefined, true), 'raw ws');
 export const switchboardRaw = (target: Target) => rawAdapter(target, jsonCodec('switchboard.v1', false), 'raw ws, extended dialect');
