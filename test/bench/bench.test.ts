@@ -222,3 +222,18 @@ t.test("the client-cost measure runs both clients and prints lib/client's own co
   const refused = spawn(process.execPath, [script, '--requests', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.equal(await new Promise<number | null>((resolve) => refused.once('exit', resolve)), 2, 'a bad argument exits 2');
 });
+
+t.test('compare runs one scenario alternately from two builds and prints the medians of each', { skip: unbuilt }, async (t) => {
+  const script = join(ROOT, 'dist/bench/compare.js');
+  const dist = join(ROOT, 'dist');
+  const args = [script, '--before', dist, '--after', dist, '--rounds', '2', '--', '--scenarios', 'serial', '--duration', '0.5', '--warmup', '0.2'];
+  const { code, stdout, stderr } = await runNode(args, 90_000);
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
+  t.match(stdout, /^before round 1: .* req\/s .* broker [\d.]+ µs\/req/m);
+  t.match(stdout, /^after +round 2: .* req\/s/m, 'the rounds alternate which build goes first');
+  t.match(stdout, /^serial \(64 B, 1 in flight per requester, one destination\), switchboard, median of 2 alternating rounds:$/m);
+  t.match(stdout, /^ {2}before +[\d,]+ req\/s .* \(runs: [\d.]+, [\d.]+\)/m);
+  t.match(stdout, /^ {2}after +[\d,]+ req\/s/m);
+  const usage = spawn(process.execPath, [script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.equal(await new Promise<number | null>((resolve) => usage.once('exit', resolve)), 2, 'without --before it exits 2');
+});
