@@ -210,10 +210,11 @@ t.test('answer exits at once on SIGTERM while an --exec command runs, and ends t
   const running = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
   const started = Date.now();
   child.kill('SIGTERM');
-  const ran = await within(done, 5000, 'answer exits');
+  const ran = await within(done, 20_000, 'answer exits');
   t.equal(ran.code, 0, ran.stderr);
-  t.ok(Date.now() - started < 3000, `exited in ${Date.now() - started} ms`);
-  await until(() => running.every((pid) => !alive(pid)), 'the shell and its child are gone', 3000);
+  // "At once" against the command's 60 s: seconds of slack for a busy machine.
+  t.ok(Date.now() - started < 15_000, `exited in ${Date.now() - started} ms, not after the command's 60 s`);
+  await until(() => running.every((pid) => !alive(pid)), 'the shell and its child are gone', 10_000);
   t.pass('the command and its child were ended');
   const asked = await pending;
   t.not(asked.code, 0, `the requester hears of it at once: ${asked.stderr.trim()}`);
