@@ -18,9 +18,10 @@ export const LEGACY_BROKER_ACTIONS: ReadonlySet<BrokerAction> = new Set<BrokerAc
 
 /**
  * The edition of protocol.md this code implements (section 11): 2 added `ref` on control frames, `hello`,
- * and the rules of the second edition; a broker of edition 1 answers `hello` with `unknown_action`.
+ * and the rules of the second edition; 3 added wildcard subscriptions, streaming answers, services and
+ * trace context. A broker of edition 1 answers `hello` with `unknown_action`.
  */
-export const EDITION = 2;
+export const EDITION = 3;
 
 /**
  * The features a broker announces in its `hello` answer (protocol.md section 11), so that a client can

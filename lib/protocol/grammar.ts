@@ -71,6 +71,22 @@ export const Ref = Type.String({
 });
 export type Ref = Static<typeof Ref>;
 
+/**
+ * [SB-15-1] W3C trace context (https://www.w3.org/TR/trace-context/) carried beside a message: a
+ * `traceparent` of version 00 and an optional `tracestate`. The broker passes it on unchanged.
+ */
+export const Trace = Type.Object(
+  {
+    traceparent: Type.String({
+      pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$',
+      description: 'W3C traceparent: version-traceid-parentid-flags, lowercase hex',
+    }),
+    tracestate: Type.Optional(Type.String({ maxLength: 512, pattern: '^[\\x20-\\x7e]*$', description: 'W3C tracestate, at most 512 printable ASCII characters' })),
+  },
+  { additionalProperties: false, description: 'W3C trace context of the message (protocol.md section 15).' },
+);
+export type Trace = Static<typeof Trace>;
+
 /** The code of an error answer, chosen by the responder (not one of the broker's codes). */
 export const AnswerErrorCode = Type.String({ minLength: 1, maxLength: 64 });
 

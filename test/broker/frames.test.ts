@@ -310,7 +310,7 @@ t.test('hello tells the edition, the features and the limits, also before auth [
   const a = await Peer.connect(url);
   a.send({ action: 'hello', ref: 'h1' });
   const hello = await a.next();
-  t.match(hello, { action: 'hello', protocol: 'switchboard.v1', edition: 2, ref: 'h1', limits: { maxNamesPerConnection: 3, maxMessageBytes: 1048576 } });
+  t.match(hello, { action: 'hello', protocol: 'switchboard.v1', edition: 3, ref: 'h1', limits: { maxNamesPerConnection: 3, maxMessageBytes: 1048576 } });
   t.ok((hello.features as string[]).includes('ref'));
   a.send({ action: 'register', id: 'a' });
   t.match(await a.next(), { code: 'unauthorized' }, 'anything else still needs auth');
