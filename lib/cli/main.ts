@@ -20,7 +20,7 @@ const commands = new Map<string, { summary: string; load: () => Promise<Command>
   ['server', { summary: "a running broker through its monitor: report, check (exit codes), kick (--monitor URL)", load: () => import('./server.js') }],
   ['token', { summary: 'make a random token and print the hash for the auth configuration', load: () => import('./token.js') }],
   ['spec', { summary: 'run the conformance suite against a broker (<url> [--profile legacy|extended|all])', load: () => import('./spec.js') }],
-  ['bench', { summary: 'benchmark switchboard against minimal relays, wsmsgbroker and NATS (--quick for CI)', load: () => import('./bench.js') }],
+  ['bench', { summary: 'benchmark switchboard against minimal relays, wsmsgbroker, NATS and socket.io (--quick for CI)', load: () => import('./bench.js') }],
 ]);
 
 function help(): string {
