@@ -24,6 +24,7 @@ import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
+import { ServiceRegistry } from './services.js';
 import { PendingTable } from './pending.js';
 import { LOCAL_URL, localWebSocket } from './peer.js';
 import type { Session } from './session.js';
@@ -91,6 +92,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly pending: PendingTable<Session>;
   readonly topics = new TopicTable<Session>();
   readonly mailboxes: MailboxStore<Session>;
+  /** The announced service contracts and their stats (protocol.md section 14). */
+  readonly services = new ServiceRegistry();
   readonly #connections: Connections;
   readonly #durable: ((name: string) => boolean) | undefined;
   readonly #faultsLogged = new Set<string>();
@@ -113,7 +116,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#auth = this.options.auth;
     this.#connections = new Connections(this);
     this.pending = new PendingTable<Session>(
-      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics),
+      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services),
     );
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);

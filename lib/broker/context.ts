@@ -10,6 +10,7 @@ import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { TopicTable } from './topics.js';
 import type { PendingTable } from './pending.js';
+import type { ServiceRegistry } from './services.js';
 import type { Session } from './session.js';
 
 export interface BrokerContext {
@@ -18,6 +19,8 @@ export interface BrokerContext {
   readonly pending: PendingTable<Session>;
   readonly topics: TopicTable<Session>;
   readonly mailboxes: MailboxStore<Session>;
+  /** The announced service contracts and their stats (services.ts, protocol.md section 14). */
+  readonly services: ServiceRegistry;
   /** The broker's counters (metrics.ts). */
   readonly metrics: BrokerMetrics;
   /** Every connection that holds at least one name. */

@@ -7,6 +7,7 @@
 import type { ClientFrame } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
+import { handleAnnounce } from './handlers/announce.js';
 import { handleAnswer } from './handlers/answer.js';
 import { handleAuth } from './handlers/auth.js';
 import { handleBroadcast } from './handlers/broadcast.js';
@@ -16,6 +17,9 @@ import { handlePublish } from './handlers/publish.js';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
 import { handleRegister } from './handlers/register.js';
 import { handleSend } from './handlers/send.js';
+import { handleServices } from './handlers/services.js';
+import { handleProgress } from './handlers/progress.js';
+import { handlePull } from './handlers/pull.js';
 import { handleUnregister } from './handlers/unregister.js';
 
 export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFrame, raw: string | undefined): Promise<void> | void {
@@ -42,6 +46,14 @@ export function dispatch(ctx: BrokerContext, session: Session, frame: ClientFram
       return handleBroadcast(ctx, session, frame, raw);
     case 'cancel':
       return handleCancel(ctx, session, frame);
+    case 'announce':
+      return handleAnnounce(ctx, session, frame);
+    case 'services':
+      return handleServices(ctx, session, frame);
+    case 'progress':
+      return handleProgress(ctx, session, frame, raw);
+    case 'pull':
+      return handlePull(ctx, session, frame);
     default: {
       const unreachable: never = frame;
       throw new Error(`no handler for ${(unreachable as { action: string }).action}`);

@@ -5,7 +5,7 @@
  */
 import { encodeMessage } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
-import { writeDelivery } from './route.js';
+import { traceFor, writeDelivery } from './route.js';
 import type { Session } from './session.js';
 
 /** Take `name` for `session`, then deliver its mailbox in order ([SB-6.3-1]). */
@@ -16,7 +16,7 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
   for (const item of ctx.mailboxes.take(name)) {
     const { payload, request, slot } = item;
     if (request === undefined) {
-      session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix));
+      session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + traceFor(session, payload)));
       continue;
     }
     const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });
@@ -38,6 +38,7 @@ export function releaseName(
 ): boolean {
   if (!session.names.delete(name)) return false;
   ctx.names.release(name, session);
+  if (ctx.names.entry(name) === undefined) ctx.services.drop(name); // [SB-14-1]
   ctx.pending.nameReleased(session, name);
   const wasDurable = session.durableNames.delete(name) || durable;
   if (wasDurable && !explicit && ctx.names.entry(name) === undefined) ctx.mailboxes.open(name, Date.now());

@@ -2,10 +2,11 @@
  * What the pending-request table's decisions look like on the wire (protocol.md section 6): the one
  * outcome to the sender, `cancel` to receivers still working, and the deliveries of pool failover.
  */
-import { encodeAnswer, encodeGathered, type Limits } from '../protocol/index.js';
+import { encodeAnswer, encodeGathered, traceSuffix, type Limits } from '../protocol/index.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';
+import type { ServiceRegistry } from './services.js';
 import { writeDelivery } from './route.js';
 import type { Session } from './session.js';
 
@@ -14,10 +15,12 @@ export function pendingHooks(
   pending: () => PendingTable<Session>,
   limits: Readonly<Limits>,
   metrics: BrokerMetrics,
+  services?: ServiceRegistry,
 ): PendingHooks<Session> {
   return {
     outcome(request, outcome) {
       const { sender, ack } = request;
+      services?.ended(request, outcome); // [SB-14-5]
       if (outcome === undefined) return metrics.outcome('sender_gone', request.startedAt, request.slotNames);
       switch (outcome.kind) {
         case 'failure':
@@ -28,10 +31,11 @@ export function pendingHooks(
           return sender.write('gathered', encodeGathered(ack, outcome.results)); // [SB-6.2-1]
         case 'error-answer':
           metrics.outcome('error_answer', request.startedAt, outcome.from);
-          return sender.send({ action: 'answer', ack, from: outcome.from, error: outcome.error }); // [SB-6-7]
+          return sender.send({ action: 'answer', ack, from: outcome.from, error: outcome.error, trace: outcome.trace }); // [SB-6-7], [SB-15-1]
         case 'answer':
           metrics.outcome('answer', request.startedAt, outcome.from);
-          return sender.write('answer', encodeAnswer(ack, outcome.from, outcome.body)); // [SB-6-7]
+          // [SB-6-7]; a legacy sender never sees the answer's trace [SB-15-2]
+          return sender.write('answer', encodeAnswer(ack, outcome.from, outcome.body, sender.dialect === 'legacy' ? '' : traceSuffix(outcome.trace)));
       }
     },
     cancel(delivery, reason) {

@@ -12,20 +12,23 @@
  * The table writes no frames: it reports through hooks, and the broker writes.
  */
 import { nanoid } from 'nanoid';
-import type { AnswerError, CancelOutFrame, OUTCOME_CODES } from '../protocol/index.js';
+import type { AnswerError, CancelOutFrame, OUTCOME_CODES, Trace } from '../protocol/index.js';
 
 type OutcomeCode = (typeof OUTCOME_CODES)[number];
 export type CancelReason = CancelOutFrame['reason'];
 
+/** An answer as the table takes it: its encoded body or its error, and its trace ([SB-15-1]). */
+export type Answer = ({ body: string } | { error: AnswerError }) & { trace?: Trace };
+
 /** One destination's part of a gathered outcome; an answer's body is kept encoded, as it arrived. */
 export type SlotResult =
-  | { from: string; body: string }
-  | { from: string; error: AnswerError }
+  | { from: string; body: string; trace?: Trace }
+  | { from: string; error: AnswerError; trace?: Trace }
   | { from: string; code: 'timeout' | 'responder_gone' };
 
 export type Outcome =
-  | { kind: 'answer'; from: string; body: string }
-  | { kind: 'error-answer'; from: string; error: AnswerError }
+  | { kind: 'answer'; from: string; body: string; trace?: Trace }
+  | { kind: 'error-answer'; from: string; error: AnswerError; trace?: Trace }
   | { kind: 'gathered'; results: SlotResult[] }
   | { kind: 'failure'; code: OutcomeCode; message: string };
 
@@ -49,6 +52,8 @@ export interface Payload {
   readonly from: string;
   /** Extra encoded fields (`,"event":...`), or "". */
   readonly suffix: string;
+  /** The encoded `trace` field (traceSuffix), for extended receivers only ([SB-15-2]); absent for none. */
+  readonly trace?: string;
 }
 
 export interface Delivery<Peer> {
@@ -59,6 +64,8 @@ export interface Delivery<Peer> {
   readonly slots: number[];
   readonly suffix: string | undefined;
   readonly request: PendingRequest<Peer>;
+  /** A streaming request's parts this receiver may still send before a pull ([SB-13-3]); 0 otherwise. */
+  credit: number;
 }
 
 export interface RequestOptions {
@@ -69,9 +76,12 @@ export interface RequestOptions {
   readonly retry: boolean;
   readonly timeoutMs: number;
   readonly payload: Payload;
+  /** The credit each delivery starts with when the sender accepts progressive results ([SB-13-1]); 0 or absent: not a stream. */
+  readonly window?: number;
 }
 
 export interface PendingRequest<Peer> extends RequestOptions {
+  readonly window: number;
   readonly sender: Peer;
   readonly ack: string;
   readonly deliveries: Map<string, Delivery<Peer>>;
@@ -168,6 +178,7 @@ export class PendingTable<Peer> {
       retry: options.retry,
       timeoutMs: options.timeoutMs,
       payload: options.payload,
+      window: options.window ?? 0,
       sender,
       ack,
       deliveries: new Map(),
@@ -199,7 +210,7 @@ export class PendingTable<Peer> {
    * An answer from `receiver` with delivery id `id`: its encoded body, or an error
    * ([SB-4.4-1], [SB-6-4], [SB-6-7], [SB-6.2-1]).
    */
-  answer(receiver: Peer, id: string, answer: { body: string } | { error: AnswerError }): AnswerResult {
+  answer(receiver: Peer, id: string, answer: Answer): AnswerResult {
     const delivery = this.#byDeliveryId.get(id);
     if (delivery === undefined || delivery.receiver !== receiver) {
       if (this.#ended.get(receiver)?.delete(id) === true) {
@@ -218,13 +229,46 @@ export class PendingTable<Peer> {
     if (request.gather) {
       for (const slot of delivery.slots) {
         const name = request.slotNames[slot];
-        this.#resolve(request, slot, 'error' in answer ? { from: name, error: answer.error } : { from: name, body: answer.body });
+        this.#resolve(request, slot, 'error' in answer ? { from: name, error: answer.error, trace: answer.trace } : { from: name, body: answer.body, trace: answer.trace });
       }
       return 'recorded';
     }
-    const outcome: Outcome = 'error' in answer ? { kind: 'error-answer', from, error: answer.error } : { kind: 'answer', from, body: answer.body };
+    const outcome: Outcome =
+      'error' in answer ? { kind: 'error-answer', from, error: answer.error, trace: answer.trace } : { kind: 'answer', from, body: answer.body, trace: answer.trace };
     this.#decide(request, outcome, 'answered');
     return 'won';
+  }
+
+  /**
+   * A part of a streaming answer from `receiver` ([SB-13-2]): the delivery it goes on from, with one credit
+   * spent; `late` when the request has ended for this receiver (dropped quietly, as answers are); `unknown`;
+   * `no_credit` when the receiver has sent every part it was granted ([SB-13-3]).
+   */
+  progress(receiver: Peer, id: string): Delivery<Peer> | 'late' | 'unknown' | 'no_credit' {
+    const delivery = this.#byDeliveryId.get(id);
+    if (delivery === undefined || delivery.receiver !== receiver) {
+      return this.#ended.get(receiver)?.has(id) === true ? 'late' : 'unknown';
+    }
+    if (delivery.credit === 0) return 'no_credit';
+    delivery.credit--;
+    return delivery;
+  }
+
+  /**
+   * The sender took `n` more parts of its streaming request `ack` ([SB-13-3]): each delivery's credit
+   * grows by `n`, to at most the request's window. Returns each delivery with the credit it gained.
+   */
+  pull(sender: Peer, ack: string, n: number): Array<{ delivery: Delivery<Peer>; gained: number }> {
+    const request = this.#senders.get(sender)?.open.get(ack);
+    if (request === undefined || request.window === 0) return [];
+    const granted: Array<{ delivery: Delivery<Peer>; gained: number }> = [];
+    for (const delivery of request.deliveries.values()) {
+      const gained = Math.min(n, request.window - delivery.credit);
+      if (gained <= 0) continue;
+      delivery.credit += gained;
+      granted.push({ delivery, gained });
+    }
+    return granted;
   }
 
   /** The sender cancels its request ([SB-6.1-1]); false when it has none with this ack. */
@@ -279,7 +323,7 @@ export class PendingTable<Peer> {
   }
 
   #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: readonly number[]): Delivery<Peer> {
-    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request };
+    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request, credit: request.window };
     request.deliveries.set(delivery.id, delivery);
     request.tried.add(target.peer);
     this.#byDeliveryId.set(delivery.id, delivery);

@@ -16,6 +16,8 @@ export interface RouteOptions {
   readonly timeoutMs: number;
   readonly gather: boolean;
   readonly retry: boolean;
+  /** A streaming request's window ([SB-13-1]); 0 or absent for none. */
+  readonly window?: number;
 }
 
 /** Where a message goes: receivers now, mailboxes of offline durable names, and a request's slots. */
@@ -37,12 +39,19 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
     // Receivers without fields of their own get one encoded frame, shared: a copy per receiver is memory
     // a fan-out of large messages cannot afford.
     let shared: Buffer | undefined;
+    let traced: Buffer | undefined; // the shared frame with its trace, for extended receivers [SB-15-2]
     for (const target of targets) {
+      const trace = traceFor(target.peer, payload);
       if (target.suffix === undefined) {
-        shared ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix));
-        target.peer.write('message', shared);
+        if (trace === '') {
+          shared ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix));
+          target.peer.write('message', shared);
+        } else {
+          traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + trace));
+          target.peer.write('message', traced);
+        }
       } else {
-        target.peer.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + target.suffix));
+        target.peer.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + trace + target.suffix));
       }
     }
     for (const { name } of queued) {
@@ -63,6 +72,7 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     payload,
+    window: sender.dialect === 'legacy' ? 0 : (options.window ?? 0), // a legacy sender cannot hear `progress` [SB-13-1]
   };
   const { request, deliveries } = ctx.pending.add(sender, ack, requestOptions, targets, queued.length, plan.slotNames);
   for (const delivery of deliveries) writeDelivery(delivery);
@@ -75,8 +85,16 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
 /** Write the `message` frame of one delivery of a request. */
 export function writeDelivery(delivery: Delivery<Session>): void {
   const { payload } = delivery.request;
-  const suffix = payload.suffix + (delivery.suffix ?? '');
+  let suffix = payload.suffix + traceFor(delivery.receiver, payload) + (delivery.suffix ?? '');
+  // [SB-13-1] an extended receiver of a streaming request learns the parts it may send before a pull; a
+  // legacy receiver never sees `credit` [SB-13-5]
+  if (delivery.credit > 0 && delivery.receiver.dialect === 'extended') suffix += `,"credit":${delivery.credit}`;
   delivery.receiver.write('message', encodeMessage(payload.body, payload.from, delivery.id, suffix));
+}
+
+/** The encoded trace a receiver gets with a message: the sender's, to extended receivers only ([SB-15-1], [SB-15-2]). */
+export function traceFor(receiver: Session, payload: Payload): string {
+  return payload.trace === undefined || receiver.dialect === 'legacy' ? '' : payload.trace;
 }
 
 /**

@@ -17,6 +17,8 @@ const commands = new Map<string, { summary: string; load: () => Promise<Command>
   ['answer', { summary: "serve a name: answer requests with an echo or a command's output (--url, --exec)", load: () => import('./answer.js') }],
   ['publish', { summary: 'publish to a topic and print the receiver count (--url, --name, --event, --request, --gather)', load: () => import('./publish.js') }],
   ['subscribe', { summary: 'print what is published to a topic, one JSON line each; --answer or --exec answers', load: () => import('./subscribe.js') }],
+  ['services', { summary: 'list the announced services, their methods, members and stats (--url, --json)', load: () => import('./services.js') }],
+  ['call', { summary: "call a service's method, checked against its announced schema first (<name>.<method> <json>)", load: () => import('./call.js') }],
   ['server', { summary: "a running broker through its monitor: report, check (exit codes), kick (--monitor URL)", load: () => import('./server.js') }],
   ['token', { summary: 'make a random token and print the hash for the auth configuration', load: () => import('./token.js') }],
   ['spec', { summary: 'run the conformance suite against a broker (<url> [--profile legacy|extended|all])', load: () => import('./spec.js') }],

@@ -30,7 +30,9 @@ const USAGE = `usage: switchboard subscribe <topic> [--url ${DEFAULT_URL} | --lo
                             [--answer | --exec "command" [--exec-timeout MS]]
 
 Subscribes to <topic> and every topic below it and prints each delivery as one JSON line:
-{"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one); with
+{"topic":...,"context":...,"from":...,"message":...} ("event" too when the publisher named one).
+<topic> may be a filter: * stands for one segment (news.*.sports), > as the last for the rest
+('news.>', quoted: > is a shell redirection). With
 --raw only the message, a string as its text. --name is the name to register (default: a random
 anon-... name). Without --answer or --exec it never answers a published request: it watches. With
 --answer it answers each published request with its message (echo); with --exec, with the output of
@@ -58,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   const execTimeout = parseMilliseconds(values['exec-timeout']);
   if (execTimeout === undefined) return usage('--exec-timeout must be a whole number of milliseconds >= 1');
   const [topic] = positionals;
-  if (!(await grammar()).isTopic(topic)) return usage(`${JSON.stringify(topic)} is not a valid topic (${TOPIC_RULE})`);
+  if (!(await grammar()).isTopicFilter(topic)) return usage(`${JSON.stringify(topic)} is not a valid topic (${TOPIC_RULE}; * for one segment, > last for the rest)`);
 
   let client: Client;
   try {

@@ -29,7 +29,11 @@ import { resolveOptions, type ClientOptions, type NameOptions, type ResolvedOpti
 import { asked, Outbox, told } from './outbox.js';
 import type { GatherResult, RequestResult, SendReport } from './requests.js';
 import { Responder, type Handler, type TopicHandler } from './responder.js';
+import * as svc from './services.js';
+import type { ServiceInfo } from '../protocol/index.js';
+import { AnswerStream } from './stream.js';
 import { Subscriptions } from './topics.js';
+import { loadTracing } from './trace.js';
 import type {
   ClientEvents,
   ClientStatus,
@@ -76,6 +80,8 @@ export class Client extends Emitter<ClientEvents> {
   /** The `auth` frame of the current connection, waiting for `authenticated` or an error. */
   #authReply: { resolve(identity: string): void; reject(error: SwitchboardError): void } | undefined;
   #identity: string | undefined;
+  /** What lib/client/services.ts needs of this client (protocol.md section 14). */
+  readonly #services: svc.ServiceHost;
 
   /**
    * Connect to `url` (or the first of `urls`, failing over to the next) and register the names.
@@ -84,6 +90,7 @@ export class Client extends Emitter<ClientEvents> {
   constructor(url: string | readonly string[], options: ClientOptions = {}) {
     super();
     this.options = resolveOptions(url, options);
+    void loadTracing(); // @opentelemetry/api when the program has it (trace.ts); once per process
     this.#url = this.options.urls[0];
     this.#replies = new ControlReplies(this.options.connectTimeoutMs);
     const writable = () => (this.#writable() ? this.#conn : undefined);
@@ -108,6 +115,18 @@ export class Client extends Emitter<ClientEvents> {
       (error) => this.emit('error', error),
       (topic) => this.#subscriptions.handler(topic),
     );
+    this.#services = {
+      register: (name, opts) => this.register(name, opts),
+      handle: (handler, opts) => this.handle(handler, opts),
+      request: (dest, message, opts) => this.request(dest, message, opts),
+      control: <T>(action: 'announce' | 'services', key: string, frame: Record<string, unknown>) =>
+        this.ready.then(() => control(action, key, JSON.stringify(frame), this.#conn) as Promise<unknown> as Promise<T>),
+      onRegistered: (listener) => {
+        this.on('registered', listener);
+        return () => this.off('registered', listener);
+      },
+      report: (error) => this.emit('error', error),
+    };
     // Start on a microtask, so listeners attached right after `new` see the first events.
     queueMicrotask(() => {
       if (this.#status !== 'closed') this.#attempt();
@@ -176,6 +195,22 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
+   * Send a request whose responder may send progressive results before its answer (protocol.md section
+   * 13): `for await (const { from, message } of client.stream(dest, message))` takes the parts as they
+   * come, at the loop's pace (the broker holds at most its `streamWindow` parts per responder for a slow
+   * loop), and `await stream.result` is the final answer, `{ from, message }`. The loop throws what the
+   * request rejects with (as `request()`); leaving it early cancels the request. `dest` is one name or
+   * several (never a topic); the request's deadline covers the whole stream.
+   */
+  stream<T = unknown, R = unknown>(dest: string | string[], message: unknown, options: RequestOptions = {}): AnswerStream<T, R> {
+    const stream = new AnswerStream<T, R>();
+    const submission = asked('request', dest, message, options, this.options.requestTimeoutMs);
+    submission.fields.stream = true;
+    stream.begin(this.#outbox.submit({ ...submission, stream: stream as AnswerStream<unknown, unknown> }));
+    return stream;
+  }
+
+  /**
    * Send a message without asking for an answer. Resolves with the broker's delivery report
    * (`{ delivered, unknown, queued? }`), or with undefined once written when `report` is false.
    */
@@ -234,6 +269,29 @@ export class Client extends Emitter<ClientEvents> {
   /** End the subscription to `topic`; it is not made again after a reconnect. */
   unsubscribe(topic: string): Promise<void> {
     return this.#subscriptions.unsubscribe(topic);
+  }
+
+  // ---- services (protocol.md section 14; lib/client/services.ts) ---------------------------------
+
+  /**
+   * Serve `contract` as `name` (`{ shared: true }`: as a pool member): each request is checked against its
+   * method's request schema before `implementation` runs (else an error answer `bad_request`), each answer
+   * against its answer schema before it leaves (else `bad_answer`, also emitted as an `error` event). The
+   * contract is announced once the name is held, and again after every reconnect. Resolves once
+   * announced, with a function that removes the method handlers.
+   */
+  serve<M extends svc.MethodSpecs>(contract: svc.ServiceContract<M>, name: string, implementation: svc.ServiceImplementation<M>, options: svc.ServeOptions = {}): Promise<() => void> {
+    return svc.serve(this.#services, contract, name, implementation, options);
+  }
+
+  /** A typed stub for the service `name`: its methods send requests and reject with `bad_answer` for an answer the schema refuses. */
+  service<M extends svc.MethodSpecs>(contract: svc.ServiceContract<M>, name: string): svc.ServiceStub<M> {
+    return svc.stub(this.#services, contract, name);
+  }
+
+  /** The announced services this identity may send to (or only `name`): contracts, members and stats. */
+  services(name?: string): Promise<ServiceInfo[]> {
+    return svc.services(this.#services, name);
   }
 
   // ---- names -----------------------------------------------------------------------------------
@@ -362,6 +420,12 @@ export class Client extends Emitter<ClientEvents> {
       case 'unsubscribed':
         this.#replies.confirm('unsubscribe', frame.topic, frame.ref);
         return;
+      case 'announced':
+        this.#replies.confirm('announce', frame.id, frame.ref);
+        return;
+      case 'services':
+        this.#replies.confirm('services', '', frame.ref, frame);
+        return;
       case 'message':
         return this.#responder.receive(frame, (text) => conn === this.#conn && conn.send(text));
       case 'answer':
@@ -378,6 +442,10 @@ export class Client extends Emitter<ClientEvents> {
         return;
       case 'cancel':
         return this.#responder.cancel(frame.ack, frame.reason);
+      case 'progress':
+        return this.#outbox.progress(frame);
+      case 'pull':
+        return this.#responder.pull(frame.ack, frame.n);
       case 'error':
         return this.#onError(frame);
       default:

@@ -18,7 +18,7 @@
  */
 import { SwitchboardError, type SwitchboardErrorCode } from './errors.js';
 
-export type ControlAction = 'register' | 'unregister' | 'subscribe' | 'unsubscribe';
+export type ControlAction = 'register' | 'unregister' | 'subscribe' | 'unsubscribe' | 'announce' | 'services';
 
 /** The codes by which the broker refuses each control frame (the client never sends bad ones). */
 const REFUSALS: Record<ControlAction, ReadonlySet<SwitchboardErrorCode>> = {
@@ -26,6 +26,8 @@ const REFUSALS: Record<ControlAction, ReadonlySet<SwitchboardErrorCode>> = {
   unregister: new Set(['not_registered', 'internal_error']),
   subscribe: new Set(['not_registered', 'forbidden', 'limit_exceeded', 'internal_error']),
   unsubscribe: new Set(['internal_error']),
+  announce: new Set(['not_registered', 'internal_error']),
+  services: new Set(['internal_error']),
 };
 
 /** The limit a `limit_exceeded` refusal of each action names. */
@@ -39,7 +41,7 @@ interface Waiting {
   key: string;
   ref: string;
   timer: ReturnType<typeof setTimeout>;
-  resolve(): void;
+  resolve(value?: unknown): void;
   reject(error: SwitchboardError): void;
 }
 
@@ -59,8 +61,8 @@ export class ControlReplies {
    * when no reply comes within the deadline, or with `disconnected` when `send` cannot write (`fail`
    * makes that error).
    */
-  request(action: ControlAction, key: string, text: string, send: (text: string) => boolean, fail: () => SwitchboardError): Promise<void> {
-    return new Promise((resolve, reject) => {
+  request<T = void>(action: ControlAction, key: string, text: string, send: (text: string) => boolean, fail: () => SwitchboardError): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const ref = `c-${(++this.#next).toString(36)}`;
       if (!send(`${text.slice(0, -1)},"ref":"${ref}"}`)) {
         reject(fail());
@@ -71,7 +73,7 @@ export class ControlReplies {
         if (index !== -1) this.#waiting.splice(index, 1);
         reject(new SwitchboardError('timeout', `the broker did not answer ${action} "${key}" within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
-      const waiting: Waiting = { action, key, ref, timer, resolve, reject };
+      const waiting: Waiting = { action, key, ref, timer, resolve: resolve as (value?: unknown) => void, reject };
       this.#waiting.push(waiting);
     });
   }
@@ -80,9 +82,9 @@ export class ControlReplies {
    * A `registered`, `unregistered`, `subscribed` or `unsubscribed` for `key`, with the `ref` it echoes
    * (none from a first-edition broker); false when nothing waited for it.
    */
-  confirm(action: ControlAction, key: string, ref?: string): boolean {
-    if (ref !== undefined && this.#settle((w) => w.ref === ref && w.action === action)) return true;
-    return this.#settle((w) => w.action === action && w.key === key);
+  confirm(action: ControlAction, key: string, ref?: string, value?: unknown): boolean {
+    if (ref !== undefined && this.#settle((w) => w.ref === ref && w.action === action, undefined, value)) return true;
+    return this.#settle((w) => w.action === action && w.key === key, undefined, value);
   }
 
   /**
@@ -108,12 +110,12 @@ export class ControlReplies {
     }
   }
 
-  #settle(match: (w: Waiting) => boolean, error?: SwitchboardError): boolean {
+  #settle(match: (w: Waiting) => boolean, error?: SwitchboardError, value?: unknown): boolean {
     const index = this.#waiting.findIndex(match);
     if (index === -1) return false;
     const [waiting] = this.#waiting.splice(index, 1);
     clearTimeout(waiting.timer);
-    if (error === undefined) waiting.resolve();
+    if (error === undefined) waiting.resolve(value);
     else waiting.reject(error);
     return true;
   }

@@ -23,6 +23,7 @@ export const CLIENT_ERROR_CODES = {
   aborted: "The caller's AbortSignal fired before the operation completed.",
   queue_full: 'The client was not ready and its queue already held maxQueue operations.',
   responder_error: 'The responder answered with an error; remoteCode and remoteMessage hold what it said.',
+  bad_answer: "A service's answer does not match its method's answer schema (client.service() stubs; lib/client/services.ts).",
   handler_error: 'A handler threw for a message that had no ack, so there was nobody to answer (emitted as an "error" event).',
   invalid_argument: 'A name is not valid by the name grammar, an option is wrong, or a message cannot be serialised as JSON.',
   unreachable:

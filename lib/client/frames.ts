@@ -12,6 +12,8 @@ import type {
   ErrorCode,
   GatherResult,
   MessageFrame,
+  ProgressOutFrame,
+  ServicesOutFrame,
 } from '../protocol/index.js';
 
 /**
@@ -54,6 +56,7 @@ export function readBrokerFrame(data: unknown): ReadResult {
       if (!optionalString(f.topic) || !optionalString(f.context) || !optionalString(f.event)) {
         return invalid('"message" with a bad "topic", "context" or "event"');
       }
+      if (f.credit !== undefined && !isCount(f.credit)) return invalid('"message" with a bad "credit"');
       // The parsed object is the frame (the hottest path: no copy); unknown fields ride along unread.
       f.message ??= null;
       // [SB-4.7-2] a published message carries both; a broker that sent only one still names the subscription
@@ -122,6 +125,20 @@ export function readBrokerFrame(data: unknown): ReadResult {
       }
       return frame({ action: 'gathered', ack: f.ack, results });
     }
+    case 'announced':
+      if (!isString(f.id)) return invalid('"announced" without a string "id"');
+      return frame(isString(f.ref) ? { action: 'announced', id: f.id, ref: f.ref } : { action: 'announced', id: f.id });
+    case 'services':
+      // The list is read as it came (lib/client/services.ts reads its fields); only its shape is checked here.
+      if (!Array.isArray(f.services) || !optionalString(f.ref)) return invalid('"services" with a bad "services" or "ref"');
+      return frame(f as unknown as ServicesOutFrame);
+    case 'progress':
+      if (!isString(f.ack) || !isString(f.from)) return invalid('"progress" with a bad "ack" or "from"');
+      f.message ??= null; // as for "message": the parsed object is the frame
+      return frame(f as unknown as ProgressOutFrame);
+    case 'pull':
+      if (!isString(f.ack) || !isCount(f.n) || f.n === 0) return invalid('"pull" with a bad "ack" or "n"');
+      return frame({ action: 'pull', ack: f.ack, n: f.n });
     default:
       return { kind: 'unknown', action: f.action };
   }

@@ -26,5 +26,17 @@ export {
 } from './errors.js';
 export type { GatherResult, RequestResult, SendReport } from './requests.js';
 export type { Handler, MessageContext, TopicContext, TopicHandler } from './responder.js';
+export type { AnswerStream, StreamPart } from './stream.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection.js';
+export {
+  defineService,
+  type CallOptions,
+  type MethodSpec,
+  type ServeOptions,
+  type ServiceContract,
+  type ServiceImplementation,
+  type ServiceStub,
+} from './services.js';
+export { Type, type ServiceInfo } from '../protocol/index.js';
+export type { Trace } from '../protocol/index.js';
 export { WSMsgBroker, type WSMsgBrokerEvents, type WSMsgBrokerOptions, type WSMsgBrokerResponse } from './compat.js';

@@ -5,12 +5,16 @@
  * order) until it is; the replies (`answer`, `gathered`, `sent`, `published`, `error`) settle it by its
  * correlation id. The connection itself belongs to the Client, which says when it may be written.
  */
-import type { AnswerOutFrame, ErrorFrame, GatheredFrame, PublishedFrame, SentFrame } from '../protocol/index.js';
+import type { AnswerOutFrame, ErrorFrame, GatheredFrame, ProgressOutFrame, PublishedFrame, SentFrame, Trace } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import { Failure, settle, type SwitchboardErrorDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { prepare, reportFrame, requestFrame, type FrameFields, type MessageAction } from './outgoing.js';
 import { PendingOperations, type GatherResult, type Operation, type OperationKind } from './requests.js';
+import type { AnswerStream } from './stream.js';
+import { startOutgoing, type OutgoingSpan } from './trace.js';
+
+const isFailure = (value: unknown): value is Failure => value instanceof Failure;
 
 /** One call's operation, before it is checked. */
 export interface Submission {
@@ -24,6 +28,8 @@ export interface Submission {
   /** send, publish, broadcast: wait for the broker's report. */
   report: boolean;
   fields: FrameFields;
+  /** A streaming request: where its parts go (stream.ts). */
+  stream?: AnswerStream<unknown, unknown>;
 }
 
 /** A request or gather to names or topics (`{ topic }`), as a Submission. */
@@ -31,7 +37,7 @@ export function asked(
   kind: 'request' | 'gather',
   dest: string | string[] | { topic: string | string[] },
   message: unknown,
-  options: { timeout?: number; signal?: AbortSignal; event?: string; retry?: boolean },
+  options: { timeout?: number; signal?: AbortSignal; event?: string; retry?: boolean; trace?: Trace },
   defaultTimeout: number,
 ): Submission {
   const topics = typeof dest === 'object' && dest !== null && !Array.isArray(dest) ? (dest as { topic: unknown }).topic : undefined;
@@ -43,7 +49,7 @@ export function asked(
     timeout: options.timeout ?? defaultTimeout,
     signal: options.signal,
     report: true,
-    fields: { event: options.event, gather: kind === 'gather', retry: options.retry },
+    fields: { event: options.event, gather: kind === 'gather', retry: options.retry, trace: options.trace },
   };
 }
 
@@ -52,11 +58,11 @@ export function told(
   kind: 'send' | 'publish' | 'broadcast',
   target: string | string[] | undefined,
   message: unknown,
-  options: { timeout?: number; signal?: AbortSignal; report?: boolean; event?: string },
+  options: { timeout?: number; signal?: AbortSignal; report?: boolean; event?: string; trace?: Trace },
   defaultTimeout: number,
 ): Submission {
   const timeout = options.timeout ?? defaultTimeout;
-  return { kind, action: kind, target, message, timeout, signal: options.signal, report: options.report ?? true, fields: { event: options.event } };
+  return { kind, action: kind, target, message, timeout, signal: options.signal, report: options.report ?? true, fields: { event: options.event, trace: options.trace } };
 }
 
 export interface OutboxLink {
@@ -95,6 +101,15 @@ export class Outbox {
   }
 
   #start<T>(s: Submission): Promise<T | Failure> | Failure {
+    // [SB-15-3] A span for the operation when the program traces, unless the caller brought its own trace.
+    const span = s.fields.trace === undefined ? startOutgoing(s, isFailure) : undefined;
+    if (span === undefined) return this.#begin<T>(s, undefined);
+    const begun = this.#begin<T>({ ...s, fields: { ...s.fields, trace: span.trace } }, span);
+    if (begun instanceof Failure) span.end(begun, undefined);
+    return begun;
+  }
+
+  #begin<T>(s: Submission, span: OutgoingSpan | undefined): Promise<T | Failure> | Failure {
     const { kind, target: dest } = s;
     if (this.#link.closed()) return new Failure('closed', `${kind} on a closed client`, { dest });
     const prepared = prepare(s.action, dest, s.message, s.timeout, this.#options.maxMessageBytes, s.fields);
@@ -104,6 +119,8 @@ export class Outbox {
     const now = Date.now();
     const op = this.ops.create<T>({ kind, dest, head: prepared.head, report: s.report, deadline: now + s.timeout });
     if (s.signal !== undefined) op.watch(s.signal);
+    if (s.stream !== undefined) this.#attach(op as unknown as Operation, s.stream);
+    if (span !== undefined) void op.outcome.then((outcome) => span.end(outcome, op.id)); // it never rejects
     const generic = op as unknown as Operation;
     const conn = this.#link.writable();
     if (conn !== undefined && this.ops.queue.size === 0 && this.#hasSlot(generic)) {
@@ -129,6 +146,24 @@ export class Outbox {
   }
 
   // ---- replies ---------------------------------------------------------------------------------
+
+  /** [SB-13-2] A part of a streaming request's answer. */
+  progress(frame: ProgressOutFrame): void {
+    const op = this.ops.get(frame.ack);
+    if (op?.kind === 'request') op.stream?.part(frame.from, frame.message ?? null);
+  }
+
+  /** Connect a streaming request's parts, credit and cancellation to its operation. */
+  #attach(op: Operation, stream: AnswerStream<unknown, unknown>): void {
+    op.stream = stream;
+    stream.attach({
+      pull: (n) => {
+        // [SB-13-3] Credit only for the request in flight on this connection; a new one starts with a full window.
+        if (op.state === 'inflight' && op.id !== undefined) this.#link.writable()?.send(`{"action":"pull","ack":"${op.id}","n":${n}}`);
+      },
+      cancel: () => op.fail('aborted', 'the stream was left before its end'),
+    });
+  }
 
   /** [SB-6-7] The first answer of a request. */
   answer(frame: AnswerOutFrame): void {

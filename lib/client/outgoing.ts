@@ -4,7 +4,8 @@
  * call, so that a bad argument rejects at once with the caller's stack; only the correlation id and the
  * deadline left are added when it goes out.
  */
-import { isName } from '../protocol/index.js';
+import { isName, type Trace } from '../protocol/index.js';
+import { isTrace } from './trace.js';
 import type { SwitchboardErrorCode } from './errors.js';
 import { exceedsBytes } from './responder.js';
 import { isTopic } from './topics.js';
@@ -22,6 +23,10 @@ export interface FrameFields {
   gather?: boolean | undefined;
   /** With an ack, `send` only: safe to move to another pool member (section 6.4). */
   retry?: boolean | undefined;
+  /** W3C trace context carried with the message (protocol.md section 15). */
+  trace?: Trace | undefined;
+  /** With an ack, `send` only: accept progressive results (protocol.md section 13). */
+  stream?: boolean | undefined;
 }
 
 /** `head` is the frame without its correlation fields and closing brace. */
@@ -54,6 +59,7 @@ export function prepare(
   // The schemas are strict [SB-4.0-1]: `publish` has no `retry`, `broadcast` neither `retry` nor `gather`.
   if (retry === true && action !== 'send') return refuse('invalid_argument', 'retry applies to requests to names only');
   if (gather === true && action === 'broadcast') return refuse('invalid_argument', 'a broadcast is never a request');
+  if (fields.stream === true && (action !== 'send' || gather === true)) return refuse('invalid_argument', 'a stream is a request to names, never a gather');
   if (event !== undefined && !(typeof event === 'string' && isName(event))) {
     return refuse('invalid_argument', `event must be a valid name (1 to 128 of A-Z a-z 0-9 _ . : @ / ~ -), not ${safeJson(event)}`);
   }
@@ -68,6 +74,11 @@ export function prepare(
   if (event !== undefined) head += `,"event":"${event}"`; // the name grammar needs no escaping
   if (gather === true) head += ',"gather":true';
   if (retry === true) head += ',"retry":true';
+  if (fields.stream === true) head += ',"stream":true'; // [SB-13-1]
+  if (fields.trace !== undefined) {
+    if (!isTrace(fields.trace)) return refuse('invalid_argument', `trace must be {traceparent, tracestate?} in W3C format, not ${safeJson(fields.trace)}`);
+    head += `,"trace":${JSON.stringify(fields.trace)}`; // [SB-15-1]
+  }
   // The broker refuses a frame over its limit with too_large [SB-9-1], and closes the connection (1009)
   // over twice it, failing everything in flight: better to refuse it here, before it leaves.
   if (exceedsBytes(head, maxMessageBytes - FRAME_OVERHEAD)) {

@@ -10,6 +10,7 @@
  */
 import { Failure, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
 import { BoundedQueue } from './queue.js';
+import type { AnswerStream } from './stream.js';
 
 /** What a request resolves with: the winning answer and the name by which its responder was reached. */
 export interface RequestResult<T = unknown> {
@@ -66,6 +67,8 @@ export class Operation<T = unknown> {
   /** True when it waits for the broker's reply (always for a request or gather): it takes an in-flight slot. */
   readonly report: boolean;
   readonly deadline: number;
+  /** A streaming request's parts go here ([SB-13-2]). */
+  stream: AnswerStream | undefined = undefined;
   /** Its value, or its Failure (it never rejects): `settle()` makes the caller's error. */
   readonly outcome: Promise<T | Failure>;
   #state: State = 'queued';

@@ -7,8 +7,9 @@
  * connection ([SB-6-4], [SB-4.2-4]): an answer for a request received before a reconnect is dropped,
  * never queued. A request the broker cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
  */
-import { isName } from '../protocol/index.js';
+import { isName, type Trace } from '../protocol/index.js';
 import { SwitchboardError } from './errors.js';
+import { startIncoming, type IncomingSpan } from './trace.js';
 
 /** Who sent a message, and the means to answer it. */
 export interface MessageContext {
@@ -22,6 +23,8 @@ export interface MessageContext {
   readonly event: string | undefined;
   /** The delivery id when the message is a request, undefined otherwise. */
   readonly ack: string | undefined;
+  /** The W3C trace context the sender gave (protocol.md section 15), if any. */
+  readonly trace: Trace | undefined;
   /** True when the sender waits for an answer. */
   readonly isRequest: boolean;
   /** True once an answer (value or error) has been given. */
@@ -36,6 +39,16 @@ export interface MessageContext {
   answer(value?: unknown): boolean;
   /** Answer with an error: a code of your choosing (1 to 64 characters) and a message. Same result as `answer`. */
   fail(code: string, message: string): boolean;
+  /** True when the sender accepts progressive results (`client.stream()`, protocol.md section 13). */
+  readonly streaming: boolean;
+  /**
+   * Send one part of the answer before the answer itself (a streaming request only). Resolves once the
+   * part is written: at once while the sender has credit, else when it has taken earlier parts, so
+   * `await ctx.progress(part)` in a loop goes at the sender's pace. Rejects with `cancelled` when the
+   * request ended (it was cancelled, answered, or its connection dropped), with `invalid_argument` when
+   * the request is not a stream or the part is not JSON, with `too_large` over maxMessageBytes.
+   */
+  progress(value: unknown): Promise<void>;
 }
 
 /** A request handler: the value it returns (or resolves) is the answer; what it throws is an error answer. */
@@ -58,9 +71,20 @@ export interface Incoming {
   topic?: string | undefined;
   context?: string | undefined;
   event?: string | undefined;
+  trace?: Trace | undefined;
+  /** A streaming request: the parts the handler may send before the sender pulls more. */
+  credit?: number | undefined;
 }
 
 const MAX_ERROR_MESSAGE = 1024;
+/** Parts a handler may have waiting for credit at once; more reject with `queue_full`. */
+const MAX_WAITING_PARTS = 1024;
+
+interface WaitingPart {
+  readonly text: string;
+  resolve(): void;
+  reject(error: SwitchboardError): void;
+}
 const ANSWER_CODE = /^[\s\S]{1,64}$/;
 
 /** The `error` of an answer for a thrown value: its string `code` when valid, else `handler_error`. */
@@ -85,10 +109,16 @@ class Context implements MessageContext {
   readonly context: string | undefined;
   readonly event: string | undefined;
   readonly ack: string | undefined;
+  readonly trace: Trace | undefined;
+  /** The span the message is handled in, when the program traces (trace.ts); its answer carries its context. */
+  span: IncomingSpan | undefined;
   #answered = false;
   #cancelled = false;
   #reason: unknown;
   #controller: AbortController | undefined;
+  /** A streaming request's credit ([SB-13-3]); undefined when the request is no stream. */
+  #credit: number | undefined;
+  #waiting: WaitingPart[] | undefined;
   readonly #write: (text: string) => boolean;
   readonly #maxBytes: number;
   readonly #done: ((ctx: Context) => void) | undefined;
@@ -99,6 +129,8 @@ class Context implements MessageContext {
     this.context = frame.context;
     this.event = frame.event;
     this.ack = frame.ack;
+    this.trace = frame.trace;
+    this.#credit = frame.ack === undefined ? undefined : frame.credit;
     this.#write = write;
     this.#maxBytes = maxBytes;
     this.#done = done;
@@ -127,13 +159,64 @@ class Context implements MessageContext {
     this.#cancelled = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    this.#dropWaiting(`the request was cancelled (${String(reason)})`);
+    this.span?.end();
+  }
+
+  get streaming(): boolean {
+    return this.#credit !== undefined;
+  }
+
+  progress(value: unknown): Promise<void> {
+    if (this.#credit === undefined) {
+      return Promise.reject(new SwitchboardError('invalid_argument', 'this message accepts no progressive results: its sender did not ask for a stream'));
+    }
+    if (!this.#open()) return Promise.reject(new SwitchboardError('cancelled', 'the request has ended: nobody reads its parts'));
+    let text: string;
+    try {
+      text = JSON.stringify({ action: 'progress', ack: this.ack, message: value === undefined ? null : value, trace: this.#answerTrace() });
+    } catch (error) {
+      return Promise.reject(new SwitchboardError('invalid_argument', `the part cannot be serialised as JSON: ${(error as Error).message}`));
+    }
+    if (exceedsBytes(text, this.#maxBytes)) return Promise.reject(new SwitchboardError('too_large', `the part exceeds ${this.#maxBytes} bytes`));
+    if (this.#credit > 0 && (this.#waiting === undefined || this.#waiting.length === 0)) {
+      this.#credit--;
+      this.#write(text); // [SB-13-2]
+      return Promise.resolve();
+    }
+    const waiting = (this.#waiting ??= []);
+    if (waiting.length >= MAX_WAITING_PARTS) {
+      return Promise.reject(new SwitchboardError('queue_full', `${MAX_WAITING_PARTS} parts already wait for the sender to take earlier ones`));
+    }
+    return new Promise<void>((resolve, reject) => waiting.push({ text, resolve, reject }));
+  }
+
+  /** The sender took `n` more parts ([SB-13-3]): send what waits, as far as the credit goes. */
+  grant(n: number): void {
+    if (this.#credit === undefined || !this.#open()) return;
+    this.#credit += n;
+    const waiting = this.#waiting;
+    while (waiting !== undefined && waiting.length > 0 && this.#credit > 0) {
+      const part = waiting.shift() as WaitingPart;
+      this.#credit--;
+      this.#write(part.text);
+      part.resolve();
+    }
+  }
+
+  #dropWaiting(why: string): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined || waiting.length === 0) return;
+    this.#waiting = undefined;
+    for (const part of waiting) part.reject(new SwitchboardError('cancelled', why));
   }
 
   answer(value?: unknown): boolean {
     if (!this.#open()) return false;
+    const trace = this.#answerTrace();
     let text: string;
     try {
-      text = JSON.stringify(value === undefined ? { action: 'answer', ack: this.ack } : { action: 'answer', ack: this.ack, message: value });
+      text = JSON.stringify(value === undefined ? { action: 'answer', ack: this.ack, trace } : { action: 'answer', ack: this.ack, message: value, trace });
     } catch (error) {
       return this.fail('handler_error', `the answer cannot be serialised as JSON: ${(error as Error).message}`);
     }
@@ -143,17 +226,30 @@ class Context implements MessageContext {
 
   fail(code: string, message: string): boolean {
     if (!this.#open()) return false;
-    return this.#deliver(JSON.stringify({ action: 'answer', ack: this.ack, error: answerErrorOf({ code, message }) }));
+    const error = answerErrorOf({ code, message });
+    return this.#deliver(JSON.stringify({ action: 'answer', ack: this.ack, error, trace: this.#answerTrace() }), error);
+  }
+
+  /**
+   * [SB-15-3] The trace an answer carries: the context of the span it was made in, only when the request
+   * came with one (a broker that does not list `trace` never passes one on, and would refuse the field).
+   * Undefined is left out of the frame.
+   */
+  #answerTrace(): Trace | undefined {
+    return this.trace === undefined ? undefined : this.span?.trace;
   }
 
   #open(): boolean {
     return this.ack !== undefined && !this.#answered && !this.#cancelled;
   }
 
-  #deliver(text: string): boolean {
+  #deliver(text: string, error?: { code: string; message: string }): boolean {
     this.#answered = true;
+    this.#dropWaiting('the request was answered: parts after the answer are not sent');
     this.#done?.(this);
-    return this.#write(text);
+    const written = this.#write(text);
+    this.span?.end(error);
+    return written;
   }
 }
 
@@ -172,18 +268,20 @@ export function runHandler(
   message: unknown,
   ctx: MessageContext,
   report: (error: SwitchboardError) => void,
-): void {
+): Promise<void> | undefined {
   let result: unknown;
   try {
     result = handler(message, ctx);
   } catch (thrown) {
-    return failed(thrown, ctx, report);
+    failed(thrown, ctx, report);
+    return undefined;
   }
   if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') {
     if (ctx.isRequest && !ctx.answered) ctx.answer(result);
-    return;
+    return undefined;
   }
-  Promise.resolve(result).then(
+  // Returned so that the span of a message without ack can end when its handler is done (trace.ts).
+  return Promise.resolve(result).then(
     (value) => {
       if (ctx.isRequest && !ctx.answered) ctx.answer(value);
     },
@@ -278,19 +376,41 @@ export class Responder {
    */
   receive(frame: Incoming, write: (text: string) => boolean): void {
     const ctx = new Context(frame, write, this.#maxBytes, frame.ack === undefined ? undefined : this.#forget);
+    const span = startIncoming(frame); // undefined unless the program traces (trace.ts)
+    if (span === undefined) {
+      this.#handle(frame, ctx);
+      return;
+    }
+    ctx.span = span;
+    const handled = span.run(() => this.#handle(frame, ctx));
+    // A request's span ends with its answer or cancel; a message's when its handler is done.
+    if (frame.ack === undefined) {
+      if (handled === undefined) span.end();
+      else void handled.then(() => span.end());
+    }
+  }
+
+  #handle(frame: Incoming, ctx: Context): Promise<void> | undefined {
+    let handled: Promise<void> | undefined;
     const listened = this.#emit(frame.message, ctx);
     const handler = this.handlerFor(frame);
     if (handler !== undefined) {
-      runHandler(handler, frame.message, ctx, this.#report);
+      handled = runHandler(handler, frame.message, ctx, this.#report);
     } else if (!listened && frame.context === undefined) {
       // Nobody will answer: say so now rather than let the sender wait for its deadline. Not for a
       // published request: another subscriber may answer it, and an error answer would win [SB-6-7].
       ctx.fail('no_handler', 'the receiving client has no handler for requests');
     }
     if (frame.ack !== undefined && !ctx.answered) this.#handling.set(frame.ack, ctx);
+    return handled;
   }
 
   /** The broker's `cancel` for a delivery id [SB-6.1-2]: abort its signal. */
+  /** [SB-13-3] The broker's `pull`: the sender of a streaming request this client serves took `n` more parts. */
+  pull(ack: string, n: number): void {
+    this.#handling.get(ack)?.grant(n);
+  }
+
   cancel(ack: string, reason: string): void {
     const ctx = this.#handling.get(ack);
     this.#handling.delete(ack);

@@ -1,24 +1,39 @@
 /**
  * The client's subscriptions (protocol.md 4.6): one handler per topic, the topics subscribed again on
  * every new connection (after the names, since a subscription needs one [SB-4.6-1]), and the handler
- * lookup for published messages by their `context`, the subscription that matched ([SB-4.7-2]).
+ * lookup for published messages by their `context`, the subscription that matched ([SB-4.7-2]). A
+ * subscription's topic may be a filter with `*` and `>` segments ([SB-3-5]): the broker gives the filter
+ * as written as `context`, so a message finds its handler by that one key, whatever topic it came on.
  *
  * A subscription the broker refuses when a new connection restores it (`limit_exceeded`, `forbidden`)
  * is dropped: retrying cannot fix it. It rejects the `subscribe()` that waits for it, or else is
  * reported as an `error` event.
  */
-import { TOPIC_MAX_LENGTH, TOPIC_PATTERN } from '../protocol/index.js';
+import { TOPIC_FILTER_PATTERN, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { ControlAction } from './control.js';
 import { SwitchboardError } from './errors.js';
 import type { TopicHandler } from './responder.js';
 
 const topicRegExp = new RegExp(TOPIC_PATTERN);
+const filterRegExp = new RegExp(TOPIC_FILTER_PATTERN);
 
 /** True when `value` is a topic by [SB-3-4]: 1 to 16 dot-separated segments, at most 256 characters. */
 export function isTopic(value: string): boolean {
   return value.length > 0 && value.length <= TOPIC_MAX_LENGTH && topicRegExp.test(value);
 }
+
+/** True when `value` is a topic filter by [SB-3-5]: a topic whose segments may be `*`, and the last `>`. */
+export function isTopicFilter(value: string): boolean {
+  return value.length > 0 && value.length <= TOPIC_MAX_LENGTH && filterRegExp.test(value);
+}
+
+/** The frame of a (un)subscribe; a filter with `*` or `>` says `"wildcards": true` ([SB-4.6-4]). */
+function frameOf(action: 'subscribe' | 'unsubscribe', topic: string): string {
+  return JSON.stringify(isTopic(topic) ? { action, topic } : { action, topic, wildcards: true });
+}
+
+const FILTER_RULE = 'a topic filter: 1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -, or *, or > as the last';
 
 /** What the subscriptions need from the client. */
 export interface SubscriptionHost {
@@ -58,7 +73,7 @@ export class Subscriptions {
     return [...this.#entries.keys()];
   }
 
-  /** The handler of the subscription to exactly `topic`. */
+  /** The handler of the subscription to exactly `topic` (a filter as written: a message's `context`). */
   handler(topic: string): TopicHandler | undefined {
     return this.#entries.get(topic)?.handler;
   }
@@ -68,8 +83,8 @@ export class Subscriptions {
    * with a function that ends this subscription once the broker confirmed it on the current connection.
    */
   async subscribe(topic: string, handler: TopicHandler, origin: Error): Promise<() => Promise<void>> {
-    if (typeof topic !== 'string' || !isTopic(topic)) {
-      const text = `${JSON.stringify(topic)} is not a valid topic (1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -)`;
+    if (typeof topic !== 'string' || !isTopicFilter(topic)) {
+      const text = `${JSON.stringify(topic)} is not a valid topic (${FILTER_RULE})`;
       throw new SwitchboardError('invalid_argument', text, { origin });
     }
     if (typeof handler !== 'function') throw new SwitchboardError('invalid_argument', 'the handler must be a function', { origin });
@@ -90,7 +105,7 @@ export class Subscriptions {
       if (this.#entries.get(topic) !== entry || (conn !== undefined && entry.conn === conn)) return end;
       try {
         if (conn === undefined) throw new SwitchboardError('disconnected', 'not connected');
-        await this.#host.control('subscribe', topic, JSON.stringify({ action: 'subscribe', topic }), conn);
+        await this.#host.control('subscribe', topic, frameOf('subscribe', topic), conn);
         if (this.#entries.get(topic) === entry) entry.conn = conn;
       } catch (error) {
         if ((error as SwitchboardError).code !== 'disconnected') {
@@ -109,12 +124,12 @@ export class Subscriptions {
 
   /** End the subscription to `topic`; it is not subscribed again after a reconnect. */
   async unsubscribe(topic: string): Promise<void> {
-    if (typeof topic !== 'string' || !isTopic(topic)) throw new SwitchboardError('invalid_argument', `${JSON.stringify(topic)} is not a valid topic`);
+    if (typeof topic !== 'string' || !isTopicFilter(topic)) throw new SwitchboardError('invalid_argument', `${JSON.stringify(topic)} is not a valid topic filter`);
     this.#entries.delete(topic);
     const conn = this.#host.writable();
     if (conn === undefined) return; // subscriptions end with their connection
     try {
-      await this.#host.control('unsubscribe', topic, JSON.stringify({ action: 'unsubscribe', topic }), conn);
+      await this.#host.control('unsubscribe', topic, frameOf('unsubscribe', topic), conn);
     } catch (error) {
       if ((error as SwitchboardError).code !== 'disconnected') throw error;
     }
@@ -125,10 +140,10 @@ export class Subscriptions {
     await Promise.all(
       [...this.#entries].map(async ([topic, entry]) => {
         try {
-          await this.#host.control('subscribe', topic, JSON.stringify({ action: 'subscribe', topic }), conn);
+          await this.#host.control('subscribe', topic, frameOf('subscribe', topic), conn);
           if (this.#entries.get(topic) === entry) entry.conn = conn;
           // Ended while the client was not ready, so its unsubscribe was never sent: send it now.
-          else if (!this.#entries.has(topic)) await this.#host.control('unsubscribe', topic, JSON.stringify({ action: 'unsubscribe', topic }), conn);
+          else if (!this.#entries.has(topic)) await this.#host.control('unsubscribe', topic, frameOf('unsubscribe', topic), conn);
         } catch (error) {
           const refusal = error as SwitchboardError;
           if (refusal.code === 'disconnected') throw refusal;

@@ -3,6 +3,7 @@
  * options of a call.
  */
 import type { SwitchboardError } from './errors.js';
+import type { Trace } from '../protocol/index.js';
 import type { MessageContext } from './responder.js';
 
 export type ClientStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -55,6 +56,12 @@ export interface RequestOptions {
    * to another member (protocol.md 6.4). Names only. Default: false (that destination is `responder_gone`).
    */
   retry?: boolean;
+  /**
+   * W3C trace context to send with the request (protocol.md section 15), for code that does its own
+   * tracing: no span is started for it. Default: the context of the span the client starts when
+   * `@opentelemetry/api` and a tracer provider are present, else none.
+   */
+  trace?: Trace;
 }
 
 /** A gather takes the options of a request; its deadline ends it with the missing results `timeout`. */
@@ -69,6 +76,8 @@ export interface SendOptions {
   report?: boolean;
   /** An event name delivered with the message (`ctx.event`; the receiver's handler for it). Default: none. */
   event?: string;
+  /** W3C trace context to send with the message, as for `request()`. */
+  trace?: Trace;
 }
 
 /** Options of `publish()` and `broadcast()`: with `report` (the default) they resolve with the receiver count. */

@@ -4,8 +4,8 @@
  */
 import Type, { type Static } from 'typebox';
 import { ERROR_CODE_LIST } from './errors.js';
-import { Ack, EventName, Name, Ref, Topic } from './grammar.js';
-import { AnswerError } from './client-frames.js';
+import { Ack, EventName, Name, Ref, Topic, TopicFilter, Trace } from './grammar.js';
+import { AnswerError, MethodContract, MethodName } from './client-frames.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -25,8 +25,10 @@ export const MessageFrame = Type.Object(
     from: Name,
     ack: Type.Optional(Ack),
     topic: Type.Optional(Topic),
-    context: Type.Optional(Topic),
+    context: Type.Optional(TopicFilter),
     event: Type.Optional(EventName),
+    trace: Type.Optional(Trace),
+    credit: Type.Optional(Type.Integer({ minimum: 1, description: 'A streaming request: the parts the receiver may send before a pull grants more (edition 3).' })),
   },
   strict,
 );
@@ -40,6 +42,7 @@ export const AnswerOutFrame = Type.Object(
     from: Name,
     message: Type.Optional(Type.Unknown()),
     error: Type.Optional(AnswerError),
+    trace: Type.Optional(Trace),
   },
   strict,
 );
@@ -83,11 +86,11 @@ export const AuthenticatedFrame = Type.Object(
 export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
 
 /** [SB-5.8] A subscription is in place (extended only). */
-export const SubscribedFrame = Type.Object({ action: Type.Literal('subscribed'), topic: Topic, ref: Type.Optional(Ref) }, strict);
+export const SubscribedFrame = Type.Object({ action: Type.Literal('subscribed'), topic: TopicFilter, ref: Type.Optional(Ref) }, strict);
 export type SubscribedFrame = Static<typeof SubscribedFrame>;
 
 /** [SB-5.8] A subscription has ended (extended only). */
-export const UnsubscribedFrame = Type.Object({ action: Type.Literal('unsubscribed'), topic: Topic, ref: Type.Optional(Ref) }, strict);
+export const UnsubscribedFrame = Type.Object({ action: Type.Literal('unsubscribed'), topic: TopicFilter, ref: Type.Optional(Ref) }, strict);
 export type UnsubscribedFrame = Static<typeof UnsubscribedFrame>;
 
 /** [SB-5.9] The acknowledgement of a publish or broadcast: how many connections it reached (extended only). */
@@ -104,6 +107,7 @@ export const GatherResult = Type.Object(
     message: Type.Optional(Type.Unknown()),
     error: Type.Optional(AnswerError),
     code: Type.Optional(Type.Union([Type.Literal('timeout'), Type.Literal('responder_gone')])),
+    trace: Type.Optional(Trace),
   },
   strict,
 );
@@ -141,6 +145,68 @@ export const HelloOutFrame = Type.Object(
 );
 export type HelloOutFrame = Static<typeof HelloOutFrame>;
 
+/** [SB-14-1] The broker keeps the contract of `id` (edition 3, feature services). */
+export const AnnouncedFrame = Type.Object({ action: Type.Literal('announced'), id: Name, ref: Type.Optional(Ref) }, strict);
+export type AnnouncedFrame = Static<typeof AnnouncedFrame>;
+
+/** [SB-14-5] Requests ended for a service or one of its methods, as the broker measured them. */
+export const MethodStats = Type.Object(
+  {
+    requests: Type.Integer({ minimum: 0 }),
+    errors: Type.Integer({ minimum: 0, description: 'Error answers and failures other than timeouts.' }),
+    timeouts: Type.Integer({ minimum: 0 }),
+    p50Ms: Type.Optional(Type.Number({ minimum: 0, description: 'Median time to an answer, of the recent answers.' })),
+    p99Ms: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  strict,
+);
+export type MethodStats = Static<typeof MethodStats>;
+
+export const ServiceStats = Type.Object(
+  {
+    requests: Type.Integer({ minimum: 0 }),
+    errors: Type.Integer({ minimum: 0 }),
+    timeouts: Type.Integer({ minimum: 0 }),
+    p50Ms: Type.Optional(Type.Number({ minimum: 0 })),
+    p99Ms: Type.Optional(Type.Number({ minimum: 0 })),
+    methods: Type.Record(MethodName, MethodStats),
+  },
+  strict,
+);
+export type ServiceStats = Static<typeof ServiceStats>;
+
+/** [SB-14-4] One announced service: its contract, how many connections hold it, its stats. */
+export const ServiceInfo = Type.Object(
+  {
+    id: Name,
+    version: Type.String({ minLength: 1, maxLength: 64 }),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    methods: Type.Record(MethodName, MethodContract),
+    members: Type.Integer({ minimum: 1 }),
+    stats: ServiceStats,
+  },
+  strict,
+);
+export type ServiceInfo = Static<typeof ServiceInfo>;
+
+/** [SB-14-4] The answer to `services` (edition 3, feature services). */
+export const ServicesOutFrame = Type.Object(
+  { action: Type.Literal('services'), services: Type.Array(ServiceInfo), ref: Type.Optional(Ref) },
+  strict,
+);
+export type ServicesOutFrame = Static<typeof ServicesOutFrame>;
+
+/** [SB-13-2] A part of the answer to this sender's streaming request, with its own `ack` (edition 3). */
+export const ProgressOutFrame = Type.Object(
+  { action: Type.Literal('progress'), ack: Ack, from: Name, message: Type.Unknown(), trace: Type.Optional(Trace) },
+  strict,
+);
+export type ProgressOutFrame = Static<typeof ProgressOutFrame>;
+
+/** [SB-13-3] The sender took `n` more parts of a streaming request this receiver serves, by its delivery id. */
+export const PullOutFrame = Type.Object({ action: Type.Literal('pull'), ack: Ack, n: Type.Integer({ minimum: 1 }) }, strict);
+export type PullOutFrame = Static<typeof PullOutFrame>;
+
 export const BROKER_FRAMES = {
   registered: RegisteredFrame,
   unregistered: UnregisteredFrame,
@@ -155,6 +221,10 @@ export const BROKER_FRAMES = {
   gathered: GatheredFrame,
   cancel: CancelOutFrame,
   hello: HelloOutFrame,
+  announced: AnnouncedFrame,
+  services: ServicesOutFrame,
+  progress: ProgressOutFrame,
+  pull: PullOutFrame,
 } as const;
 
 export type BrokerAction = keyof typeof BROKER_FRAMES;
@@ -171,4 +241,8 @@ export type BrokerFrame =
   | PublishedFrame
   | GatheredFrame
   | CancelOutFrame
-  | HelloOutFrame;
+  | HelloOutFrame
+  | AnnouncedFrame
+  | ServicesOutFrame
+  | ProgressOutFrame
+  | PullOutFrame;

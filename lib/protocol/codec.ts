@@ -14,6 +14,7 @@ import type { BrokerFrame } from './broker-frames.js';
 import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
 import { envelopeOf, findMessage, nestsDeeper, textOf, topLevelIds } from './envelope.js';
 import type { ErrorCode } from './errors.js';
+import type { Trace } from './grammar.js';
 
 export interface DecodeFailure {
   readonly code: Extract<ErrorCode, 'bad_frame' | 'unknown_action' | 'too_large'>;
@@ -149,15 +150,23 @@ export function encodeMessage(bodyJson: string, from: string, ack?: string, suff
     : `{"action":"message","message":${bodyJson},"from":"${from}","ack":"${ack}"${suffix}}`;
 }
 
-/** Encode an `answer` outcome around an answer body that was encoded when it arrived. */
-export function encodeAnswer(ack: string, from: string, bodyJson: string): string {
-  return `{"action":"answer","ack":${JSON.stringify(ack)},"from":"${from}","message":${bodyJson}}`;
+/**
+ * Encode an `answer` outcome around an answer body that was encoded when it arrived; `trace` is the
+ * answer's encoded trace field (traceSuffix), "" for none.
+ */
+export function encodeAnswer(ack: string, from: string, bodyJson: string, trace = ''): string {
+  return `{"action":"answer","ack":${JSON.stringify(ack)},"from":"${from}","message":${bodyJson}${trace}}`;
+}
+
+/** Encode a `progress` part around a body that was encoded when it arrived ([SB-13-2]); `trace` as for encodeAnswer. */
+export function encodeProgress(ack: string, from: string, bodyJson: string, trace = ''): string {
+  return `{"action":"progress","ack":${JSON.stringify(ack)},"from":"${from}","message":${bodyJson}${trace}}`;
 }
 
 /** Encode a `gathered` outcome; results that carry an encoded `body` are spliced in as `message`. */
-export function encodeGathered(ack: string, results: ReadonlyArray<{ from: string; body?: string }>): string {
+export function encodeGathered(ack: string, results: ReadonlyArray<{ from: string; body?: string; trace?: Trace }>): string {
   const parts = results.map(({ body, ...rest }) =>
-    body === undefined ? JSON.stringify(rest) : `{"from":"${rest.from}","message":${body}}`,
+    body === undefined ? JSON.stringify(rest) : `{"from":"${rest.from}","message":${body}${traceSuffix(rest.trace)}}`,
   );
   return `{"action":"gathered","ack":${JSON.stringify(ack)},"results":[${parts.join(',')}]}`;
 }
@@ -169,4 +178,14 @@ export function messageSuffix(fields: { topic?: string; context?: string; event?
   if (fields.context !== undefined) suffix += `,"context":"${fields.context}"`;
   if (fields.event !== undefined) suffix += `,"event":"${fields.event}"`;
   return suffix;
+}
+
+/**
+ * The encoded `trace` field of a frame the broker passes a trace on in (`message`, `answer`, a gathered
+ * result, `progress`), to splice after its other fields; "" for none. The value was checked against
+ * the Trace schema when its frame was decoded and is written back as it was read ([SB-15-1]); only
+ * extended receivers get it ([SB-15-2]).
+ */
+export function traceSuffix(trace: Trace | undefined): string {
+  return trace === undefined ? '' : `,"trace":${JSON.stringify(trace)}`;
 }

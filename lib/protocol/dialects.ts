@@ -38,5 +38,9 @@ export const FEATURES = [
   'mailboxes',
   'events',
   'takeover',
+  'wildcards',
+  'trace',
+  'services',
+  'streams',
 ] as const;
 export type Feature = (typeof FEATURES)[number];

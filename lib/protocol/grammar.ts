@@ -47,6 +47,35 @@ export function isTopic(value: string): boolean {
   return value.length <= TOPIC_MAX_LENGTH && topicRegExp.test(value);
 }
 
+/** A segment of a topic filter besides a topic's: exactly one segment. */
+export const WILDCARD_ONE = '*';
+/** A last segment of a topic filter besides a topic's: one or more segments. */
+export const WILDCARD_REST = '>';
+const FILTER_SEGMENT = `(?:${SEGMENT}|\\*)`;
+export const TOPIC_FILTER_PATTERN = `^(?:${FILTER_SEGMENT}\\.){0,${TOPIC_MAX_DEPTH - 1}}(?:${FILTER_SEGMENT}|>)$`;
+
+/**
+ * [SB-3-5] A topic filter (what `subscribe` and `unsubscribe` take) is a topic whose segments may also be
+ * `*` (any one segment) or, as the last segment only, `>` (one or more segments): `news.*.sports`,
+ * `news.>`, `*`. 1 to 16 segments, at most 256 characters. Every topic is a filter that matches itself.
+ */
+export const TopicFilter = Type.String({
+  minLength: 1,
+  maxLength: TOPIC_MAX_LENGTH,
+  pattern: TOPIC_FILTER_PATTERN,
+  description:
+    'A topic filter: 1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -, or "*" (one segment), ' +
+    'or as the last segment ">" (one or more); at most 256 characters',
+});
+export type TopicFilter = Static<typeof TopicFilter>;
+
+const topicFilterRegExp = new RegExp(TOPIC_FILTER_PATTERN);
+
+/** True when `value` is a topic filter by [SB-3-5]. */
+export function isTopicFilter(value: string): boolean {
+  return value.length <= TOPIC_MAX_LENGTH && topicFilterRegExp.test(value);
+}
+
 /** The event name a message may carry, for clients that dispatch by event: the grammar of names. */
 export const EventName = Type.String({
   minLength: 1,

@@ -13,3 +13,4 @@ export * from './dialects.js';
 export * from './codec.js';
 export * from './envelope.js';
 export * from './auth-config.js';
+export * from './schema-check.js';

@@ -49,6 +49,8 @@ export interface Limits {
   maxMailboxAgeMs: number;
   /** Offline durable names with a mailbox, in the whole broker. */
   maxMailboxes: number;
+  /** Parts of a streaming request one receiver may send before its sender pulls more (protocol.md section 13). */
+  streamWindow: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -75,4 +77,5 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMailboxBytesTotal: 64 * 1024 * 1024,
   maxMailboxAgeMs: 3_600_000,
   maxMailboxes: 10_000,
+  streamWindow: 16,
 });

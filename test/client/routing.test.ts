@@ -115,7 +115,7 @@ t.test('one delivery per publish, to the most specific matching subscription; un
 t.test('subscribe checks its topic, and rejects with the code of a refusal [SB-3-4] [SB-4.6-3]', async (t) => {
   const { broker, url } = await startBroker(t, { limits: { maxSubscriptionsPerConnection: 1 } });
   const sub = await readyClient(t, url, { name: 'sub' });
-  for (const topic of ['news.', '', 'a b', 'news.*']) {
+  for (const topic of ['news.', '', 'a b', 'news.>.uk']) {
     t.equal((await rejection(sub.subscribe(topic, () => {}))).code, 'invalid_argument', JSON.stringify(topic));
   }
   await sub.subscribe('a', () => {});

@@ -30,7 +30,7 @@ export interface Identity {
 export interface AuthPolicy {
   /** The identity of a token, or undefined when the token is not valid. */
   authenticate?(token: string, info: { remoteAddress: string }): Identity | undefined | Promise<Identity | undefined>;
-  /** Whether `identity` may do `permission` on `target` (a name or a topic). */
+  /** Whether `identity` may do `permission` on `target` (a name, a topic, or for `subscribe` a filter as written, [SB-12-4]). */
   authorize?(identity: Identity, permission: Permission, target: string): boolean;
   /** The identity of connections that do not authenticate (and of every legacy client); none: they are refused. */
   anonymous?: Identity;
@@ -48,10 +48,15 @@ const compiled = new WeakMap<readonly string[], (target: string) => boolean>();
  * A test for names matching any of `patterns` [SB-12-3]: a pattern matches the whole name or topic, `*`
  * standing for any run of characters (none and dots included), every other character for itself; no
  * pattern matches nothing.
+ *
+ * [SB-12-4] A subscription's filter is matched as a string, so its `*` and `>` segments can only be
+ * covered by a pattern's `*`, which covers whatever they stand for. A `>` written in a pattern matches
+ * nothing: no name or topic holds one, and letting it match a filter's `>` would allow `news.>` by the
+ * pattern `news.>`, which allows no topic below `news`.
  */
 export function patternMatcher(patterns: readonly string[]): (target: string) => boolean {
   if (patterns.length === 0) return () => false;
-  const alternatives = patterns.map((p) => p.split('*').map(escapeRegExp).join('.*'));
+  const alternatives = patterns.map((p) => p.split('*').map(literalRegExp).join('.*'));
   const regexp = new RegExp(`^(?:${alternatives.join('|')})$`);
   return (target) => regexp.test(target);
 }
@@ -67,6 +72,11 @@ export function allowedByPatterns(identity: Identity, permission: Permission, ta
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** A run of a pattern between its `*`s: each character itself, and `>` nothing ([SB-12-4]). */
+function literalRegExp(text: string): string {
+  return text.split('>').map(escapeRegExp).join('(?!)');
 }
 
 /** [SB-12-2] The hash an auth file stores for a token: SHA-256 of its UTF-8 bytes (as hex: 64 lowercase digits). */

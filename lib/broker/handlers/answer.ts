@@ -2,20 +2,21 @@
  * `answer` (protocol.md section 4.4): hand an answer to the pending-request table, which decides
  * whether it wins, is late, or is unknown.
  */
-import type { AnswerError, AnswerFrame } from '../../protocol/index.js';
+import type { AnswerFrame } from '../../protocol/index.js';
 import { forwardable } from '../checks.js';
 import type { BrokerContext } from '../context.js';
+import type { Answer } from '../pending.js';
 import type { Session } from '../session.js';
 
 export function handleAnswer(ctx: BrokerContext, session: Session, frame: AnswerFrame, raw: string | undefined): void {
-  let answer: { body: string } | { error: AnswerError };
+  let answer: Answer;
   if (frame.error !== undefined) {
-    answer = { error: frame.error };
+    answer = { error: frame.error, trace: frame.trace };
   } else {
     // [SB-4.3-5] refused before it can reach anyone; the request still waits for a usable answer
     const body = forwardable(session, frame.message ?? null, raw, { ack: frame.ack });
     if (body === undefined) return;
-    answer = { body };
+    answer = { body, trace: frame.trace }; // [SB-15-1] the trace goes on with the outcome
   }
   const result = ctx.pending.answer(session, frame.ack, answer);
   if (result === 'unknown') {

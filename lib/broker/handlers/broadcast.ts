@@ -1,7 +1,7 @@
 /**
  * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name.
  */
-import { messageSuffix, type BroadcastFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/index.js';
 import { forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
@@ -23,6 +23,6 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
     if (peer !== session) targets.push({ peer, name: peer.primaryName as string });
   }
   session.send({ action: 'published', receivers: targets.length, ...ids }); // [SB-4.8-1]
-  const payload = { body, from, suffix: messageSuffix({ event: frame.event }) };
+  const payload = { body, from, suffix: messageSuffix({ event: frame.event }), trace: frame.trace && traceSuffix(frame.trace) }; // [SB-15-1]
   route(ctx, session, { targets, queued: [] }, { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
 }

@@ -2,7 +2,7 @@
  * `publish` (protocol.md section 4.7): deliver to the current subscribers of one or several topics, each
  * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them.
  */
-import { messageSuffix, type PublishFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type PublishFrame } from '../../protocol/index.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
@@ -38,7 +38,7 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   session.send(published); // [SB-4.7-1]
   // [SB-4.7-3] with ack, a request to the subscribers
   route(ctx, session, { targets, queued: [] }, {
-    payload: { body, from, suffix: messageSuffix({ event: frame.event }) },
+    payload: { body, from, suffix: messageSuffix({ event: frame.event }), trace: frame.trace && traceSuffix(frame.trace) }, // [SB-15-1]
     ack: frame.ack,
     ref: frame.ref,
     timeoutMs,

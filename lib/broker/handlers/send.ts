@@ -4,7 +4,7 @@
  * delivery when asked (`ref`), then route. Every refusal happens before the first delivery, so a send is
  * delivered whole or not at all.
  */
-import { messageSuffix, type SendFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type SendFrame } from '../../protocol/index.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
@@ -13,6 +13,10 @@ import type { Session } from '../session.js';
 
 export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
+  if (frame.stream === true && frame.gather === true) {
+    session.error('bad_frame', 'stream: a gather request cannot stream (protocol.md section 13)', { ...ids, path: '/stream' }); // [SB-13-1]
+    return;
+  }
   const from = senderName(session, ids, 'sending'); // [SB-4.3-1]
   if (from === undefined) return;
   const dest = typeof frame.dest === 'string' ? [frame.dest] : frame.dest;
@@ -54,12 +58,18 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
   }
   route(ctx, session, resolved, {
-    payload: { body, from, suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }) },
+    payload: {
+      body,
+      from,
+      suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }),
+      trace: frame.trace && traceSuffix(frame.trace), // [SB-15-1]
+    },
     ack: frame.ack,
     ref: frame.ref,
     timeoutMs: deadlineMs,
     gather,
     retry: frame.retry === true,
+    window: frame.stream === true ? ctx.limits.streamWindow : 0, // [SB-13-1]
   });
 }
 

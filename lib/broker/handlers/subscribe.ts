@@ -1,7 +1,8 @@
 /**
- * `subscribe` and `unsubscribe` (protocol.md section 4.6): each is answered, and both are idempotent.
+ * `subscribe` and `unsubscribe` (protocol.md section 4.6): each is answered, and both are idempotent. A
+ * subscription's topic is a filter ([SB-3-5]): a topic, or one with `*` and `>` segments ([SB-4.6-4]).
  */
-import type { SubscribeFrame, UnsubscribeFrame } from '../../protocol/index.js';
+import { isTopic, type SubscribeFrame, type UnsubscribeFrame } from '../../protocol/index.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
@@ -9,12 +10,13 @@ import type { Session } from '../session.js';
 export function handleSubscribe(ctx: BrokerContext, session: Session, frame: SubscribeFrame): void {
   const { topic } = frame;
   const ids = refOf(session, frame); // [SB-4.0-5]
+  if (!wildcardsAllowed(session, frame, ids)) return;
   if (session.primaryName === undefined) {
     session.error('not_registered', 'register a name before subscribing', { id: topic, ...ids }); // [SB-4.6-1]
     return;
   }
   if (!ctx.authorize(session, 'subscribe', topic)) {
-    session.error('forbidden', `this identity may not subscribe to "${topic}"`, { id: topic, ...ids }); // [SB-4.5-3]
+    session.error('forbidden', `this identity may not subscribe to "${topic}"`, { id: topic, ...ids }); // [SB-4.5-3], [SB-12-4]
     return;
   }
   if (!ctx.topics.has(session, topic) && ctx.topics.countOf(session) >= ctx.limits.maxSubscriptionsPerConnection) {
@@ -27,6 +29,21 @@ export function handleSubscribe(ctx: BrokerContext, session: Session, frame: Sub
 }
 
 export function handleUnsubscribe(ctx: BrokerContext, session: Session, frame: UnsubscribeFrame): void {
+  const ids = refOf(session, frame); // [SB-4.0-5]
+  if (!wildcardsAllowed(session, frame, ids)) return;
   ctx.topics.unsubscribe(session, frame.topic);
-  session.send({ action: 'unsubscribed', topic: frame.topic, ...refOf(session, frame) }); // [SB-4.6-1], [SB-4.0-5]
+  session.send({ action: 'unsubscribed', topic: frame.topic, ...ids }); // [SB-4.6-1]
+}
+
+/**
+ * [SB-4.6-4] A filter with `*` or `>` is taken only from an extended client whose frame says
+ * `"wildcards": true`. Without it, such a filter is refused as the second edition refused it (a bad frame
+ * naming `/topic`), so a client of that edition sees no change ([SB-3-4]); a legacy client's is dropped
+ * ([SB-4.0-3]).
+ */
+function wildcardsAllowed(session: Session, frame: SubscribeFrame | UnsubscribeFrame, ids: { ref?: string }): boolean {
+  if (isTopic(frame.topic) || (frame.wildcards === true && session.dialect === 'extended')) return true;
+  const message = 'topic: a filter with * or > needs "wildcards": true (protocol.md section 4.6)';
+  session.error('bad_frame', message, { path: '/topic', ...ids });
+  return false;
 }

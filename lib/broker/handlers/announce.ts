@@ -1,0 +1,29 @@
+/**
+ * `announce` (protocol.md section 14): keep the contract of a name this connection holds. The members of
+ * a pool announce one version: another version while other members hold the name is refused with
+ * `name_conflict` and changes nothing [SB-14-1]. A legacy client never gets an answer [SB-2-3], so its
+ * announce changes nothing either.
+ */
+import type { AnnounceFrame } from '../../protocol/index.js';
+import { refOf } from '../checks.js';
+import type { BrokerContext } from '../context.js';
+import type { Session } from '../session.js';
+
+export function handleAnnounce(ctx: BrokerContext, session: Session, frame: AnnounceFrame): void {
+  if (session.dialect === 'legacy') return; // [SB-2-3]
+  const name = frame.id;
+  const ids = refOf(session, frame);
+  if (!session.names.has(name)) {
+    session.error('not_registered', `this connection does not hold "${name}"`, { id: name, ...ids }); // [SB-14-1]
+    return;
+  }
+  const entry = ctx.names.entry(name);
+  const version = ctx.services.version(name);
+  if (entry?.shared === true && entry.members.length > 1 && version !== undefined && version !== frame.version) {
+    const message = `the pool "${name}" serves version ${version}; its members announce one version`;
+    session.error('name_conflict', message, { id: name, ...ids }); // [SB-14-1]
+    return;
+  }
+  ctx.services.announce(frame);
+  session.send({ action: 'announced', id: name, ...ids }); // [SB-14-1]
+}
