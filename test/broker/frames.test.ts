@@ -312,6 +312,8 @@ t.test('hello tells the edition, the features and the limits, also before auth [
   const hello = await a.next();
   t.match(hello, { action: 'hello', protocol: 'switchboard.v1', edition: 3, ref: 'h1', limits: { maxNamesPerConnection: 3, maxMessageBytes: 1048576 } });
   t.ok((hello.features as string[]).includes('ref'));
+  for (const feature of ['wildcards', 'streams', 'services', 'trace']) t.ok((hello.features as string[]).includes(feature), `edition 3 lists ${feature}`);
+  t.equal((hello.limits as Record<string, number>).streamWindow, 16, 'and the streamWindow limit');
   a.send({ action: 'register', id: 'a' });
   t.match(await a.next(), { code: 'unauthorized' }, 'anything else still needs auth');
   await a.closed();
