@@ -32,6 +32,7 @@ interface SpanContext {
 }
 interface Span {
   spanContext(): SpanContext;
+  isRecording(): boolean;
   setAttribute(key: string, value: string): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   end(): void;
@@ -39,6 +40,7 @@ interface Span {
 interface Api {
   trace: {
     getTracer(name: string): { startSpan(name: string, options: { kind: number; attributes: Attributes }, context: Context): Span };
+    getTracerProvider(): unknown;
     setSpan(context: Context, span: Span): Context;
     setSpanContext(context: Context, spanContext: SpanContext): Context;
   };
@@ -52,6 +54,17 @@ interface Api {
 /** The API once loaded, null when it could not be, undefined before the attempt ends. */
 let otel: Api | null | undefined;
 let loading: Promise<boolean> | undefined;
+/**
+ * The client's tracer, got once per global provider: the API's proxy tracer follows an SDK registered
+ * later, and `trace.disable()` (or a new global) replaces the provider, and with it the tracer.
+ */
+let tracer: { provider: unknown; tracer: ReturnType<Api['trace']['getTracer']> } | undefined;
+
+function tracerOf(api: Api): ReturnType<Api['trace']['getTracer']> {
+  const provider = api.trace.getTracerProvider();
+  if (tracer === undefined || tracer.provider !== provider) tracer = { provider, tracer: api.trace.getTracer('switchboard') };
+  return tracer.tracer;
+}
 
 const SPECIFIER = '@opentelemetry/api';
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -112,8 +125,11 @@ export function startOutgoing(info: OutgoingInfo, isFailure: (value: unknown) =>
   if (destination !== undefined) attributes['messaging.destination.name'] = destination;
   const name = destination === undefined ? info.kind : `${info.kind} ${destination}`;
   const kind = asks ? api.SpanKind.CLIENT : api.SpanKind.PRODUCER;
-  const span = api.trace.getTracer('switchboard').startSpan(name, { kind, attributes }, api.context.active());
+  const span = tracerOf(api).startSpan(name, { kind, attributes }, api.context.active());
   const trace = traceOf(api, span);
+  // No SDK (or one that samples nothing here) and no trace to pass on: nothing to record or end, so the
+  // operation costs no more than without the package.
+  if (trace === undefined && !span.isRecording()) return undefined;
   return {
     trace,
     end(outcome, id) {
@@ -157,7 +173,8 @@ export function startIncoming(info: IncomingInfo): IncomingSpan | undefined {
   const label = info.topic ?? info.event;
   const name = label === undefined ? 'process' : `process ${label}`;
   const kind = info.ack === undefined ? api.SpanKind.CONSUMER : api.SpanKind.SERVER;
-  const span = api.trace.getTracer('switchboard').startSpan(name, { kind, attributes }, parent);
+  const span = tracerOf(api).startSpan(name, { kind, attributes }, parent);
+  if (!span.isRecording() && !api.isSpanContextValid(span.spanContext())) return undefined; // as in startOutgoing
   const active = api.trace.setSpan(parent, span);
   let ended = false;
   return {
