@@ -288,7 +288,9 @@ export class PendingTable<Peer> {
       const { request, slots } = delivery;
       const kept = slots.filter((slot) => request.slotNames[slot] !== name);
       if (kept.length === slots.length) continue;
-      if (kept.length > 0) {
+      // A first-answer delivery answers as the name it was reached by ([SB-6-7]): released, it is lost
+      // ([SB-6-9]), though the connection still holds other names of `dest`. A gather keeps the slots left.
+      if (kept.length > 0 && (request.gather || delivery.name !== name)) {
         if (request.gather) {
           for (const slot of slots) if (!kept.includes(slot)) this.#resolve(request, slot, { from: name, code: 'responder_gone' });
         }

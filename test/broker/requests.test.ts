@@ -384,3 +384,28 @@ t.test('every accepted request of an extended sender ends in exactly one outcome
   for (const p of [sender, answering, erring, silent]) await p.close();
   t.same(await drained(broker), NOTHING_HELD);
 });
+
+t.test('a receiver reached by several names loses the request when it releases the name it was reached by, not another [SB-6-7] [SB-6-9]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const web = await Peer.named(url, 'web');
+  const calc = await Peer.named(url, 'calc');
+  calc.send({ action: 'register', id: 'calc-2' });
+  await calc.next((f) => f.action === 'registered' && f.id === 'calc-2');
+  const isMessage = (f: Record<string, unknown>) => f.action === 'message';
+
+  web.send({ action: 'send', dest: ['calc', 'calc-2'], message: 'one', ack: 'r1' });
+  await calc.next(isMessage);
+  calc.send({ action: 'unregister', id: 'calc' });
+  t.match(await web.next((f) => f.ack === 'r1'), { action: 'error', code: 'responder_gone', ack: 'r1' }, 'the name it was reached by (the first of dest) is gone');
+
+  calc.send({ action: 'register', id: 'calc' });
+  await calc.next((f) => f.action === 'registered' && f.id === 'calc');
+  web.send({ action: 'send', dest: ['calc', 'calc-2'], message: 'two', ack: 'r2' });
+  const m = await calc.next(isMessage);
+  calc.send({ action: 'unregister', id: 'calc-2' });
+  await calc.next((f) => f.action === 'unregistered');
+  calc.send({ action: 'answer', ack: m.ack as string, message: 2 });
+  t.match(await web.next((f) => f.ack === 'r2'), { action: 'answer', from: 'calc', message: 2 }, 'releasing another name of dest changes nothing');
+  for (const p of [web, calc]) await p.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
