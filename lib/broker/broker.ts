@@ -1,7 +1,8 @@
 /**
  * The broker: its lifecycle (an HTTP server whose upgrades go to the connections, listen and close),
  * the BrokerContext its handlers see (names, requests, topics, mailboxes, policy hooks made safe), its
- * statistics, and the embedding process as a peer (protocol.md section 4.9, peer.ts).
+ * statistics, and the embedding process as a peer (protocol.md section 4.9, peer.ts). With the `cluster`
+ * option it is one node of a cluster on Redis (cluster/node.ts, protocol.md section 16).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -14,15 +15,17 @@ import type { GatherResult, RequestResult, SendReport } from '../client/requests
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
 import type { WebSocketConstructor } from '../client/connection.js';
 import type { Monitor } from '../monitor/server.js';
-import { CLOSE_CODES, DEFAULT_LIMITS, type ErrorCode, type Limits } from '../protocol/index.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/index.js';
 import { patternMatcher, type AuthPolicy, type Identity, type Permission } from './auth/policy.js';
+import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
+import { dispatch } from './dispatch.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
-import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';
 import { PendingTable } from './pending.js';
@@ -80,11 +83,13 @@ export interface ListenAddress {
 }
 
 const CLOSE_GRACE_MS = 2000;
+/** How long listen() waits for a cluster node's first lease before it listens anyway (it keeps trying). */
+const CLUSTER_START_WAIT_MS = 5000;
 /** Limits the transport and the timers take at start: reload() refuses to change them. */
 const FIXED_LIMITS = ['maxMessageBytes', 'maxFragments', 'heartbeatMs'] as const;
 const MAX_DISTINCT_FAULTS_LOGGED = 100;
 
-export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner {
+export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner, ClusterHost {
   readonly options: ResolvedOptions;
   /** The limits in force: `options.limits` until a reload() changes them in place. */
   readonly limits: Readonly<Limits>;
@@ -94,6 +99,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly mailboxes: MailboxStore<Session>;
   /** The announced service contracts and their stats (protocol.md section 14). */
   readonly services = new ServiceRegistry();
+  /** This node of a cluster on Redis (option `cluster`, protocol.md section 16), or undefined. */
+  readonly cluster: ClusterNode | undefined;
   readonly #connections: Connections;
   readonly #durable: ((name: string) => boolean) | undefined;
   readonly #faultsLogged = new Set<string>();
@@ -119,6 +126,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services),
     );
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
+    this.cluster = this.options.cluster === undefined ? undefined : new ClusterNode(this.options.cluster, this);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#LocalWebSocket = localWebSocket({
       accept: (socket) => {
@@ -169,6 +177,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
         throw error;
       }
       this.options.logger.info({ url: this.#monitor.url }, `monitor listening on ${this.#monitor.url}`);
+    }
+    if (this.cluster !== undefined && !(await this.cluster.start(CLUSTER_START_WAIT_MS))) {
+      this.options.logger.warn({ url: this.options.cluster!.url }, 'cluster: Redis not reached yet; names are refused with `unavailable` until it is');
     }
     this.#heartbeat = setInterval(() => this.#connections.beat(), this.limits.heartbeatMs).unref();
     this.#sweeper = setInterval(() => this.#sweepMailboxes(), Math.min(1000, this.limits.maxMailboxAgeMs)).unref();
@@ -321,6 +332,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return this.#connections.byId(id);
   }
 
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  /** ClusterHost: an answer or a part from a connection on another node, for a request kept here. */
+  remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void {
+    try {
+      void dispatch(this, session, frame, raw);
+    } catch (error) {
+      this.fault(error);
+    }
+  }
+
   connected(connection: ConnectionInfo): void {
     this.#notify('connection', connection);
   }
@@ -420,6 +444,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       http.closeAllConnections();
       await stopped;
     }
+    await this.cluster?.close();
     await this.#monitor?.close(); // last: its /readyz answers 503 for the whole shutdown
     this.options.logger.info('closed');
   }

@@ -231,6 +231,7 @@ export class Connections {
     for (const name of [...session.names]) this.#guard(() => owner.releaseName(session, name, false)); // [SB-4.2-4]
     this.#guard(() => owner.pending.peerGone(session)); // [SB-6-9], [SB-6-10]
     this.#guard(() => owner.topics.peerGone(session));
+    if (owner.cluster !== undefined) this.#guard(() => owner.cluster!.closed(session)); // [SB-16-2]
     this.metrics.closed(code);
     owner.disconnected(info(session), code, session.closeReason);
   }

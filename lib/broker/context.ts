@@ -4,6 +4,7 @@
  */
 import type { ErrorCode, Limits } from '../protocol/index.js';
 import type { Permission } from './auth/policy.js';
+import type { ClusterNode } from './cluster/node.js';
 import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
@@ -21,6 +22,8 @@ export interface BrokerContext {
   readonly mailboxes: MailboxStore<Session>;
   /** The announced service contracts and their stats (services.ts, protocol.md section 14). */
   readonly services: ServiceRegistry;
+  /** This node of the cluster (protocol.md section 16), or undefined for the single-process broker. */
+  readonly cluster: ClusterNode | undefined;
   /** The broker's counters (metrics.ts). */
   readonly metrics: BrokerMetrics;
   /** Every connection that holds at least one name. */

@@ -42,6 +42,8 @@ export function releaseName(
   ctx.pending.nameReleased(session, name);
   const wasDurable = session.durableNames.delete(name) || durable;
   if (wasDurable && !explicit && ctx.names.entry(name) === undefined) ctx.mailboxes.open(name, Date.now());
+  // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next.
+  ctx.cluster?.released(session, name);
   session.send({ action: 'unregistered', id: name, ...ids });
   return true;
 }

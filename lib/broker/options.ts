@@ -45,6 +45,18 @@ export interface BrokerOptions {
   shutdownGraceMs?: number;
   /** Serve the monitor listener (lib/monitor/README.md) on this address. Default: none. */
   monitor?: MonitorAddress;
+  /**
+   * Run as one node of a cluster on Redis (protocol.md section 16): its URL, or the URL with a key prefix
+   * (default `switchboard:`; clusters that share a Redis differ by it) and the lease of a node's names in
+   * ms (default 3000). Default: none, the single-process broker.
+   */
+  cluster?: string | ClusterAddress;
+}
+
+export interface ClusterAddress {
+  url: string;
+  prefix?: string;
+  leaseMs?: number;
 }
 
 /** Where the monitor listens: `host` defaults to 127.0.0.1, `port` to 9043 (0 picks a free one). */
@@ -69,6 +81,7 @@ export interface ResolvedOptions {
   readonly durableNames: readonly string[] | undefined;
   readonly peerName: string;
   readonly monitor: Readonly<Required<MonitorAddress>> | undefined;
+  readonly cluster: Readonly<Required<ClusterAddress>> | undefined;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -123,6 +136,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (monitor !== undefined && (!Number.isInteger(monitor.port) || monitor.port < 0 || monitor.port > 65535)) {
     problems.push(`monitor.port must be an integer 0-65535, got ${String(monitor.port)}`);
   }
+  const cluster = resolveCluster(options.cluster, problems);
   if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);
   return Object.freeze({
     host: options.host,
@@ -138,5 +152,15 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     durableNames: options.durableNames,
     peerName,
     monitor: monitor === undefined ? undefined : Object.freeze(monitor),
+    cluster,
   });
+}
+
+function resolveCluster(given: string | ClusterAddress | undefined, problems: string[]): Readonly<Required<ClusterAddress>> | undefined {
+  if (given === undefined) return undefined;
+  const { url, prefix = 'switchboard:', leaseMs = 3000 } = typeof given === 'string' ? { url: given } : given;
+  if (typeof url !== 'string' || !/^(rediss?|unix):\/\//.test(url)) problems.push(`cluster.url must be a redis://, rediss:// or unix:// URL, got ${String(url)}`);
+  if (typeof prefix !== 'string') problems.push('cluster.prefix must be a string');
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 300 || leaseMs > 60_000) problems.push(`cluster.leaseMs must be an integer 300-60000, got ${String(leaseMs)}`);
+  return Object.freeze({ url, prefix, leaseMs });
 }

@@ -89,7 +89,7 @@ export function writeDelivery(delivery: Delivery<Session>): void {
   // [SB-13-1] an extended receiver of a streaming request learns the parts it may send before a pull; a
   // legacy receiver never sees `credit` [SB-13-5]
   if (delivery.credit > 0 && delivery.receiver.dialect === 'extended') suffix += `,"credit":${delivery.credit}`;
-  delivery.receiver.write('message', encodeMessage(payload.body, payload.from, delivery.id, suffix));
+  delivery.receiver.writeDelivery(delivery.id, delivery.name, encodeMessage(payload.body, payload.from, delivery.id, suffix));
 }
 
 /** The encoded trace a receiver gets with a message: the sender's, to extended receivers only ([SB-15-1], [SB-15-2]). */

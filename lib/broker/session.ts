@@ -176,6 +176,11 @@ export class Session {
     if (!this.#corked) this.#checkBuffered();
   }
 
+  /** Write the `message` frame of delivery `id` of a request, which reached this connection as `name`. */
+  writeDelivery(_id: string, _name: string, data: string | Buffer): void {
+    this.write('message', data);
+  }
+
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;

@@ -22,7 +22,7 @@ export type ControlAction = 'register' | 'unregister' | 'subscribe' | 'unsubscri
 
 /** The codes by which the broker refuses each control frame (the client never sends bad ones). */
 const REFUSALS: Record<ControlAction, ReadonlySet<SwitchboardErrorCode>> = {
-  register: new Set(['name_taken', 'name_conflict', 'forbidden', 'limit_exceeded', 'internal_error']),
+  register: new Set(['name_taken', 'name_conflict', 'forbidden', 'limit_exceeded', 'internal_error', 'unavailable']),
   unregister: new Set(['not_registered', 'internal_error']),
   subscribe: new Set(['not_registered', 'forbidden', 'limit_exceeded', 'internal_error']),
   unsubscribe: new Set(['internal_error']),

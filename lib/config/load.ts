@@ -40,6 +40,9 @@ export const FLAG_OPTIONS = {
   'shutdown-grace': { type: 'string' },
   monitor: { type: 'string' },
   'monitor-readonly': { type: 'boolean' },
+  cluster: { type: 'string' },
+  'cluster-prefix': { type: 'string' },
+  'cluster-lease': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', default: false },
@@ -93,6 +96,9 @@ const SETTINGS: ReadonlyArray<{ pointer: string; env: string; flag?: keyof typeo
   { pointer: '/monitor', env: 'SWITCHBOARD_MONITOR', flag: 'monitor', kind: 'address' },
   // After /monitor, which sets the whole object: this one sets a key inside it.
   { pointer: '/monitor/readonly', env: 'SWITCHBOARD_MONITOR_READONLY', flag: 'monitor-readonly', kind: 'boolean' },
+  { pointer: '/cluster/url', env: 'SWITCHBOARD_CLUSTER', flag: 'cluster', kind: 'text' },
+  { pointer: '/cluster/prefix', env: 'SWITCHBOARD_CLUSTER_PREFIX', flag: 'cluster-prefix', kind: 'text' },
+  { pointer: '/cluster/leaseMs', env: 'SWITCHBOARD_CLUSTER_LEASE_MS', flag: 'cluster-lease', kind: 'integer' },
   { pointer: '/log/level', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', kind: 'text' },
   { pointer: '/log/format', env: 'SWITCHBOARD_LOG_FORMAT', flag: 'log-format', kind: 'text' },
 ];
@@ -155,6 +161,11 @@ export function loadConfig(sources: Sources): Loaded {
     shutdownGraceMs: config.shutdownGraceMs,
     monitor: config.monitor,
   };
+  if (config.cluster !== undefined) {
+    const { url, ...rest } = config.cluster;
+    if (url === undefined) problems.push('cluster needs a Redis URL (--cluster URL, SWITCHBOARD_CLUSTER or cluster.url)');
+    else options.cluster = { url, ...rest };
+  }
   for (const key of Object.keys(options) as Array<keyof ServeOptions>) if (options[key] === undefined) delete options[key];
   if (config.tls !== undefined) {
     const { cert, key } = config.tls;
@@ -191,6 +202,7 @@ export function loadConfig(sources: Sources): Loaded {
     shutdownGraceMs: resolved.shutdownGraceMs,
     limits: { ...resolved.limits },
     monitor: resolved.monitor === undefined ? undefined : effectiveMonitor(resolved.monitor),
+    cluster: resolved.cluster === undefined ? undefined : { ...resolved.cluster },
     log: { level: (config.log?.level ?? 'info') as LogLevel, format: (config.log?.format ?? 'auto') as LogFormat },
   };
   return { config: effective, options, file: typeof file === 'string' ? resolve(cwd, file) : undefined, warnings };

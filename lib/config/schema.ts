@@ -44,6 +44,13 @@ export const Config = Type.Object(
     monitor: Type.Optional(
       Type.Object({ host: Type.Optional(Text), port: Type.Optional(Port), readonly: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
     ),
+    /** Cluster mode on Redis (protocol.md section 16): the Redis URL, the key prefix, a node's lease in ms. */
+    cluster: Type.Optional(
+      Type.Object(
+        { url: Type.Optional(Text), prefix: Type.Optional(Type.String()), leaseMs: Type.Optional(Type.Integer({ minimum: 300, maximum: 60_000 })) },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
         { level: Type.Optional(Type.Enum([...LOG_LEVELS])), format: Type.Optional(Type.Enum([...LOG_FORMATS])) },

@@ -20,6 +20,8 @@ export const CLOSE_CODES = {
   takenOver: 4009,
   /** An operator closed the connection through the monitor listener (lib/monitor). */
   kicked: 4010,
+  /** Cluster mode: this broker node could not renew its lease on the cluster's names in time; connect again, to any node (protocol.md section 16). */
+  clusterLost: 4011,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;

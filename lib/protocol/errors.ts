@@ -58,6 +58,10 @@ export const ERROR_CODES = {
     budget: false,
   },
   internal_error: { meaning: 'The broker failed while handling the frame; the connection is still usable.', budget: false },
+  unavailable: {
+    meaning: 'Cluster mode: this broker node cannot reach the cluster\'s shared state or holds no lease on it; nothing was done.',
+    budget: false,
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

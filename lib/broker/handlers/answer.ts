@@ -1,6 +1,6 @@
 /**
  * `answer` (protocol.md section 4.4): hand an answer to the pending-request table, which decides
- * whether it wins, is late, or is unknown.
+ * whether it wins, is late, or is unknown; in cluster mode, to the node that keeps its request.
  */
 import type { AnswerFrame } from '../../protocol/index.js';
 import { forwardable } from '../checks.js';
@@ -20,6 +20,9 @@ export function handleAnswer(ctx: BrokerContext, session: Session, frame: Answer
   }
   const result = ctx.pending.answer(session, frame.ack, answer);
   if (result === 'unknown') {
+    // [SB-16-2] A request kept on another node: its answer goes there, and is judged there.
+    const relayed = { action: 'answer' as const, ack: frame.ack, error: frame.error, trace: frame.trace };
+    if (ctx.cluster?.relay(session, relayed, 'body' in answer ? answer.body : undefined) === true) return;
     // [SB-4.4-1] Unknown, foreign and expired delivery ids look the same: nothing is revealed.
     session.error('unknown_ack', 'no request this connection may answer has this ack', { ack: frame.ack });
   }

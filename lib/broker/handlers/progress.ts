@@ -13,6 +13,7 @@ export function handleProgress(ctx: BrokerContext, session: Session, frame: Prog
   const result = ctx.pending.progress(session, frame.ack);
   if (result === 'late') return; // [SB-13-4] the request ended for this receiver: dropped quietly, as a late answer
   if (result === 'unknown') {
+    if (ctx.cluster?.relay(session, { action: 'progress', ack: frame.ack, trace: frame.trace }, body) === true) return; // [SB-16-2]
     session.error('unknown_ack', 'no request this connection may answer has this ack', { ack: frame.ack }); // [SB-13-4]
     return;
   }

@@ -1,15 +1,16 @@
 /**
- * `register` (protocol.md sections 4.1 and 6.4): take a name, join its pool, take it over from the same
- * identity, or refuse it.
+ * `register` (protocol.md sections 4.1, 6.4 and 16): take a name, join its pool, take it over from the
+ * same identity, or refuse it. In cluster mode an exclusive name is claimed in the cluster first, and is
+ * refused when a connection on another node holds it.
  */
 import { CLOSE_CODES, type RegisterFrame } from '../../protocol/index.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
-type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden';
+type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden' | 'unavailable';
 
-export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): void {
+export function handleRegister(ctx: BrokerContext, session: Session, frame: RegisterFrame): Promise<void> | void {
   const name = frame.id;
   const shared = frame.shared === true;
   const ids = refOf(session, frame); // [SB-4.0-5]
@@ -36,12 +37,51 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(ctx, session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name, ids); // [SB-4.1-5]
     return;
   }
-  if (holder !== undefined) {
-    holder.close(CLOSE_CODES.takenOver, `taken over: ${name}`); // [SB-4.1-6]
-    ctx.releaseName(holder, name, false);
+  // Pools are per node in cluster mode (protocol.md section 16): only exclusive names are claimed.
+  if (ctx.cluster !== undefined && !shared) return claim(ctx, session, frame, ids);
+  if (holder !== undefined) takeOver(ctx, holder, name);
+  take(ctx, session, frame, ids);
+}
+
+/** [SB-16-1] Claim the name in the cluster, then take it here; a holder on any node is refused or taken over. */
+async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
+  const name = frame.id;
+  const claimed = await ctx.cluster!.claim(session, name, frame.takeover === true);
+  if (!session.accepting) {
+    if (claimed.kind === 'ok' || claimed.kind === 'over') ctx.cluster!.released(session, name);
+    return;
   }
-  if (frame.durable === true) session.durableNames.add(name); // [SB-6.3-1]
-  ctx.takeName(session, name, shared, ids); // [SB-4.1-1]
+  switch (claimed.kind) {
+    case 'unavailable':
+      refuse(ctx, session, 'unavailable', 'the cluster cannot be reached from this broker node: try again', name, ids); // [SB-16-2]
+      return;
+    case 'taken':
+      refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name, ids); // [SB-4.1-2], [SB-16-1]
+      return;
+    case 'over': {
+      // The cluster moved the name; a holder on another node is closed by its own node.
+      const holder = claimed.here ? ctx.sessionById(claimed.conn) : undefined;
+      if (holder !== undefined && holder !== session) takeOver(ctx, holder, name);
+      break;
+    }
+  }
+  if (ctx.names.entry(name) !== undefined) {
+    // A local pool of the same name began while the claim was out: the modes never mix ([SB-6.4-1]).
+    ctx.cluster!.released(session, name);
+    refuse(ctx, session, 'name_conflict', `"${name}" is registered as a shared pool; the modes never mix`, name, ids);
+    return;
+  }
+  take(ctx, session, frame, ids);
+}
+
+function takeOver(ctx: BrokerContext, holder: Session, name: string): void {
+  holder.close(CLOSE_CODES.takenOver, `taken over: ${name}`); // [SB-4.1-6]
+  ctx.releaseName(holder, name, false);
+}
+
+function take(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): void {
+  if (frame.durable === true) session.durableNames.add(frame.id); // [SB-6.3-1]
+  ctx.takeName(session, frame.id, frame.shared === true, ids); // [SB-4.1-1]
 }
 
 /** Both connections proved the same identity with a token; anonymous connections never match. */

@@ -11,7 +11,7 @@ import type { Target } from '../pending.js';
 import { route, type Plan } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): void {
+export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): Promise<void> | void {
   const ids = idsOf(frame);
   if (frame.stream === true && frame.gather === true) {
     session.error('bad_frame', 'stream: a gather request cannot stream (protocol.md section 13)', { ...ids, path: '/stream' }); // [SB-13-1]
@@ -36,8 +36,44 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   if (body === undefined) return;
   // A legacy sender cannot hear `gathered` [SB-2-3]: its gather is a first-answer request ([SB-6.2-2]).
   const gather = frame.gather === true && session.dialect === 'extended';
+  const checked: Checked = { frame, ids, dest, from, body, timeoutMs, gather };
+  const cluster = ctx.cluster;
+  if (cluster !== undefined) {
+    // [SB-16-2] Names held on no connection of this node: their holders elsewhere, cached or looked up.
+    let remote: Map<string, Session> | undefined;
+    let unknown: string[] | undefined;
+    for (const name of dest) {
+      if (ctx.names.entry(name) !== undefined || ctx.mailboxes.has(name)) continue;
+      const holder = cluster.cached(name);
+      if (holder !== undefined) (remote ??= new Map()).set(name, holder);
+      else (unknown ??= []).push(name);
+    }
+    if (unknown === undefined) return deliver(ctx, session, checked, remote);
+    return cluster.lookup(unknown).then(
+      (found) => {
+        if (remote !== undefined) for (const [name, holder] of remote) found.set(name, holder);
+        if (session.accepting) deliver(ctx, session, checked, found);
+      },
+      () => session.error('unavailable', 'the cluster cannot be reached from this broker node: nothing was sent', ids), // [SB-16-2]
+    );
+  }
+  deliver(ctx, session, checked, undefined);
+}
 
-  const resolved = resolve(ctx, dest, frame.ack !== undefined, body);
+/** What handleSend checked, for the delivery that may have to wait for the cluster. */
+interface Checked {
+  readonly frame: SendFrame;
+  readonly ids: ReturnType<typeof idsOf>;
+  readonly dest: readonly string[];
+  readonly from: string;
+  readonly body: string;
+  readonly timeoutMs: number;
+  readonly gather: boolean;
+}
+
+function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote: ReadonlyMap<string, Session> | undefined): void {
+  const { frame, ids, dest, from, body, timeoutMs, gather } = checked;
+  const resolved = resolve(ctx, dest, frame.ack !== undefined, body, remote);
   if ('refused' in resolved) {
     if (resolved.refused === 'pool_busy') {
       const message = 'every member of a pool among the destinations is at its in-flight limit';
@@ -90,7 +126,13 @@ type Refused = { refused: 'pool_busy' } | { refused: 'full' | 'total'; name: str
  * is delivered. A connection reached by several names gets one message ([SB-4.3-2]) and answers for
  * each of them: one slot per name ([SB-6.2-1]).
  */
-function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean, body: string): Resolved | Refused {
+function resolve(
+  ctx: BrokerContext,
+  dest: readonly string[],
+  isRequest: boolean,
+  body: string,
+  remote: ReadonlyMap<string, Session> | undefined,
+): Resolved | Refused {
   const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [], slotNames: [], bytes: 0 };
   // One destination (the common request) has nothing to deduplicate: no set, no map.
   const seenNames = dest.length > 1 ? new Set<string>() : undefined;
@@ -103,7 +145,8 @@ function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean
       seenNames.add(name);
     }
     const entry = ctx.names.entry(name);
-    if (entry === undefined) {
+    const elsewhere = entry === undefined ? remote?.get(name) : undefined;
+    if (entry === undefined && elsewhere === undefined) {
       if (!ctx.mailboxes.has(name)) {
         resolved.unknown.push(name);
         continue;
@@ -115,7 +158,7 @@ function resolve(ctx: BrokerContext, dest: readonly string[], isRequest: boolean
       resolved.slotNames.push(name);
       continue;
     }
-    const peer = ctx.names.pick(name, entry.shared ? usable : undefined);
+    const peer = elsewhere ?? ctx.names.pick(name, entry!.shared ? usable : undefined);
     if (peer === undefined) return { refused: 'pool_busy' };
     resolved.delivered.push(name);
     const slot = resolved.slotNames.length;

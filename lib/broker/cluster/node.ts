@@ -1,0 +1,544 @@
+/**
+ * One broker node of a cluster on Redis (protocol.md section 16, README "Cluster mode").
+ *
+ * Every node keeps its own connections, pending table and topics, as the embedded broker does. Redis
+ * holds the one thing the nodes must agree on, who holds each name (scripts.ts), and carries frames
+ * between nodes: each node listens on its own channel and on one channel shared by all. A request stays
+ * on the node of its sender, which decides its one outcome; a receiver on another node is a
+ * RemoteSession there (remote.ts), and its node writes to the connection what arrives for it and sends
+ * back what the connection answers for those requests (`relay`).
+ *
+ * Leases: a node's names count only while its lease key lives. The node renews it every `leaseMs / 6`;
+ * when it has not renewed for three quarters of `leaseMs` it closes its named connections (4011) before
+ * anyone else may take their names, and comes back under a new node id once Redis answers again, so
+ * that nothing it held before counts. Nodes beat on the shared channel; a node not heard from for
+ * two thirds of `leaseMs` is gone for the others: the deliveries held there end `responder_gone`
+ * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
+ */
+import { createHash } from 'node:crypto';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type ProgressFrame } from '../../protocol/index.js';
+import type { Logger } from '../options.js';
+import type { PendingTable } from '../pending.js';
+import type { Session } from '../session.js';
+import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
+import { CLAIM, LOOKUP, RELEASE, parseHolder } from './scripts.js';
+
+export interface ClusterOptions {
+  /** The Redis URL (`redis://host:port`, `rediss://`, `unix:///path`). */
+  readonly url: string;
+  /** Prepended to every key and channel, so that clusters can share a Redis. */
+  readonly prefix: string;
+  /** How long a node's names outlive it (ms). */
+  readonly leaseMs: number;
+}
+
+/** What a cluster node needs of its broker. */
+export interface ClusterHost {
+  readonly pending: PendingTable<Session>;
+  /** The node's open connections. */
+  readonly sessions: ReadonlySet<Session>;
+  sessionById(id: string): Session | undefined;
+  /** Handle what a connection on another node sent for a request held here, as if it had sent it here. */
+  remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void;
+  fault(error: unknown): void;
+  readonly logger: Logger;
+}
+
+type UpFrame = Pick<AnswerFrame, 'action' | 'ack' | 'error' | 'trace'> | Pick<ProgressFrame, 'action' | 'ack' | 'trace'>;
+
+/** The header of what nodes send each other; the body (a frame's text, or a message) follows a newline. */
+type Header =
+  | { t: 'w'; o: string; c: string; a: BrokerAction; d?: string; n?: string }
+  | { t: 'close'; o: string; c: string; code: number; reason: string }
+  | { t: 'gone'; o: string; c: string; n?: string }
+  | { t: 'up'; o: string; c: string; l: Dialect; f: UpFrame }
+  | { t: 'beat'; o: string }
+  | { t: 'bye'; o: string };
+
+export type Claim = { kind: 'ok' | 'held' | 'taken' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
+
+/** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
+export class ClusterUnavailable extends Error {}
+
+const COMMAND_TIMEOUT_MS = 1000;
+/** How many deliveries from other nodes one connection may hold; past it the oldest is forgotten. */
+const MAX_INBOUND_PER_CONNECTION = 65_536;
+/** Delivery ids from other nodes remembered per connection after they ended, for quiet late answers ([SB-4.4-2]). */
+const REMEMBERED_PER_CONNECTION = 1024;
+/** How many names' holders on other nodes are cached; past it the oldest is forgotten. */
+const MAX_CACHED_HOLDERS = 100_000;
+/** Remote sessions idle this long, with nothing in flight, are forgotten. */
+const REMOTE_IDLE_MS = 30_000;
+const RECONNECT_MAX_MS = 500;
+
+type RedisClient = ReturnType<typeof createClient>;
+
+export class ClusterNode implements Outlet {
+  #id = nanoid(10);
+  readonly #options: ClusterOptions;
+  readonly #host: ClusterHost;
+  readonly #cmd: RedisClient;
+  readonly #sub: RedisClient;
+  readonly remotes: RemoteSessions;
+  /** Deliveries of requests kept on other nodes, per connection of this node: delivery id -> that node. */
+  readonly #inbound = new Map<Session, Map<string, string>>();
+  /** Those that ended (cancelled), per connection: what it still sends for them is dropped quietly. */
+  readonly #ended = new Map<Session, Set<string>>();
+  /** Other nodes, when last heard from, and whether they count as gone. */
+  readonly #nodes = new Map<string, { at: number; gone: boolean }>();
+  readonly #shas = new Map<string, string>();
+  /**
+   * The holders on other nodes of names looked up before, until they release them (each node tells all).
+   * Only holders are cached, never "nobody": a name not here is looked up in Redis, so that a request is
+   * never told `no_responders` for a name already registered elsewhere ([SB-16-2]).
+   */
+  readonly #holders = new Map<string, RemoteSession>();
+  /** performance.now() when the last lease renewal that succeeded was sent; 0: no lease. */
+  #leaseFrom = 0;
+  #fenced = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #wasReady = false;
+  #lastWarning = 0;
+  #ready: Promise<void>;
+  #onReady!: () => void;
+
+  constructor(options: ClusterOptions, host: ClusterHost) {
+    this.#options = options;
+    this.#host = host;
+    this.remotes = new RemoteSessions(this);
+    const reconnectStrategy = (retries: number) => Math.min(20 * 2 ** retries, RECONNECT_MAX_MS);
+    this.#cmd = createClient({ url: options.url, disableOfflineQueue: true, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
+    this.#sub = createClient({ url: options.url, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
+    this.#ready = new Promise((resolve) => (this.#onReady = resolve));
+    for (const client of [this.#cmd, this.#sub]) client.on('error', (error: Error) => this.#warn(`redis: ${error.message}`));
+    this.#cmd.on('ready', () => {
+      this.#forgetHolders(); // what was said while we were away is lost: ask again
+      if (this.#wasReady) this.#reassert();
+      this.#wasReady = true;
+      this.#tick();
+    });
+  }
+
+  /** This node's id: the names it holds are recorded under it. It changes when the node fences itself. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** True while the node holds a lease it renewed recently enough to act as the owner of its names. */
+  get live(): boolean {
+    return !this.#fenced && this.#leaseFrom > 0 && performance.now() - this.#leaseFrom < this.#fenceAfterMs;
+  }
+
+  get #fenceAfterMs(): number {
+    return (this.#options.leaseMs * 3) / 4;
+  }
+
+  get #goneAfterMs(): number {
+    return (this.#options.leaseMs * 2) / 3;
+  }
+
+  /**
+   * Connect and take a lease. Resolves when the node is live, or after `waitMs` if Redis cannot be reached
+   * yet: the node keeps trying, and refuses what needs the cluster with `unavailable` until then.
+   */
+  async start(waitMs: number): Promise<boolean> {
+    const tickMs = Math.max(50, Math.floor(this.#options.leaseMs / 6));
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer.unref();
+    this.#cmd.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
+    this.#sub.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
+    this.#sub.subscribe([this.#channel(this.#id), this.#channel('*')], this.#receive).catch((error: Error) => this.#host.fault(error));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+    const live = await Promise.race([this.#ready.then(() => true), waited]);
+    clearTimeout(timer);
+    return live;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    try {
+      // After the releases of the connections the broker closed: the names are free at once.
+      await this.#withTimeout(this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'bye', o: this.#id })));
+      await this.#withTimeout(this.#cmd.del(this.#key('node:', this.#id)));
+      await this.#withTimeout(this.#cmd.close());
+    } catch {
+      // Redis is away: the others see the lease end instead.
+    }
+    for (const client of [this.#cmd, this.#sub]) if (client.isOpen) client.destroy();
+  }
+
+  // Names.
+
+  /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]). */
+  async claim(session: Session, name: string, takeover: boolean): Promise<Claim> {
+    if (!this.#checkLive()) return { kind: 'unavailable' };
+    const identity = session.authenticated ? (session.identity?.id ?? '') : '';
+    const id = this.#id;
+    let reply: string[];
+    try {
+      const args = [this.#options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0'];
+      reply = (await this.#eval(CLAIM, [this.#key('name:', name)], args)) as string[];
+    } catch {
+      return { kind: 'unavailable' };
+    }
+    const [kind, node, conn] = reply;
+    if (kind === 'over') {
+      if (node !== id) this.closeRemote(node, conn, CLOSE_CODES.takenOver, `taken over: ${name}`);
+      return { kind: 'over', node, conn, here: node === id };
+    }
+    return { kind: kind as 'ok' | 'held' | 'taken' };
+  }
+
+  /** `session` let go of `name`: free it in Redis, and tell the nodes with requests it was reached by ([SB-6-9]). */
+  released(session: Session, name: string): void {
+    this.#eval(RELEASE, [this.#key('name:', name)], [this.#id, session.id]).catch(() => {
+      // Unreachable: the record names this node, and counts no more once the lease it rode on ends.
+    });
+    this.#tellAll(session, name);
+  }
+
+  /** A connection of this node closed: the nodes with requests it held hear it ([SB-6-9]). */
+  closed(session: Session): void {
+    this.#tellAll(session, undefined);
+    this.#inbound.delete(session);
+    this.#ended.delete(session);
+  }
+
+  /** The connection on another node that holds `name`, when cached; undefined: look it up. */
+  cached(name: string): Session | undefined {
+    if (!this.#checkLive()) return undefined;
+    const session = this.#holders.get(name);
+    return session?.isOpen === true ? session : undefined;
+  }
+
+  /**
+   * The connections on other nodes that hold `names`, by name. A name held nowhere is absent. Throws
+   * ClusterUnavailable when Redis cannot say: a request is never told `no_responders` for a name that may
+   * be held ([SB-6-6]).
+   */
+  async lookup(names: readonly string[]): Promise<Map<string, Session>> {
+    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
+    let reply: string[];
+    try {
+      reply = (await this.#eval(LOOKUP, names.map((name) => this.#key('name:', name)), [this.#options.prefix])) as string[];
+    } catch (error) {
+      throw new ClusterUnavailable('redis did not answer', { cause: error });
+    }
+    const found = new Map<string, Session>();
+    reply.forEach((record, index) => {
+      const holder = record === '' ? undefined : parseHolder(record);
+      if (holder === undefined || holder.node === this.#id) return; // ours would be in the local registry
+      const session = this.remotes.get(holder.node, holder.conn, holder.dialect);
+      found.set(names[index], session);
+      this.#cache(names[index], session);
+      // A node not heard from yet is gone for us if it stays quiet (it may have died before we started).
+      if (!this.#nodes.has(holder.node)) this.#nodes.set(holder.node, { at: performance.now(), gone: false });
+      // A node already gone for us still has its lease: what reaches it ends at once.
+      if (this.#nodes.get(holder.node)?.gone === true) setImmediate(() => this.#sessionGone(session));
+    });
+    return found;
+  }
+
+  /**
+   * A frame from a connection of this node for a request kept on another node (an answer or a part):
+   * sent there; false when no other node gave it this delivery id.
+   */
+  relay(session: Session, frame: UpFrame, body: string | undefined): boolean {
+    const inbound = this.#inbound.get(session);
+    const origin = inbound?.get(frame.ack);
+    if (origin === undefined) return this.#ended.get(session)?.has(frame.ack) === true; // late: dropped quietly [SB-4.4-2]
+    if (frame.action === 'answer') {
+      inbound!.delete(frame.ack);
+      if (inbound!.size === 0) this.#inbound.delete(session);
+    }
+    const header: Header = { t: 'up', o: this.#id, c: session.id, l: session.dialect, f: frame };
+    this.#publish(origin, header, body ?? '');
+    return true;
+  }
+
+  // Outlet: how remote sessions write.
+
+  write(node: string, conn: string, action: BrokerAction, data: string | Buffer, delivery?: { id: string; name?: string }): void {
+    const header: Header = { t: 'w', o: this.#id, c: conn, a: action };
+    if (delivery !== undefined) {
+      header.d = delivery.id;
+      if (delivery.name !== undefined) header.n = delivery.name;
+    }
+    this.#publish(node, header, typeof data === 'string' ? data : data.toString());
+  }
+
+  closeRemote(node: string, conn: string, code: number, reason: string): void {
+    this.#publish(node, { t: 'close', o: this.#id, c: conn, code, reason }, '');
+  }
+
+  // What arrives.
+
+  readonly #receive = (message: string): void => {
+    try {
+      const newline = message.indexOf('\n');
+      const header = JSON.parse(newline === -1 ? message : message.slice(0, newline)) as Header;
+      const body = newline === -1 ? '' : message.slice(newline + 1);
+      if (header.o === this.#id) return; // our own, on the shared channel
+      this.#heard(header.o);
+      if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
+      this.#handle(header, body);
+    } catch (error) {
+      this.#host.fault(error);
+    }
+  };
+
+  #handle(header: Header, body: string): void {
+    switch (header.t) {
+      case 'w': {
+        const session = this.#host.sessionById(header.c);
+        if (session === undefined || !session.isOpen) {
+          this.#publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
+          return;
+        }
+        if (header.d !== undefined) {
+          if (header.a === 'cancel') this.#forget(session, header.d);
+          else if (header.a === 'message') {
+            // Fencing at the last step: a connection that no longer holds the name is not reached by it.
+            if (header.n !== undefined && !session.names.has(header.n)) {
+              this.#publish(header.o, { t: 'gone', o: this.#id, c: header.c, n: header.n }, '');
+              return;
+            }
+            this.#remember(session, header.d, header.o);
+          }
+        }
+        session.write(header.a, body);
+        return;
+      }
+      case 'close':
+        this.#host.sessionById(header.c)?.close(header.code, header.reason);
+        return;
+      case 'gone': {
+        if (header.n !== undefined) {
+          const session = this.remotes.find(header.o, header.c);
+          if (session === undefined) return;
+          this.#uncache(header.n, session);
+          this.#host.pending.nameReleased(session, header.n);
+          return;
+        }
+        const session = this.remotes.remove(header.o, header.c);
+        if (session !== undefined) this.#sessionGone(session);
+        return;
+      }
+      case 'up': {
+        const session = this.remotes.get(header.o, header.c, header.l);
+        const raw = header.f.action === 'answer' && header.f.error !== undefined ? undefined : body;
+        this.#host.remoteFrame(session, header.f as AnswerFrame | ProgressFrame, raw);
+        return;
+      }
+      case 'beat':
+        return;
+      case 'bye':
+        this.#nodeGone(header.o);
+        return;
+    }
+  }
+
+  // Liveness.
+
+  #heard(node: string): void {
+    const known = this.#nodes.get(node);
+    if (known === undefined) this.#nodes.set(node, { at: performance.now(), gone: false });
+    else {
+      known.at = performance.now();
+      known.gone = false;
+    }
+  }
+
+  /** Renew the lease, beat, and find the nodes that went quiet. */
+  #tick(): void {
+    if (this.#closed) return;
+    this.#checkLive();
+    if (this.#cmd.isReady) {
+      const sentAt = performance.now();
+      const key = this.#key('node:', this.#id);
+      this.#withTimeout(this.#cmd.set(key, '1', { expiration: { type: 'PX', value: this.#options.leaseMs } })).then(
+        () => {
+          if (this.#closed || key !== this.#key('node:', this.#id)) return;
+          if (sentAt > this.#leaseFrom) this.#leaseFrom = sentAt;
+          if (this.#fenced) {
+            this.#fenced = false;
+            this.#host.logger.info({ node: this.#id }, `cluster: live again as node ${this.#id}`);
+          }
+          this.#onReady();
+        },
+        (error: Error) => this.#warn(`redis: lease not renewed: ${error.message}`),
+      );
+      this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'beat', o: this.#id })).catch(() => {});
+    }
+    const now = performance.now();
+    for (const [node, known] of this.#nodes) {
+      if (known.gone) {
+        if (now - known.at > this.#options.leaseMs * 10) this.#nodes.delete(node);
+      } else if (now - known.at > this.#goneAfterMs) this.#nodeGone(node);
+    }
+    const pending = this.#host.pending;
+    for (const session of [...this.remotes.idle(Date.now() - REMOTE_IDLE_MS, (s) => pending.inFlight(s) > 0)]) {
+      this.remotes.remove(session.node, session.id);
+      this.#sessionGone(session);
+    }
+  }
+
+  /** True when live; when the lease has run out, fence first: the node must not act as owner past it. */
+  #checkLive(): boolean {
+    if (this.live) return true;
+    if (this.#leaseFrom > 0 && !this.#fenced) this.#fence();
+    return false;
+  }
+
+  /**
+   * [SB-16-3] The lease may have ended: close every named connection before anyone may take its names,
+   * forget every other node's connections, and come back under a new id.
+   */
+  #fence(): void {
+    this.#fenced = true;
+    const old = this.#id;
+    this.#id = nanoid(10);
+    this.#host.logger.warn({ node: old }, `cluster: lease of node ${old} not renewed in time: closing its named connections; next id ${this.#id}`);
+    this.#sub.unsubscribe(this.#channel(old)).catch(() => {});
+    this.#sub.subscribe(this.#channel(this.#id), this.#receive).catch(() => {});
+    for (const node of [...this.#nodes.keys()]) this.#nodeGone(node);
+    this.#forgetHolders();
+    for (const session of [...this.#host.sessions]) {
+      if (session.names.size > 0) session.close(CLOSE_CODES.clusterLost, 'this broker node lost its cluster lease');
+    }
+  }
+
+  /** [SB-16-4] A node left or went quiet: what is held there ends, what it sent is cancelled here. */
+  #nodeGone(node: string): void {
+    const known = this.#nodes.get(node);
+    if (known !== undefined) known.gone = true;
+    else this.#nodes.set(node, { at: performance.now(), gone: true });
+    for (const session of this.remotes.removeNode(node)) this.#sessionGone(session);
+    for (const [session, inbound] of this.#inbound) {
+      for (const [id, origin] of inbound) {
+        if (origin !== node) continue;
+        this.#forget(session, id);
+        session.send({ action: 'cancel', ack: id, reason: 'sender_gone' }); // [SB-6.1-2]
+      }
+    }
+  }
+
+  #sessionGone(session: RemoteSession): void {
+    for (const name of session.cachedNames) this.#uncache(name, session);
+    session.gone();
+    this.#host.pending.peerGone(session); // [SB-6-9]
+  }
+
+  /** After Redis came back: take again every name this node's connections hold; one taken meanwhile closes its holder here. */
+  #reassert(): void {
+    for (const session of [...this.#host.sessions]) {
+      for (const name of session.names) {
+        this.claim(session, name, false).then(
+          (claim) => {
+            if (claim.kind === 'taken') session.close(CLOSE_CODES.takenOver, `taken over: ${name}`);
+          },
+          () => {},
+        );
+      }
+    }
+  }
+
+  // Bookkeeping of deliveries from other nodes.
+
+  #remember(session: Session, id: string, origin: string): void {
+    let inbound = this.#inbound.get(session);
+    if (inbound === undefined) this.#inbound.set(session, (inbound = new Map()));
+    inbound.set(id, origin);
+    if (inbound.size > MAX_INBOUND_PER_CONNECTION) inbound.delete(inbound.keys().next().value as string);
+  }
+
+  /** A delivery ended (cancelled): what the connection sends for it later is dropped quietly. */
+  #forget(session: Session, id: string): void {
+    const inbound = this.#inbound.get(session);
+    if (inbound?.delete(id) !== true) return;
+    if (inbound.size === 0) this.#inbound.delete(session);
+    let ended = this.#ended.get(session);
+    if (ended === undefined) this.#ended.set(session, (ended = new Set()));
+    ended.add(id);
+    if (ended.size > REMEMBERED_PER_CONNECTION) ended.delete(ended.values().next().value as string);
+  }
+
+  /** Every node hears it: the ones with requests it was reached by end them, the others forget it as a holder. */
+  #tellAll(session: Session, name: string | undefined): void {
+    const header: Header = name === undefined ? { t: 'gone', o: this.#id, c: session.id } : { t: 'gone', o: this.#id, c: session.id, n: name };
+    this.#publish('*', header, '');
+  }
+
+  #cache(name: string, session: RemoteSession): void {
+    const before = this.#holders.get(name);
+    if (before !== undefined) before.cachedNames.delete(name);
+    this.#holders.set(name, session);
+    session.cachedNames.add(name);
+    if (this.#holders.size > MAX_CACHED_HOLDERS) {
+      const [oldest, holder] = this.#holders.entries().next().value as [string, RemoteSession];
+      this.#uncache(oldest, holder);
+    }
+  }
+
+  #uncache(name: string, session: RemoteSession): void {
+    if (this.#holders.get(name) !== session) return;
+    this.#holders.delete(name);
+    session.cachedNames.delete(name);
+  }
+
+  #forgetHolders(): void {
+    for (const session of this.#holders.values()) session.cachedNames.clear();
+    this.#holders.clear();
+  }
+
+  // Redis.
+
+  #publish(node: string, header: Header, body: string): void {
+    this.#cmd.publish(this.#channel(node), `${JSON.stringify(header)}\n${body}`).catch(() => {
+      // Lost with Redis: the other node goes quiet for us and what waits on it ends (#nodeGone).
+    });
+  }
+
+  #key(kind: string, name: string): string {
+    return `${this.#options.prefix}${kind}${name}`;
+  }
+
+  /** A node's channel, or the shared one (`*`). */
+  #channel(node: string): string {
+    return `${this.#options.prefix}ch:${node}`;
+  }
+
+  async #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+    let sha = this.#shas.get(script);
+    if (sha === undefined) this.#shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.#withTimeout(this.#cmd.sendCommand(['EVALSHA', sha, ...tail]));
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      return await this.#withTimeout(this.#cmd.sendCommand(['EVAL', script, ...tail]));
+    }
+  }
+
+  #withTimeout<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new ClusterUnavailable(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+    });
+    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  }
+
+  /** Redis trouble, logged at most once a second: an outage must not flood the log. */
+  #warn(message: string): void {
+    const now = Date.now();
+    if (now - this.#lastWarning < 1000) return;
+    this.#lastWarning = now;
+    this.#host.logger.warn({ node: this.#id }, `cluster: ${message}`);
+  }
+}
