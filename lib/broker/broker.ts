@@ -15,7 +15,7 @@ import type { GatherResult, RequestResult, SendReport } from '../client/requests
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
 import type { WebSocketConstructor } from '../client/connection.js';
 import type { Monitor } from '../monitor/server.js';
-import { CLOSE_CODES, DEFAULT_LIMITS, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/index.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, encodeMessage, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/index.js';
 import { patternMatcher, type AuthPolicy, type Identity, type Permission } from './auth/policy.js';
 import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
@@ -28,7 +28,7 @@ import { MemoryNameRegistry, type NameRegistry } from './names.js';
 import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';
-import { PendingTable } from './pending.js';
+import { PendingTable, type Payload } from './pending.js';
 import { LOCAL_URL, localWebSocket } from './peer.js';
 import type { Session } from './session.js';
 import { TopicTable } from './topics.js';
@@ -334,6 +334,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   get logger(): Logger {
     return this.options.logger;
+  }
+
+  /** ClusterHost: a broadcast from another node, to this node's named connections ([SB-16-5]). */
+  remoteBroadcast(payload: Payload): void {
+    let plain: Buffer | undefined;
+    let traced: Buffer | undefined;
+    for (const session of this.namedSessions()) {
+      if (payload.trace === undefined || session.dialect === 'legacy') {
+        session.write('message', (plain ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix))));
+      } else {
+        session.write('message', (traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + payload.trace)))); // [SB-15-2]
+      }
+    }
+  }
+
+  get namedCount(): number {
+    let named = 0;
+    for (const session of this.#connections.sessions) if (session.names.size > 0) named++;
+    return named;
   }
 
   /** ClusterHost: an answer or a part from a connection on another node, for a request kept here. */

@@ -20,8 +20,9 @@ import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type ProgressFrame } from '../../protocol/index.js';
 import type { Logger } from '../options.js';
-import type { PendingTable } from '../pending.js';
+import type { Payload, PendingTable } from '../pending.js';
 import type { Session } from '../session.js';
+import { TopicTable } from '../topics.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
 import { CLAIM, LOOKUP, RELEASE, parseHolder } from './scripts.js';
 
@@ -42,6 +43,10 @@ export interface ClusterHost {
   sessionById(id: string): Session | undefined;
   /** Handle what a connection on another node sent for a request held here, as if it had sent it here. */
   remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void;
+  /** A `broadcast` made on another node: to every connection of this node that holds a name ([SB-4.8-1]). */
+  remoteBroadcast(payload: Payload): void;
+  /** How many connections of this node hold a name. */
+  readonly namedCount: number;
   fault(error: unknown): void;
   readonly logger: Logger;
 }
@@ -54,8 +59,12 @@ type Header =
   | { t: 'close'; o: string; c: string; code: number; reason: string }
   | { t: 'gone'; o: string; c: string; n?: string }
   | { t: 'up'; o: string; c: string; l: Dialect; f: UpFrame }
-  | { t: 'beat'; o: string }
-  | { t: 'bye'; o: string };
+  | { t: 'beat'; o: string; k: number }
+  | { t: 'bye'; o: string }
+  | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; id: number }
+  | { t: 'unsub'; o: string; c: string; topic: string; id: number }
+  | { t: 'ok'; o: string; id: number }
+  | { t: 'bc'; o: string; from: string; s: string; tr?: string };
 
 export type Claim = { kind: 'ok' | 'held' | 'taken' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
 
@@ -69,6 +78,8 @@ const MAX_INBOUND_PER_CONNECTION = 65_536;
 const REMEMBERED_PER_CONNECTION = 1024;
 /** How many names' holders on other nodes are cached; past it the oldest is forgotten. */
 const MAX_CACHED_HOLDERS = 100_000;
+/** How long a subscription waits for every other node to know it before `subscribed` is sent anyway. */
+const SUBSCRIBE_WAIT_MS = 1000;
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
 const RECONNECT_MAX_MS = 500;
@@ -82,12 +93,23 @@ export class ClusterNode implements Outlet {
   readonly #cmd: RedisClient;
   readonly #sub: RedisClient;
   readonly remotes: RemoteSessions;
+  /**
+   * The subscriptions of connections on other nodes ([SB-16-5]): every node tells all the others of each
+   * subscribe and unsubscribe, and keeps them in Redis (one hash per node, living with its lease) for
+   * the nodes that start later.
+   */
+  readonly topics = new TopicTable<RemoteSession>();
+  /** This node's subscriptions, per connection, as kept in Redis. */
+  readonly #subscriptions = new Map<Session, Set<string>>();
+  /** Subscribes and unsubscribes waiting for the other nodes to say they know: id -> who has not said. */
+  readonly #waiting = new Map<number, { nodes: Set<string>; done: () => void }>();
+  #nextWait = 0;
   /** Deliveries of requests kept on other nodes, per connection of this node: delivery id -> that node. */
   readonly #inbound = new Map<Session, Map<string, string>>();
   /** Those that ended (cancelled), per connection: what it still sends for them is dropped quietly. */
   readonly #ended = new Map<Session, Set<string>>();
   /** Other nodes, when last heard from, and whether they count as gone. */
-  readonly #nodes = new Map<string, { at: number; gone: boolean }>();
+  readonly #nodes = new Map<string, { at: number; gone: boolean; named: number }>();
   readonly #shas = new Map<string, string>();
   /**
    * The holders on other nodes of names looked up before, until they release them (each node tells all).
@@ -119,6 +141,7 @@ export class ClusterNode implements Outlet {
       if (this.#wasReady) this.#reassert();
       this.#wasReady = true;
       this.#tick();
+      this.#loadSubscriptions().catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
     });
   }
 
@@ -208,6 +231,11 @@ export class ClusterNode implements Outlet {
     this.#tellAll(session, undefined);
     this.#inbound.delete(session);
     this.#ended.delete(session);
+    const topics = this.#subscriptions.get(session);
+    if (topics !== undefined) {
+      this.#subscriptions.delete(session);
+      this.#cmd.hDel(this.#key('subs:', this.#id), [...topics].map((topic) => `${session.id}|${topic}`)).catch(() => {});
+    }
   }
 
   /** The connection on another node that holds `name`, when cached; undefined: look it up. */
@@ -237,8 +265,7 @@ export class ClusterNode implements Outlet {
       const session = this.remotes.get(holder.node, holder.conn, holder.dialect);
       found.set(names[index], session);
       this.#cache(names[index], session);
-      // A node not heard from yet is gone for us if it stays quiet (it may have died before we started).
-      if (!this.#nodes.has(holder.node)) this.#nodes.set(holder.node, { at: performance.now(), gone: false });
+      this.#know(holder.node);
       // A node already gone for us still has its lease: what reaches it ends at once.
       if (this.#nodes.get(holder.node)?.gone === true) setImmediate(() => this.#sessionGone(session));
     });
@@ -260,6 +287,40 @@ export class ClusterNode implements Outlet {
     const header: Header = { t: 'up', o: this.#id, c: session.id, l: session.dialect, f: frame };
     this.#publish(origin, header, body ?? '');
     return true;
+  }
+
+  // Topics and broadcast.
+
+  /** [SB-16-5] `session` subscribed to `topic`: kept in Redis, and known to every other node when this resolves. */
+  subscribed(session: Session, topic: string): Promise<void> {
+    let topics = this.#subscriptions.get(session);
+    if (topics === undefined) this.#subscriptions.set(session, (topics = new Set()));
+    topics.add(topic);
+    this.#keepSubscription(session, topic);
+    const name = session.primaryName ?? '';
+    return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, id: 0 });
+  }
+
+  /** [SB-16-5] `session` unsubscribed from `topic`: no other node reaches it by `topic` once this resolves. */
+  unsubscribed(session: Session, topic: string): Promise<void> {
+    const topics = this.#subscriptions.get(session);
+    if (topics?.delete(topic) !== true) return Promise.resolve();
+    if (topics.size === 0) this.#subscriptions.delete(session);
+    this.#cmd.hDel(this.#key('subs:', this.#id), `${session.id}|${topic}`).catch(() => {});
+    return this.#tellAllAndWait({ t: 'unsub', o: this.#id, c: session.id, topic, id: 0 });
+  }
+
+  /**
+   * [SB-16-5] A `broadcast` from a connection of this node goes to every other node, which writes it to
+   * its named connections. Returns how many those are, as each node last said in its beat.
+   */
+  broadcast(payload: Payload): number {
+    const header: Header = { t: 'bc', o: this.#id, from: payload.from, s: payload.suffix };
+    if (payload.trace !== undefined) header.tr = payload.trace;
+    this.#publish('*', header, payload.body);
+    let named = 0;
+    for (const known of this.#nodes.values()) if (!known.gone) named += known.named;
+    return named;
   }
 
   // Outlet: how remote sessions write.
@@ -337,9 +398,32 @@ export class ClusterNode implements Outlet {
         return;
       }
       case 'beat':
+        this.#nodes.get(header.o)!.named = header.k;
         return;
       case 'bye':
         this.#nodeGone(header.o);
+        return;
+      case 'sub': {
+        const session = this.remotes.get(header.o, header.c, header.l);
+        if (header.n !== '' && session.names.size === 0) session.names.add(header.n);
+        this.topics.subscribe(session, header.topic);
+        this.#publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        return;
+      }
+      case 'unsub': {
+        const session = this.remotes.find(header.o, header.c);
+        if (session !== undefined) this.topics.unsubscribe(session, header.topic);
+        this.#publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        return;
+      }
+      case 'ok': {
+        const waiting = this.#waiting.get(header.id);
+        waiting?.nodes.delete(header.o);
+        if (waiting?.nodes.size === 0) waiting.done();
+        return;
+      }
+      case 'bc':
+        this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr });
         return;
     }
   }
@@ -348,7 +432,7 @@ export class ClusterNode implements Outlet {
 
   #heard(node: string): void {
     const known = this.#nodes.get(node);
-    if (known === undefined) this.#nodes.set(node, { at: performance.now(), gone: false });
+    if (known === undefined) this.#nodes.set(node, { at: performance.now(), gone: false, named: 0 });
     else {
       known.at = performance.now();
       known.gone = false;
@@ -374,7 +458,8 @@ export class ClusterNode implements Outlet {
         },
         (error: Error) => this.#warn(`redis: lease not renewed: ${error.message}`),
       );
-      this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'beat', o: this.#id })).catch(() => {});
+      this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'beat', o: this.#id, k: this.#host.namedCount })).catch(() => {});
+      if (this.#subscriptions.size > 0) this.#cmd.pExpire(this.#key('subs:', this.#id), this.#options.leaseMs).catch(() => {});
     }
     const now = performance.now();
     for (const [node, known] of this.#nodes) {
@@ -383,7 +468,8 @@ export class ClusterNode implements Outlet {
       } else if (now - known.at > this.#goneAfterMs) this.#nodeGone(node);
     }
     const pending = this.#host.pending;
-    for (const session of [...this.remotes.idle(Date.now() - REMOTE_IDLE_MS, (s) => pending.inFlight(s) > 0)]) {
+    const busy = (session: RemoteSession) => pending.inFlight(session) > 0 || this.topics.countOf(session) > 0;
+    for (const session of [...this.remotes.idle(Date.now() - REMOTE_IDLE_MS, busy)]) {
       this.remotes.remove(session.node, session.id);
       this.#sessionGone(session);
     }
@@ -409,6 +495,7 @@ export class ClusterNode implements Outlet {
     this.#sub.subscribe(this.#channel(this.#id), this.#receive).catch(() => {});
     for (const node of [...this.#nodes.keys()]) this.#nodeGone(node);
     this.#forgetHolders();
+    this.#subscriptions.clear(); // held by named connections, closed below
     for (const session of [...this.#host.sessions]) {
       if (session.names.size > 0) session.close(CLOSE_CODES.clusterLost, 'this broker node lost its cluster lease');
     }
@@ -418,8 +505,12 @@ export class ClusterNode implements Outlet {
   #nodeGone(node: string): void {
     const known = this.#nodes.get(node);
     if (known !== undefined) known.gone = true;
-    else this.#nodes.set(node, { at: performance.now(), gone: true });
+    else this.#nodes.set(node, { at: performance.now(), gone: true, named: 0 });
     for (const session of this.remotes.removeNode(node)) this.#sessionGone(session);
+    for (const waiting of this.#waiting.values()) {
+      waiting.nodes.delete(node);
+      if (waiting.nodes.size === 0) waiting.done();
+    }
     for (const [session, inbound] of this.#inbound) {
       for (const [id, origin] of inbound) {
         if (origin !== node) continue;
@@ -431,12 +522,19 @@ export class ClusterNode implements Outlet {
 
   #sessionGone(session: RemoteSession): void {
     for (const name of session.cachedNames) this.#uncache(name, session);
+    this.topics.peerGone(session);
     session.gone();
     this.#host.pending.peerGone(session); // [SB-6-9]
   }
 
-  /** After Redis came back: take again every name this node's connections hold; one taken meanwhile closes its holder here. */
+  /** A node not heard from yet is gone for us if it stays quiet (it may have died before we started). */
+  #know(node: string): void {
+    if (!this.#nodes.has(node)) this.#nodes.set(node, { at: performance.now(), gone: false, named: 0 });
+  }
+
+  /** After Redis came back: take again every name and subscription of this node's connections; a name taken meanwhile closes its holder here. */
   #reassert(): void {
+    for (const [session, topics] of this.#subscriptions) for (const topic of topics) this.#keepSubscription(session, topic);
     for (const session of [...this.#host.sessions]) {
       for (const name of session.names) {
         this.claim(session, name, false).then(
@@ -447,6 +545,58 @@ export class ClusterNode implements Outlet {
         );
       }
     }
+  }
+
+  #keepSubscription(session: Session, topic: string): void {
+    const value = `${session.dialect}|${session.primaryName ?? ''}`;
+    this.#cmd.hSet(this.#key('subs:', this.#id), `${session.id}|${topic}`, value).catch(() => {});
+  }
+
+  /** Tell every other node, and resolve when each node heard from says it knows, or after SUBSCRIBE_WAIT_MS. */
+  #tellAllAndWait(header: Header & { id: number }): Promise<void> {
+    const nodes = new Set<string>();
+    for (const [node, known] of this.#nodes) if (!known.gone) nodes.add(node);
+    if (nodes.size === 0 || !this.live) {
+      this.#publish('*', header, '');
+      return Promise.resolve();
+    }
+    header.id = ++this.#nextWait;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(header.id);
+        resolve();
+      };
+      const timer = setTimeout(done, SUBSCRIBE_WAIT_MS);
+      this.#waiting.set(header.id, { nodes, done });
+      this.#publish('*', header, '');
+    });
+  }
+
+  /** The subscriptions other nodes keep in Redis, read when this node (re)connects ([SB-16-5]). */
+  async #loadSubscriptions(): Promise<void> {
+    const pattern = this.#key('subs:', '*');
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.#withTimeout(this.#cmd.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '100']))) as [string, string[]];
+      cursor = next;
+      for (const key of keys) {
+        const node = key.slice(this.#key('subs:', '').length);
+        if (node === this.#id || (await this.#cmd.exists(this.#key('node:', node))) === 0) continue;
+        this.#know(node);
+        // Fields are `conn|topic`: never a bare name from the wire, so an object's keys are safe here.
+        const fields = await this.#withTimeout(this.#cmd.hGetAll(key));
+        for (const [field, value] of Object.entries(fields)) {
+          const cut = field.indexOf('|');
+          const bar = value.indexOf('|');
+          if (cut === -1 || bar === -1) continue;
+          const session = this.remotes.get(node, field.slice(0, cut), value.slice(0, bar) === 'legacy' ? 'legacy' : 'extended');
+          const name = value.slice(bar + 1);
+          if (name !== '' && session.names.size === 0) session.names.add(name);
+          this.topics.subscribe(session, field.slice(cut + 1));
+        }
+      }
+    } while (cursor !== '0');
   }
 
   // Bookkeeping of deliveries from other nodes.

@@ -1,5 +1,6 @@
 /**
- * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name.
+ * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name, on
+ * every node of a cluster.
  */
 import { messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/index.js';
 import { forwardable, idsOf, senderName } from '../checks.js';
@@ -22,7 +23,8 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
   for (const peer of ctx.namedSessions()) {
     if (peer !== session) targets.push({ peer, name: peer.primaryName as string });
   }
-  session.send({ action: 'published', receivers: targets.length, ...ids }); // [SB-4.8-1]
   const payload = { body, from, suffix: messageSuffix({ event: frame.event }), trace: frame.trace && traceSuffix(frame.trace) }; // [SB-15-1]
+  const elsewhere = ctx.cluster?.broadcast(payload) ?? 0; // [SB-16-5]
+  session.send({ action: 'published', receivers: targets.length + elsewhere, ...ids }); // [SB-4.8-1]
   route(ctx, session, { targets, queued: [] }, { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
 }

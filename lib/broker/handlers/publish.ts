@@ -1,6 +1,7 @@
 /**
  * `publish` (protocol.md section 4.7): deliver to the current subscribers of one or several topics, each
- * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them.
+ * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them. In a
+ * cluster, the subscribers on other nodes are reached too: this node keeps their subscriptions.
  */
 import { messageSuffix, traceSuffix, type PublishFrame } from '../../protocol/index.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
@@ -8,6 +9,7 @@ import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
 import { route } from '../route.js';
 import type { Session } from '../session.js';
+import type { TopicTable } from '../topics.js';
 
 export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
@@ -29,10 +31,13 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
   if (body === undefined) return;
   const targets: Target<Session>[] = [];
-  for (const [peer, match] of ctx.topics.match(topics)) {
-    const name = peer.primaryName;
-    if (name === undefined) continue; // a subscriber that holds no name now is not reached ([SB-4.7-4], [SB-5.3-1])
-    targets.push({ peer, name, suffix: messageSuffix(match) }); // [SB-4.7-2]
+  const tables: Array<TopicTable<Session>> = ctx.cluster === undefined ? [ctx.topics] : [ctx.topics, ctx.cluster.topics]; // [SB-16-5]
+  for (const table of tables) {
+    for (const [peer, match] of table.match(topics)) {
+      const name = peer.primaryName;
+      if (name === undefined) continue; // a subscriber that holds no name now is not reached ([SB-4.7-4], [SB-5.3-1])
+      targets.push({ peer, name, suffix: messageSuffix(match) }); // [SB-4.7-2]
+    }
   }
   const published = { action: 'published' as const, receivers: targets.length, ...ids };
   session.send(published); // [SB-4.7-1]

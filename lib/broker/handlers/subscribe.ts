@@ -7,7 +7,7 @@ import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
-export function handleSubscribe(ctx: BrokerContext, session: Session, frame: SubscribeFrame): void {
+export function handleSubscribe(ctx: BrokerContext, session: Session, frame: SubscribeFrame): Promise<void> | void {
   const { topic } = frame;
   const ids = refOf(session, frame); // [SB-4.0-5]
   if (!wildcardsAllowed(session, frame, ids)) return;
@@ -25,14 +25,19 @@ export function handleSubscribe(ctx: BrokerContext, session: Session, frame: Sub
     return;
   }
   ctx.topics.subscribe(session, topic);
-  session.send({ action: 'subscribed', topic, ...ids }); // [SB-4.6-1]
+  const subscribed = () => session.send({ action: 'subscribed', topic, ...ids }); // [SB-4.6-1]
+  // [SB-16-5] In a cluster, `subscribed` once every node knows it.
+  if (ctx.cluster !== undefined) return ctx.cluster.subscribed(session, topic).then(subscribed);
+  subscribed();
 }
 
-export function handleUnsubscribe(ctx: BrokerContext, session: Session, frame: UnsubscribeFrame): void {
+export function handleUnsubscribe(ctx: BrokerContext, session: Session, frame: UnsubscribeFrame): Promise<void> | void {
   const ids = refOf(session, frame); // [SB-4.0-5]
   if (!wildcardsAllowed(session, frame, ids)) return;
   ctx.topics.unsubscribe(session, frame.topic);
-  session.send({ action: 'unsubscribed', topic: frame.topic, ...ids }); // [SB-4.6-1]
+  const unsubscribed = () => session.send({ action: 'unsubscribed', topic: frame.topic, ...ids }); // [SB-4.6-1]
+  if (ctx.cluster !== undefined) return ctx.cluster.unsubscribed(session, frame.topic).then(unsubscribed); // [SB-16-5]
+  unsubscribed();
 }
 
 /**
