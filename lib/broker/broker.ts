@@ -84,7 +84,7 @@ export interface ListenAddress {
 
 const CLOSE_GRACE_MS = 2000;
 /** How long listen() waits for a cluster node's first lease before it listens anyway (it keeps trying). */
-const CLUSTER_START_WAIT_MS = 5000;
+const CLUSTER_START_WAIT_MS = 2000;
 /** Limits the transport and the timers take at start: reload() refuses to change them. */
 const FIXED_LIMITS = ['maxMessageBytes', 'maxFragments', 'heartbeatMs'] as const;
 const MAX_DISTINCT_FAULTS_LOGGED = 100;

@@ -20,11 +20,12 @@ import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type ProgressFrame } from '../../protocol/index.js';
 import type { Logger } from '../options.js';
+import type { NameRegistry } from '../names.js';
 import type { Payload, PendingTable } from '../pending.js';
 import type { Session } from '../session.js';
 import { TopicTable } from '../topics.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
-import { CLAIM, LOOKUP, RELEASE, parseHolder } from './scripts.js';
+import { CLAIM, JOIN, LOOKUP, RELEASE, parseHolder, type Holder } from './scripts.js';
 
 export interface ClusterOptions {
   /** The Redis URL (`redis://host:port`, `rediss://`, `unix:///path`). */
@@ -38,6 +39,7 @@ export interface ClusterOptions {
 /** What a cluster node needs of its broker. */
 export interface ClusterHost {
   readonly pending: PendingTable<Session>;
+  readonly names: NameRegistry<Session>;
   /** The node's open connections. */
   readonly sessions: ReadonlySet<Session>;
   sessionById(id: string): Session | undefined;
@@ -66,7 +68,13 @@ type Header =
   | { t: 'ok'; o: string; id: number }
   | { t: 'bc'; o: string; from: string; s: string; tr?: string };
 
-export type Claim = { kind: 'ok' | 'held' | 'taken' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
+/** Who holds a name elsewhere: its holder on another node, or a pool's members of every node in turn order. */
+export interface Holders {
+  readonly pool: boolean;
+  readonly members: readonly Session[];
+}
+
+export type Claim = { kind: 'ok' | 'held' | 'taken' | 'conflict' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
 export class ClusterUnavailable extends Error {}
@@ -198,15 +206,17 @@ export class ClusterNode implements Outlet {
 
   // Names.
 
-  /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]). */
-  async claim(session: Session, name: string, takeover: boolean): Promise<Claim> {
+  /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]), or join its pool ([SB-6.4-1]). */
+  async claim(session: Session, name: string, takeover: boolean, shared = false): Promise<Claim> {
     if (!this.#checkLive()) return { kind: 'unavailable' };
     const identity = session.authenticated ? (session.identity?.id ?? '') : '';
     const id = this.#id;
+    const keys = [this.#key('name:', name), this.#key('pool:', name)];
     let reply: string[];
     try {
+      if (shared) return { kind: (await this.#eval(JOIN, keys, [this.#options.prefix, this.#member(session)])) as 'ok' | 'conflict' };
       const args = [this.#options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0'];
-      reply = (await this.#eval(CLAIM, [this.#key('name:', name)], args)) as string[];
+      reply = (await this.#eval(CLAIM, keys, args)) as string[];
     } catch {
       return { kind: 'unavailable' };
     }
@@ -215,14 +225,28 @@ export class ClusterNode implements Outlet {
       if (node !== id) this.closeRemote(node, conn, CLOSE_CODES.takenOver, `taken over: ${name}`);
       return { kind: 'over', node, conn, here: node === id };
     }
-    return { kind: kind as 'ok' | 'held' | 'taken' };
+    return { kind: kind as 'ok' | 'held' | 'taken' | 'conflict' };
+  }
+
+  #member(session: Session): string {
+    return `${this.#id}|${session.id}|${session.dialect}`;
+  }
+
+  /**
+   * Free `name` in Redis now, ahead of an `unregister` (resolves when Redis has done it, or could not):
+   * a lookup on another node after `unregistered` must not find the name ([SB-16-2]).
+   */
+  release(session: Session, name: string): Promise<void> {
+    const keys = [this.#key('name:', name), this.#key('pool:', name)];
+    return this.#eval(RELEASE, keys, [this.#id, session.id, this.#member(session)]).then(
+      () => undefined,
+      () => undefined, // unreachable: the record names this node, and counts no more once the lease it rode on ends
+    );
   }
 
   /** `session` let go of `name`: free it in Redis, and tell the nodes with requests it was reached by ([SB-6-9]). */
   released(session: Session, name: string): void {
-    this.#eval(RELEASE, [this.#key('name:', name)], [this.#id, session.id]).catch(() => {
-      // Unreachable: the record names this node, and counts no more once the lease it rode on ends.
-    });
+    void this.release(session, name);
     this.#tellAll(session, name);
   }
 
@@ -246,30 +270,52 @@ export class ClusterNode implements Outlet {
   }
 
   /**
-   * The connections on other nodes that hold `names`, by name. A name held nowhere is absent. Throws
+   * The connections that hold `names`, by name: the holder on another node, or a pool's members on every
+   * node, the one whose turn it is first ([SB-6.4-1]). A name held nowhere is absent. Throws
    * ClusterUnavailable when Redis cannot say: a request is never told `no_responders` for a name that may
    * be held ([SB-6-6]).
    */
-  async lookup(names: readonly string[]): Promise<Map<string, Session>> {
+  async lookup(names: readonly string[]): Promise<Map<string, Holders>> {
     if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
-    let reply: string[];
+    let reply: Array<string | string[]>;
     try {
-      reply = (await this.#eval(LOOKUP, names.map((name) => this.#key('name:', name)), [this.#options.prefix])) as string[];
+      const keys = names.flatMap((name) => [this.#key('name:', name), this.#key('pool:', name), this.#key('rr:', name)]);
+      reply = (await this.#eval(LOOKUP, keys, [this.#options.prefix])) as Array<string | string[]>;
     } catch (error) {
       throw new ClusterUnavailable('redis did not answer', { cause: error });
     }
-    const found = new Map<string, Session>();
-    reply.forEach((record, index) => {
-      const holder = record === '' ? undefined : parseHolder(record);
-      if (holder === undefined || holder.node === this.#id) return; // ours would be in the local registry
-      const session = this.remotes.get(holder.node, holder.conn, holder.dialect);
-      found.set(names[index], session);
-      this.#cache(names[index], session);
-      this.#know(holder.node);
-      // A node already gone for us still has its lease: what reaches it ends at once.
-      if (this.#nodes.get(holder.node)?.gone === true) setImmediate(() => this.#sessionGone(session));
+    const found = new Map<string, Holders>();
+    reply.forEach((records, index) => {
+      const name = names[index];
+      if (typeof records === 'string') {
+        // An exclusive holder: one here is in the local registry already.
+        const holder = records === '' ? undefined : parseHolder(records);
+        if (holder === undefined || holder.node === this.#id) return;
+        const session = this.#remote(holder);
+        found.set(name, { pool: false, members: [session] });
+        this.#cache(name, session);
+        return;
+      }
+      // A pool's members in turn order; never cached, as the turn moves on.
+      const members: Session[] = [];
+      for (const record of records) {
+        const holder = parseHolder(record);
+        if (holder === undefined) continue;
+        const local = holder.node === this.#id ? this.#host.sessionById(holder.conn) : undefined;
+        if (holder.node !== this.#id) members.push(this.#remote(holder));
+        else if (local?.names.has(name) === true) members.push(local);
+      }
+      if (members.length > 0) found.set(name, { pool: true, members });
     });
     return found;
+  }
+
+  #remote(holder: Holder): RemoteSession {
+    const session = this.remotes.get(holder.node, holder.conn, holder.dialect);
+    this.#know(holder.node);
+    // A node already gone for us still has its lease: what reaches it ends at once.
+    if (this.#nodes.get(holder.node)?.gone === true) setImmediate(() => this.#sessionGone(session));
+    return session;
   }
 
   /**
@@ -537,7 +583,7 @@ export class ClusterNode implements Outlet {
     for (const [session, topics] of this.#subscriptions) for (const topic of topics) this.#keepSubscription(session, topic);
     for (const session of [...this.#host.sessions]) {
       for (const name of session.names) {
-        this.claim(session, name, false).then(
+        this.claim(session, name, false, this.#host.names.entry(name)?.shared === true).then(
           (claim) => {
             if (claim.kind === 'taken') session.close(CLOSE_CODES.takenOver, `taken over: ${name}`);
           },

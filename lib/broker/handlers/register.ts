@@ -37,16 +37,19 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(ctx, session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name, ids); // [SB-4.1-5]
     return;
   }
-  // Pools are per node in cluster mode (protocol.md section 16): only exclusive names are claimed.
-  if (ctx.cluster !== undefined && !shared) return claim(ctx, session, frame, ids);
+  if (ctx.cluster !== undefined) return claim(ctx, session, frame, ids);
   if (holder !== undefined) takeOver(ctx, holder, name);
   take(ctx, session, frame, ids);
 }
 
-/** [SB-16-1] Claim the name in the cluster, then take it here; a holder on any node is refused or taken over. */
+/**
+ * [SB-16-1] Claim the name in the cluster, or join its pool, then take it here; a holder on any node is
+ * refused or taken over, and a pool on any node never mixes with an exclusive holder ([SB-6.4-1]).
+ */
 async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
   const name = frame.id;
-  const claimed = await ctx.cluster!.claim(session, name, frame.takeover === true);
+  const shared = frame.shared === true;
+  const claimed = await ctx.cluster!.claim(session, name, frame.takeover === true, shared);
   if (!session.accepting) {
     if (claimed.kind === 'ok' || claimed.kind === 'over') ctx.cluster!.released(session, name);
     return;
@@ -58,6 +61,11 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
     case 'taken':
       refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name, ids); // [SB-4.1-2], [SB-16-1]
       return;
+    case 'conflict': {
+      const modes = shared ? 'exclusively' : 'a shared pool';
+      refuse(ctx, session, 'name_conflict', `"${name}" is registered ${modes} on another node; the modes never mix`, name, ids); // [SB-6.4-1]
+      return;
+    }
     case 'over': {
       // The cluster moved the name; a holder on another node is closed by its own node.
       const holder = claimed.here ? ctx.sessionById(claimed.conn) : undefined;
@@ -65,10 +73,11 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
       break;
     }
   }
-  if (ctx.names.entry(name) !== undefined) {
-    // A local pool of the same name began while the claim was out: the modes never mix ([SB-6.4-1]).
+  const entry = ctx.names.entry(name);
+  if (entry !== undefined && !(shared && entry.shared)) {
+    // A local holder in the other mode came while the claim was out: the modes never mix ([SB-6.4-1]).
     ctx.cluster!.released(session, name);
-    refuse(ctx, session, 'name_conflict', `"${name}" is registered as a shared pool; the modes never mix`, name, ids);
+    refuse(ctx, session, 'name_conflict', `"${name}" is registered in the other mode; the modes never mix`, name, ids);
     return;
   }
   take(ctx, session, frame, ids);

@@ -7,6 +7,7 @@
 import { messageSuffix, traceSuffix, type SendFrame } from '../../protocol/index.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
+import type { Holders } from '../cluster/node.js';
 import type { Target } from '../pending.js';
 import { route, type Plan } from '../route.js';
 import type { Session } from '../session.js';
@@ -40,12 +41,18 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   const cluster = ctx.cluster;
   if (cluster !== undefined) {
     // [SB-16-2] Names held on no connection of this node: their holders elsewhere, cached or looked up.
-    let remote: Map<string, Session> | undefined;
+    // A pool's turn is taken in the cluster, among the members of every node ([SB-6.4-1]).
+    let remote: Map<string, Holders> | undefined;
     let unknown: string[] | undefined;
     for (const name of dest) {
-      if (ctx.names.entry(name) !== undefined || ctx.mailboxes.has(name)) continue;
+      const entry = ctx.names.entry(name);
+      if (entry?.shared === true) {
+        (unknown ??= []).push(name);
+        continue;
+      }
+      if (entry !== undefined || ctx.mailboxes.has(name)) continue;
       const holder = cluster.cached(name);
-      if (holder !== undefined) (remote ??= new Map()).set(name, holder);
+      if (holder !== undefined) (remote ??= new Map()).set(name, { pool: false, members: [holder] });
       else (unknown ??= []).push(name);
     }
     if (unknown === undefined) return deliver(ctx, session, checked, remote);
@@ -71,7 +78,7 @@ interface Checked {
   readonly gather: boolean;
 }
 
-function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote: ReadonlyMap<string, Session> | undefined): void {
+function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote: ReadonlyMap<string, Holders> | undefined): void {
   const { frame, ids, dest, from, body, timeoutMs, gather } = checked;
   const resolved = resolve(ctx, dest, frame.ack !== undefined, body, remote);
   if ('refused' in resolved) {
@@ -131,7 +138,7 @@ function resolve(
   dest: readonly string[],
   isRequest: boolean,
   body: string,
-  remote: ReadonlyMap<string, Session> | undefined,
+  remote: ReadonlyMap<string, Holders> | undefined,
 ): Resolved | Refused {
   const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [], slotNames: [], bytes: 0 };
   // One destination (the common request) has nothing to deduplicate: no set, no map.
@@ -145,7 +152,11 @@ function resolve(
       seenNames.add(name);
     }
     const entry = ctx.names.entry(name);
-    const elsewhere = entry === undefined ? remote?.get(name) : undefined;
+    const holders = entry?.shared === false ? undefined : remote?.get(name);
+    // A pool's members of every node in turn order: the first below its in-flight limit (as counted by the
+    // requests of this node) takes it ([SB-6.4-1]); none: the pool is busy.
+    const elsewhere = holders?.pool === true ? holders.members.find((member) => usable?.(member) !== false) : holders?.members[0];
+    if (holders !== undefined && elsewhere === undefined) return { refused: 'pool_busy' };
     if (entry === undefined && elsewhere === undefined) {
       if (!ctx.mailboxes.has(name)) {
         resolved.unknown.push(name);

@@ -6,19 +6,21 @@ import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 
-export function handleUnregister(ctx: BrokerContext, session: Session, frame: UnregisterFrame): void {
+export function handleUnregister(ctx: BrokerContext, session: Session, frame: UnregisterFrame): Promise<void> | void {
   const ids = refOf(session, frame); // [SB-4.0-5]
-  if (frame.id === undefined) {
-    if (session.names.size === 0) {
-      session.error('not_registered', 'this connection holds no name', ids); // [SB-4.2-3]
-      return;
-    }
-    for (const name of [...session.names]) ctx.releaseName(session, name, true, ids); // [SB-4.2-2]
-    return;
-  }
-  if (!session.names.has(frame.id)) {
+  if (frame.id !== undefined && !session.names.has(frame.id)) {
     session.error('not_registered', `this connection does not hold "${frame.id}"`, { id: frame.id, ...ids }); // [SB-4.2-3]
     return;
   }
-  ctx.releaseName(session, frame.id, true, ids); // [SB-4.2-1]
+  if (session.names.size === 0) {
+    session.error('not_registered', 'this connection holds no name', ids); // [SB-4.2-3]
+    return;
+  }
+  const names = frame.id === undefined ? [...session.names] : [frame.id]; // [SB-4.2-2], [SB-4.2-1]
+  const release = () => {
+    for (const name of names) ctx.releaseName(session, name, true, ids);
+  };
+  // [SB-16-2] In a cluster, the names are free in Redis before `unregistered` says so.
+  if (ctx.cluster !== undefined) return Promise.all(names.map((name) => ctx.cluster!.release(session, name))).then(release);
+  release();
 }

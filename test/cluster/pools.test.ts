@@ -1,0 +1,81 @@
+/**
+ * Responder pools across nodes (protocol.md sections 6.4 and 16, [SB-6.4-1]): members on every node take
+ * their turn, round-robin over the whole cluster; a pool and an exclusive holder never mix across nodes;
+ * a member that leaves is no longer picked. Real redis-server, broker nodes in this process.
+ */
+import t, { type Test } from 'tap';
+import { startCluster } from '../fixtures/cluster.js';
+import { Peer, type Frame } from '../fixtures/peer.js';
+
+async function connect(t: Test, url: string): Promise<Peer> {
+  const peer = await Peer.connect(url);
+  t.teardown(() => peer.close());
+  return peer;
+}
+
+async function join(t: Test, url: string, name: string): Promise<Peer> {
+  const peer = await connect(t, url);
+  peer.send({ action: 'register', id: name, shared: true });
+  await peer.next((f) => f.action === 'registered');
+  return peer;
+}
+
+/** Answer every request with the peer's label. */
+function answering(peer: Peer, label: string): void {
+  peer.ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    if (frame.action === 'message' && frame.ack !== undefined) peer.send({ action: 'answer', ack: frame.ack, message: label });
+  });
+}
+
+t.test('a pool\'s members on two nodes take turns, whichever node the requests come from [SB-16-2] [SB-6.4-1]', async (t) => {
+  const { urls } = await startCluster(t, 3);
+  const m1 = await join(t, urls[0], 'workers');
+  const m2 = await join(t, urls[1], 'workers');
+  answering(m1, 'm1');
+  answering(m2, 'm2');
+  const web = await Peer.named(urls[2], 'web');
+  const near = await Peer.named(urls[0], 'near');
+  t.teardown(() => Promise.all([web.close(), near.close()]));
+  const served: unknown[] = [];
+  for (let i = 0; i < 8; i++) {
+    const sender = i % 2 === 0 ? web : near;
+    sender.send({ action: 'send', dest: 'workers', message: i, ack: `q${i}` });
+    served.push((await sender.next((f) => f.ack === `q${i}`)).message);
+  }
+  t.equal(served.filter((m) => m === 'm1').length, 4, `m1 served 4 of 8: ${served.join(' ')}`);
+  t.equal(served.filter((m) => m === 'm2').length, 4, 'm2 served 4 of 8');
+  for (let i = 1; i < served.length; i++) t.not(served[i], served[i - 1], `request ${i} went to the other member`);
+
+  m2.send({ action: 'unregister', id: 'workers' });
+  await m2.next((f) => f.action === 'unregistered');
+  for (let i = 8; i < 12; i++) {
+    web.send({ action: 'send', dest: 'workers', message: i, ack: `q${i}` });
+    t.match(await web.next((f) => f.ack === `q${i}`), { action: 'answer', message: 'm1' }, 'a member that left is not picked');
+  }
+});
+
+t.test('a pool on one node and an exclusive holder on another never mix [SB-16-1] [SB-6.4-1]', async (t) => {
+  const { urls } = await startCluster(t, 2);
+  await join(t, urls[0], 'workers');
+  const other = await connect(t, urls[1]);
+  other.send({ action: 'register', id: 'workers' });
+  t.match(await other.next((f) => f.action === 'error'), { code: 'name_conflict', id: 'workers' });
+  const holder = await Peer.named(urls[0], 'calc');
+  t.teardown(() => holder.close());
+  other.send({ action: 'register', id: 'calc', shared: true });
+  t.match(await other.next((f) => f.action === 'error'), { code: 'name_conflict', id: 'calc' });
+});
+
+t.test('a pool member on another node that disconnects with a request ends it responder_gone [SB-16-2] [SB-6.4-2]', async (t) => {
+  const { urls } = await startCluster(t, 2);
+  const member = await join(t, urls[1], 'workers');
+  const web = await Peer.named(urls[0], 'web');
+  t.teardown(() => web.close());
+  web.send({ action: 'send', dest: 'workers', message: 1, ack: 'q1' });
+  await member.next((f) => f.action === 'message');
+  await member.close();
+  t.match(await web.next((f) => f.ack === 'q1'), { action: 'error', code: 'responder_gone' });
+  web.send({ action: 'send', dest: 'workers', message: 2, ack: 'q2' });
+  t.match(await web.next((f) => f.ack === 'q2'), { action: 'error', code: 'no_responders' }, 'an empty pool has no responders');
+});
