@@ -1,13 +1,14 @@
 /**
- * `switchboard spec <url>`: run the conformance suite (spec/cases, spec/README.md) against a broker at
- * `url` and print TAP. Exit code 0 when every case passed, 1 when one failed, 2 on a usage error.
+ * `switchboard spec <url> [<url> ...]`: run the conformance suite (spec/cases, spec/README.md) against a
+ * broker at `url`, or a cluster's nodes, and print TAP. Exit code 0 when every case passed, 1 when one failed, 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
 import type { Json } from '../conformance/index.js';
 
-const USAGE = `usage: switchboard spec <url> [--profile legacy|extended|all] [--grep TEXT] [--settings JSON] [--cases DIR]
+const USAGE = `usage: switchboard spec <url> [<url> ...] [--profile legacy|extended|all] [--grep TEXT] [--settings JSON] [--cases DIR]
 
-  <url>       the broker, e.g. ws://127.0.0.1:9042/
+  <url>       the broker, e.g. ws://127.0.0.1:9042/; several: the nodes of one cluster, over which
+              each case's peers are spread (the i-th peer to the (i mod n)-th url)
   --profile   legacy: the wsmsgbroker 1.7.2 behaviour; extended: every rule of protocol.md;
               all (default): both
   --grep      run only the cases whose id contains TEXT
@@ -43,8 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   const { PROFILES, runSuite } = await import('../conformance/index.js');
   const profiles = values.profile === 'all' ? [...PROFILES] : values.profile.split(',');
   const url = positionals[0];
-  if (positionals.length !== 1 || !/^wss?:\/\//.test(url)) {
-    process.stderr.write(`switchboard spec: expected one ws:// or wss:// url\n${USAGE}`);
+  if (positionals.length === 0 || positionals.some((u) => !/^wss?:\/\//.test(u))) {
+    process.stderr.write(`switchboard spec: expected ws:// or wss:// urls\n${USAGE}`);
     return 2;
   }
   if (values.cases === undefined && profiles.some((p) => !(PROFILES as readonly string[]).includes(p))) {
@@ -61,6 +62,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`switchboard spec: --settings must be a JSON object\n${USAGE}`);
     return 2;
   }
-  const result = await runSuite({ url, profiles, grep: values.grep, casesDir: values.cases, settings: settings as Record<string, Json> });
+  const result = await runSuite({ url, urls: positionals, profiles, grep: values.grep, casesDir: values.cases, settings: settings as Record<string, Json> });
   return result.failed === 0 ? 0 : 1;
 }

@@ -31,8 +31,18 @@ function fail(message: string): never {
  * Run one case. `settings` are the broker's settings that differ from protocol.md's defaults (by their
  * protocol.md names). A case assumes the defaults except for what it `requires`, so it runs only when
  * its `requires` are exactly these settings; otherwise it is skipped, naming what it needs.
+ *
+ * With several URLs (the nodes of one cluster, protocol.md section 16), the case's peers are spread over
+ * them: the i-th peer the case declares connects to `urls[i % urls.length]`, so that peers that talk to
+ * each other are on different nodes; handshake steps go to the first URL.
  */
-export async function runCase(c: Case, url: string, run: string, settings: Readonly<Record<string, Json>> = {}): Promise<CaseResult> {
+export async function runCase(
+  c: Case,
+  url: string | readonly string[],
+  run: string,
+  settings: Readonly<Record<string, Json>> = {},
+): Promise<CaseResult> {
+  const urls = typeof url === 'string' ? [url] : url;
   const base = { id: c.id, rules: c.rules, run };
   if (c.skip !== undefined) return { ...base, status: 'skip', reason: c.skip, transcript: [] };
   if (!deepEqual(c.requires, settings)) {
@@ -41,11 +51,13 @@ export async function runCase(c: Case, url: string, run: string, settings: Reado
   }
   const transcript = new Transcript();
   const peers = new Map([...c.peers].map(([label, spec]) => [label, new Peer(label, spec, transcript)]));
-  const state: State = { url, run, transcript, peers, bindings: new Map(), lastSendAt: 0 };
+  const urlOf = new Map([...c.peers.keys()].map((label, i) => [label, urls[i % urls.length]]));
+  if (urls.length > 1) for (const [label, at] of urlOf) transcript.add('runner', '  ', `peer ${label} connects to ${at}`);
+  const state: State = { url: urls[0], urlOf, run, transcript, peers, bindings: new Map(), lastSendAt: 0 };
   let reason: string | undefined;
   let at = 'connecting the peers';
   try {
-    for (const peer of peers.values()) if (peer.spec.connect) await connect(peer, url, 2000);
+    for (const peer of peers.values()) if (peer.spec.connect) await connect(peer, urlOf.get(peer.label) as string, 2000);
     for (const [n, step] of c.steps.entries()) {
       at = `step ${n + 1} of ${c.steps.length} (${describeStep(step)})`;
       await execute(step, state);
@@ -62,7 +74,10 @@ export async function runCase(c: Case, url: string, run: string, settings: Reado
 }
 
 interface State {
+  /** The first URL: handshake steps go there. */
   readonly url: string;
+  /** The URL each peer connects to. */
+  readonly urlOf: ReadonlyMap<string, string>;
   readonly run: string;
   readonly transcript: Transcript;
   readonly peers: ReadonlyMap<string, Peer>;
@@ -75,7 +90,7 @@ async function execute(step: Step, state: State): Promise<void> {
   const peer = 'peer' in step ? (state.peers.get(step.peer) as Peer) : undefined;
   switch (step.kind) {
     case 'connect':
-      return connect(peer as Peer, state.url, step.within);
+      return connect(peer as Peer, state.urlOf.get((peer as Peer).label) as string, step.within);
     case 'disconnect':
       return (peer as Peer).disconnect(step.within);
     case 'pause':

@@ -17,6 +17,8 @@ export const PROFILES = ['legacy', 'extended'] as const;
 
 export interface SuiteOptions {
   readonly url: string;
+  /** Several nodes of one cluster: the peers of each case are spread over them (execute.ts); `url` is the first. */
+  readonly urls?: readonly string[];
   /** Profile names: directories of `casesDir`. */
   readonly profiles: readonly string[];
   readonly casesDir?: string;
@@ -63,14 +65,15 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const cases = loaded.filter((c) => options.grep === undefined || c.id.includes(options.grep));
   const runId = `sb${randomBytes(3).toString('hex')}`;
   write('TAP version 14');
-  write(`# switchboard conformance suite, profiles ${options.profiles.join(', ')}, against ${options.url} (run ${runId})`);
+  const urls = options.urls ?? [options.url];
+  write(`# switchboard conformance suite, profiles ${options.profiles.join(', ')}, against ${urls.join(' ')} (run ${runId})`);
   write(`1..${cases.length}`);
   const results: CaseResult[] = [];
   for (const [n, c] of cases.entries()) {
     const result =
       c instanceof CaseFormatError
         ? { id: c.id, rules: [], status: 'fail' as const, reason: `invalid case file: ${c.problems.join('; ')}`, transcript: [], run: '' }
-        : await runCase(c, options.url, `${runId}-${String(n + 1).padStart(3, '0')}`, options.settings);
+        : await runCase(c, urls, `${runId}-${String(n + 1).padStart(3, '0')}`, options.settings);
     results.push(result);
     report(n + 1, c, result, write);
   }
