@@ -7,6 +7,7 @@ import { USAGE, parseOptions } from '../bench/options.js';
 import { writeFileSync } from 'node:fs';
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--cluster')) return cluster(argv);
   let parsed;
   try {
     parsed = parseOptions(argv);
@@ -26,4 +27,17 @@ export async function run(argv: string[]): Promise<number> {
   const failed = results.results.filter((result) => result.failure !== undefined);
   for (const result of failed) process.stderr.write(`switchboard bench: ${result.system} failed in ${result.scenario}\n`);
   return failed.length > 0 ? 1 : 0;
+}
+
+/** `switchboard bench --cluster [--quick]`: the cross-node comparison of lib/bench/cluster.ts. */
+async function cluster(argv: string[]): Promise<number> {
+  const unknown = argv.filter((arg) => arg !== '--cluster' && arg !== '--quick');
+  if (unknown.length > 0) {
+    process.stderr.write(`switchboard bench --cluster: takes only --quick, not ${unknown.join(' ')}\n`);
+    return 2;
+  }
+  const { runClusterBench } = await import('../bench/cluster.js');
+  const seconds = argv.includes('--quick') ? 1 : 5;
+  process.stdout.write(await runClusterBench({ seconds, log: (line) => process.stderr.write(`${line}\n`) }));
+  return 0;
 }
