@@ -158,9 +158,7 @@ t.test('nodes started before Redis: names and requests work within 2 s of Redis 
   await redis.restart();
   const upAt = performance.now();
   const { peer: calc } = await registerWhenFree(t, two.url, 'calc', 5000);
-  const web = await peer(t, one.url);
-  web.send({ action: 'register', id: 'web' });
-  await web.next((f) => f.action === 'registered');
+  const { peer: web } = await registerWhenFree(t, one.url, 'web', 5000); // each node comes back on its own reconnect
   web.send({ action: 'send', dest: 'calc', message: 1, ack: 'q1' });
   const delivered = await calc.next(message);
   calc.send({ action: 'answer', ack: delivered.ack, message: 'up' });

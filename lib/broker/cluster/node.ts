@@ -91,6 +91,15 @@ const SUBSCRIBE_WAIT_MS = 1000;
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
 const RECONNECT_MAX_MS = 500;
+/** The most characters of records sent to one channel in one PUBLISH. */
+const BATCH_BYTES = 256 * 1024;
+
+/** Consecutive records for one channel, waiting to leave at the end of this turn of the event loop. */
+interface Batch {
+  readonly channel: string;
+  readonly records: string[];
+  bytes: number;
+}
 
 type RedisClient = ReturnType<typeof createClient>;
 
@@ -119,6 +128,8 @@ export class ClusterNode implements Outlet {
   /** Other nodes, when last heard from, and whether they count as gone. */
   readonly #nodes = new Map<string, { at: number; gone: boolean; named: number }>();
   readonly #shas = new Map<string, string>();
+  readonly #outbox: Batch[] = [];
+  #flushScheduled = false;
   /**
    * The holders on other nodes of names looked up before, until they release them (each node tells all).
    * Only holders are cached, never "nobody": a name not here is looked up in Redis, so that a request is
@@ -386,19 +397,33 @@ export class ClusterNode implements Outlet {
 
   // What arrives.
 
+  /**
+   * A message on this node's channels: a beat or a bye (bare JSON), or a batch of records, each
+   * `<body length>:<header JSON>\n<body>` (a body is a frame's text and may hold newlines).
+   */
   readonly #receive = (message: string): void => {
     try {
-      const newline = message.indexOf('\n');
-      const header = JSON.parse(newline === -1 ? message : message.slice(0, newline)) as Header;
-      const body = newline === -1 ? '' : message.slice(newline + 1);
-      if (header.o === this.#id) return; // our own, on the shared channel
-      this.#heard(header.o);
-      if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
-      this.#handle(header, body);
+      if (message.startsWith('{')) return this.#record(JSON.parse(message) as Header, '');
+      let at = 0;
+      while (at < message.length) {
+        const colon = message.indexOf(':', at);
+        const newline = message.indexOf('\n', colon);
+        const length = Number(message.slice(at, colon));
+        const header = JSON.parse(message.slice(colon + 1, newline)) as Header;
+        at = newline + 1 + length;
+        this.#record(header, message.slice(newline + 1, at));
+      }
     } catch (error) {
       this.#host.fault(error);
     }
   };
+
+  #record(header: Header, body: string): void {
+    if (header.o === this.#id) return; // our own, on the shared channel
+    this.#heard(header.o);
+    if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
+    this.#handle(header, body);
+  }
 
   #handle(header: Header, body: string): void {
     switch (header.t) {
@@ -695,11 +720,35 @@ export class ClusterNode implements Outlet {
 
   // Redis.
 
+  /**
+   * Send a record to a node (or `*`, all). Records sent within one turn of the event loop (a pass of the
+   * executor writes many) leave together: consecutive records to one channel as one PUBLISH (up to
+   * BATCH_BYTES), in the order they were sent, so that what a node says arrives in the order it said it.
+   */
   #publish(node: string, header: Header, body: string): void {
-    this.#cmd.publish(this.#channel(node), `${JSON.stringify(header)}\n${body}`).catch(() => {
-      // Lost with Redis: the other node goes quiet for us and what waits on it ends (#nodeGone).
-    });
+    const record = `${body.length}:${JSON.stringify(header)}\n${body}`;
+    const channel = this.#channel(node);
+    const last = this.#outbox.at(-1);
+    if (last !== undefined && last.channel === channel && last.bytes + record.length <= BATCH_BYTES) {
+      last.records.push(record);
+      last.bytes += record.length;
+    } else {
+      this.#outbox.push({ channel, records: [record], bytes: record.length });
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
   }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    for (const batch of this.#outbox.splice(0)) {
+      this.#cmd.publish(batch.channel, batch.records.length === 1 ? batch.records[0] : batch.records.join('')).catch(() => {
+        // Lost with Redis: the other node goes quiet for us and what waits on it ends (#nodeGone).
+      });
+    }
+  };
 
   #key(kind: string, name: string): string {
     return `${this.#options.prefix}${kind}${name}`;
