@@ -13,6 +13,7 @@ import { built, freePort, spawnBroker } from '../fixtures/broker-process.js';
 import { spawnNode } from '../fixtures/cluster.js';
 import { Peer, type Frame } from '../fixtures/peer.js';
 import { startRedis } from '../fixtures/redis.js';
+import { createClient } from 'redis';
 
 const skip = built();
 
@@ -165,4 +166,41 @@ t.test('nodes started before Redis: names and requests work within 2 s of Redis 
   t.match(await web.next((f) => f.ack === 'q1'), { action: 'answer', message: 'up' });
   const ms = performance.now() - upAt;
   t.ok(ms <= 2000, `a cross-node request answered ${ms.toFixed(0)} ms after Redis started (at most 2000)`);
+});
+
+t.test('Redis drops the nodes\' connections (CLIENT KILL): they reconnect, resubscribe, and traffic is back within 2 s [SB-16-2]', { skip }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = prefix();
+  const [one, two] = await Promise.all([spawnNode(t, await freePort(), redis.url, cluster), spawnNode(t, await freePort(), redis.url, cluster)]);
+  const web = await peer(t, one.url, 'web');
+  const calc = await peer(t, two.url, 'calc');
+  calc.ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    if (frame.action === 'message') calc.send({ action: 'answer', ack: frame.ack, message: frame.message });
+  });
+  let n = 0;
+  const ask = async (timeout: number) => {
+    const ack = `q${++n}`;
+    web.send({ action: 'send', dest: 'calc', message: n, ack, timeout });
+    return web.next((f) => f.ack === ack, timeout + 1000);
+  };
+  t.match(await ask(1000), { action: 'answer' }, 'traffic flows before the fault');
+  const admin = createClient({ url: redis.url });
+  await admin.connect();
+  t.teardown(() => admin.close());
+  const killed = Number(await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])) + Number(await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']));
+  t.ok(killed >= 4, `${killed} connections of the nodes killed`);
+  const killedAt = performance.now();
+  let answered: number | undefined;
+  while (performance.now() - killedAt < 5000) {
+    const outcome = await ask(300);
+    t.ok(['answer', 'error'].includes(outcome.action as string), `one outcome: ${String(outcome.code ?? outcome.action)}`);
+    if (outcome.action === 'answer') {
+      answered = performance.now() - killedAt;
+      break;
+    }
+  }
+  t.ok(answered !== undefined && answered <= 2000, `answered again ${answered?.toFixed(0)} ms after the kill (at most 2000)`);
+  web.send({ action: 'register', id: 'calc', ref: 'again' });
+  t.match(await web.next((f) => f.ref === 'again'), { action: 'error', code: 'name_taken' }, 'the name still has its one holder');
 });
