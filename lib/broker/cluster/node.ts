@@ -15,16 +15,17 @@
  * two thirds of `leaseMs` is gone for the others: the deliveries held there end `responder_gone`
  * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
  */
-import { createHash } from 'node:crypto';
 import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
 import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type ProgressFrame } from '../../protocol/index.js';
 import type { Logger } from '../options.js';
 import type { NameRegistry } from '../names.js';
 import type { Payload, PendingTable } from '../pending.js';
 import type { Session } from '../session.js';
-import { TopicTable } from '../topics.js';
+import type { TopicTable } from '../topics.js';
+import { Inbound } from './inbound.js';
+import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
+import { Subscriptions } from './subscriptions.js';
 import { CLAIM, JOIN, LOOKUP, RELEASE, parseHolder, type Holder } from './scripts.js';
 
 export interface ClusterOptions {
@@ -53,83 +54,41 @@ export interface ClusterHost {
   readonly logger: Logger;
 }
 
-type UpFrame = Pick<AnswerFrame, 'action' | 'ack' | 'error' | 'trace'> | Pick<ProgressFrame, 'action' | 'ack' | 'trace'>;
-
-/** The header of what nodes send each other; the body (a frame's text, or a message) follows a newline. */
-type Header =
-  | { t: 'w'; o: string; c: string; a: BrokerAction; d?: string; n?: string }
-  | { t: 'close'; o: string; c: string; code: number; reason: string }
-  | { t: 'gone'; o: string; c: string; n?: string }
-  | { t: 'up'; o: string; c: string; l: Dialect; f: UpFrame }
-  | { t: 'beat'; o: string; k: number }
-  | { t: 'bye'; o: string }
-  | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; id: number }
-  | { t: 'unsub'; o: string; c: string; topic: string; id: number }
-  | { t: 'ok'; o: string; id: number }
-  | { t: 'bc'; o: string; from: string; s: string; tr?: string };
-
 /** Who holds a name elsewhere: its holder on another node, or a pool's members of every node in turn order. */
 export interface Holders {
   readonly pool: boolean;
   readonly members: readonly Session[];
 }
 
+export { ClusterUnavailable };
+
 export type Claim = { kind: 'ok' | 'held' | 'taken' | 'conflict' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
 
-/** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
-export class ClusterUnavailable extends Error {}
-
-const COMMAND_TIMEOUT_MS = 1000;
-/** How many deliveries from other nodes one connection may hold; past it the oldest is forgotten. */
-const MAX_INBOUND_PER_CONNECTION = 65_536;
-/** Delivery ids from other nodes remembered per connection after they ended, for quiet late answers ([SB-4.4-2]). */
-const REMEMBERED_PER_CONNECTION = 1024;
 /** How many names' holders on other nodes are cached; past it the oldest is forgotten. */
 const MAX_CACHED_HOLDERS = 100_000;
 /** How long a subscription waits for every other node to know it before `subscribed` is sent anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
-const RECONNECT_MAX_MS = 500;
-/** The most characters of records sent to one channel in one PUBLISH. */
-const BATCH_BYTES = 256 * 1024;
-
-/** Consecutive records for one channel, waiting to leave at the end of this turn of the event loop. */
-interface Batch {
-  readonly channel: string;
-  readonly records: string[];
-  bytes: number;
-}
-
-type RedisClient = ReturnType<typeof createClient>;
-
 export class ClusterNode implements Outlet {
   #id = nanoid(10);
   readonly #options: ClusterOptions;
   readonly #host: ClusterHost;
-  readonly #cmd: RedisClient;
-  readonly #sub: RedisClient;
+  readonly #link: Link;
   readonly remotes: RemoteSessions;
   /**
    * The subscriptions of connections on other nodes ([SB-16-5]): every node tells all the others of each
    * subscribe and unsubscribe, and keeps them in Redis (one hash per node, living with its lease) for
    * the nodes that start later.
    */
-  readonly topics = new TopicTable<RemoteSession>();
-  /** This node's subscriptions, per connection, as kept in Redis. */
-  readonly #subscriptions = new Map<Session, Set<string>>();
+  readonly #subscriptions: Subscriptions;
   /** Subscribes and unsubscribes waiting for the other nodes to say they know: id -> who has not said. */
   readonly #waiting = new Map<number, { nodes: Set<string>; done: () => void }>();
   #nextWait = 0;
   /** Deliveries of requests kept on other nodes, per connection of this node: delivery id -> that node. */
-  readonly #inbound = new Map<Session, Map<string, string>>();
-  /** Those that ended (cancelled), per connection: what it still sends for them is dropped quietly. */
-  readonly #ended = new Map<Session, Set<string>>();
+  readonly #inbound = new Inbound();
   /** Other nodes, when last heard from, and whether they count as gone. */
   readonly #nodes = new Map<string, { at: number; gone: boolean; named: number }>();
-  readonly #shas = new Map<string, string>();
-  readonly #outbox: Batch[] = [];
-  #flushScheduled = false;
   /**
    * The holders on other nodes of names looked up before, until they release them (each node tells all).
    * Only holders are cached, never "nobody": a name not here is looked up in Redis, so that a request is
@@ -150,18 +109,21 @@ export class ClusterNode implements Outlet {
     this.#options = options;
     this.#host = host;
     this.remotes = new RemoteSessions(this);
-    const reconnectStrategy = (retries: number) => Math.min(20 * 2 ** retries, RECONNECT_MAX_MS);
-    this.#cmd = createClient({ url: options.url, disableOfflineQueue: true, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
-    this.#sub = createClient({ url: options.url, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
+    this.#link = new Link(options, (header, body) => this.#record(header, body), (message) => this.#warn(message));
+    this.#subscriptions = new Subscriptions(this.#link, this.remotes);
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
-    for (const client of [this.#cmd, this.#sub]) client.on('error', (error: Error) => this.#warn(`redis: ${error.message}`));
-    this.#cmd.on('ready', () => {
+    this.#link.cmd.on('ready', () => {
       this.#forgetHolders(); // what was said while we were away is lost: ask again
       if (this.#wasReady) this.#reassert();
       this.#wasReady = true;
       this.#tick();
-      this.#loadSubscriptions().catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
+      this.#subscriptions.load(this.#id, (node) => this.#know(node)).catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
     });
+  }
+
+  /** The subscriptions of connections on other nodes ([SB-16-5]), which `publish` reaches. */
+  get topics(): TopicTable<RemoteSession> {
+    return this.#subscriptions.remote;
   }
 
   /** This node's id: the names it holds are recorded under it. It changes when the node fences itself. */
@@ -190,9 +152,7 @@ export class ClusterNode implements Outlet {
     const tickMs = Math.max(50, Math.floor(this.#options.leaseMs / 6));
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
-    this.#cmd.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
-    this.#sub.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
-    this.#sub.subscribe([this.#channel(this.#id), this.#channel('*')], this.#receive).catch((error: Error) => this.#host.fault(error));
+    this.#link.connect([this.#id, '*']);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
     const live = await Promise.race([this.#ready.then(() => true), waited]);
@@ -206,13 +166,12 @@ export class ClusterNode implements Outlet {
     clearInterval(this.#timer);
     try {
       // After the releases of the connections the broker closed: the names are free at once.
-      await this.#withTimeout(this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'bye', o: this.#id })));
-      await this.#withTimeout(this.#cmd.del(this.#key('node:', this.#id)));
-      await this.#withTimeout(this.#cmd.close());
+      await this.#link.withTimeout(this.#link.cmd.publish(this.#link.channel('*'), JSON.stringify({ t: 'bye', o: this.#id })));
+      await this.#link.withTimeout(this.#link.cmd.del(this.#link.key('node:', this.#id)));
     } catch {
       // Redis is away: the others see the lease end instead.
     }
-    for (const client of [this.#cmd, this.#sub]) if (client.isOpen) client.destroy();
+    await this.#link.close();
   }
 
   // Names.
@@ -222,12 +181,12 @@ export class ClusterNode implements Outlet {
     if (!this.#checkLive()) return { kind: 'unavailable' };
     const identity = session.authenticated ? (session.identity?.id ?? '') : '';
     const id = this.#id;
-    const keys = [this.#key('name:', name), this.#key('pool:', name)];
+    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name)];
     let reply: string[];
     try {
-      if (shared) return { kind: (await this.#eval(JOIN, keys, [this.#options.prefix, this.#member(session)])) as 'ok' | 'conflict' };
+      if (shared) return { kind: (await this.#link.eval(JOIN, keys, [this.#options.prefix, this.#member(session)])) as 'ok' | 'conflict' };
       const args = [this.#options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0'];
-      reply = (await this.#eval(CLAIM, keys, args)) as string[];
+      reply = (await this.#link.eval(CLAIM, keys, args)) as string[];
     } catch {
       return { kind: 'unavailable' };
     }
@@ -248,8 +207,8 @@ export class ClusterNode implements Outlet {
    * a lookup on another node after `unregistered` must not find the name ([SB-16-2]).
    */
   release(session: Session, name: string): Promise<void> {
-    const keys = [this.#key('name:', name), this.#key('pool:', name)];
-    return this.#eval(RELEASE, keys, [this.#id, session.id, this.#member(session)]).then(
+    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name)];
+    return this.#link.eval(RELEASE, keys, [this.#id, session.id, this.#member(session)]).then(
       () => undefined,
       () => undefined, // unreachable: the record names this node, and counts no more once the lease it rode on ends
     );
@@ -264,13 +223,8 @@ export class ClusterNode implements Outlet {
   /** A connection of this node closed: the nodes with requests it held hear it ([SB-6-9]). */
   closed(session: Session): void {
     this.#tellAll(session, undefined);
-    this.#inbound.delete(session);
-    this.#ended.delete(session);
-    const topics = this.#subscriptions.get(session);
-    if (topics !== undefined) {
-      this.#subscriptions.delete(session);
-      this.#cmd.hDel(this.#key('subs:', this.#id), [...topics].map((topic) => `${session.id}|${topic}`)).catch(() => {});
-    }
+    this.#inbound.drop(session);
+    this.#subscriptions.closed(this.#id, session);
   }
 
   /** The connection on another node that holds `name`, when cached; undefined: look it up. */
@@ -290,8 +244,8 @@ export class ClusterNode implements Outlet {
     if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
     let reply: Array<string | string[]>;
     try {
-      const keys = names.flatMap((name) => [this.#key('name:', name), this.#key('pool:', name), this.#key('rr:', name)]);
-      reply = (await this.#eval(LOOKUP, keys, [this.#options.prefix])) as Array<string | string[]>;
+      const keys = names.flatMap((name) => [this.#link.key('name:', name), this.#link.key('pool:', name), this.#link.key('rr:', name)]);
+      reply = (await this.#link.eval(LOOKUP, keys, [this.#options.prefix])) as Array<string | string[]>;
     } catch (error) {
       throw new ClusterUnavailable('redis did not answer', { cause: error });
     }
@@ -334,15 +288,11 @@ export class ClusterNode implements Outlet {
    * sent there; false when no other node gave it this delivery id.
    */
   relay(session: Session, frame: UpFrame, body: string | undefined): boolean {
-    const inbound = this.#inbound.get(session);
-    const origin = inbound?.get(frame.ack);
-    if (origin === undefined) return this.#ended.get(session)?.has(frame.ack) === true; // late: dropped quietly [SB-4.4-2]
-    if (frame.action === 'answer') {
-      inbound!.delete(frame.ack);
-      if (inbound!.size === 0) this.#inbound.delete(session);
-    }
+    const origin = this.#inbound.origin(session, frame.ack, frame.action === 'answer');
+    if (origin === undefined) return false;
+    if (origin === 'ended') return true; // late: dropped quietly [SB-4.4-2]
     const header: Header = { t: 'up', o: this.#id, c: session.id, l: session.dialect, f: frame };
-    this.#publish(origin, header, body ?? '');
+    this.#link.publish(origin, header, body ?? '');
     return true;
   }
 
@@ -350,20 +300,14 @@ export class ClusterNode implements Outlet {
 
   /** [SB-16-5] `session` subscribed to `topic`: kept in Redis, and known to every other node when this resolves. */
   subscribed(session: Session, topic: string): Promise<void> {
-    let topics = this.#subscriptions.get(session);
-    if (topics === undefined) this.#subscriptions.set(session, (topics = new Set()));
-    topics.add(topic);
-    this.#keepSubscription(session, topic);
+    this.#subscriptions.add(this.#id, session, topic);
     const name = session.primaryName ?? '';
     return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, id: 0 });
   }
 
   /** [SB-16-5] `session` unsubscribed from `topic`: no other node reaches it by `topic` once this resolves. */
   unsubscribed(session: Session, topic: string): Promise<void> {
-    const topics = this.#subscriptions.get(session);
-    if (topics?.delete(topic) !== true) return Promise.resolve();
-    if (topics.size === 0) this.#subscriptions.delete(session);
-    this.#cmd.hDel(this.#key('subs:', this.#id), `${session.id}|${topic}`).catch(() => {});
+    if (!this.#subscriptions.remove(this.#id, session, topic)) return Promise.resolve();
     return this.#tellAllAndWait({ t: 'unsub', o: this.#id, c: session.id, topic, id: 0 });
   }
 
@@ -374,7 +318,7 @@ export class ClusterNode implements Outlet {
   broadcast(payload: Payload): number {
     const header: Header = { t: 'bc', o: this.#id, from: payload.from, s: payload.suffix };
     if (payload.trace !== undefined) header.tr = payload.trace;
-    this.#publish('*', header, payload.body);
+    this.#link.publish('*', header, payload.body);
     let named = 0;
     for (const known of this.#nodes.values()) if (!known.gone) named += known.named;
     return named;
@@ -388,41 +332,24 @@ export class ClusterNode implements Outlet {
       header.d = delivery.id;
       if (delivery.name !== undefined) header.n = delivery.name;
     }
-    this.#publish(node, header, typeof data === 'string' ? data : data.toString());
+    this.#link.publish(node, header, typeof data === 'string' ? data : data.toString());
   }
 
   closeRemote(node: string, conn: string, code: number, reason: string): void {
-    this.#publish(node, { t: 'close', o: this.#id, c: conn, code, reason }, '');
+    this.#link.publish(node, { t: 'close', o: this.#id, c: conn, code, reason }, '');
   }
 
   // What arrives.
-
-  /**
-   * A message on this node's channels: a beat or a bye (bare JSON), or a batch of records, each
-   * `<body length>:<header JSON>\n<body>` (a body is a frame's text and may hold newlines).
-   */
-  readonly #receive = (message: string): void => {
-    try {
-      if (message.startsWith('{')) return this.#record(JSON.parse(message) as Header, '');
-      let at = 0;
-      while (at < message.length) {
-        const colon = message.indexOf(':', at);
-        const newline = message.indexOf('\n', colon);
-        const length = Number(message.slice(at, colon));
-        const header = JSON.parse(message.slice(colon + 1, newline)) as Header;
-        at = newline + 1 + length;
-        this.#record(header, message.slice(newline + 1, at));
-      }
-    } catch (error) {
-      this.#host.fault(error);
-    }
-  };
 
   #record(header: Header, body: string): void {
     if (header.o === this.#id) return; // our own, on the shared channel
     this.#heard(header.o);
     if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
-    this.#handle(header, body);
+    try {
+      this.#handle(header, body);
+    } catch (error) {
+      this.#host.fault(error);
+    }
   }
 
   #handle(header: Header, body: string): void {
@@ -430,18 +357,18 @@ export class ClusterNode implements Outlet {
       case 'w': {
         const session = this.#host.sessionById(header.c);
         if (session === undefined || !session.isOpen) {
-          this.#publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
+          this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
           return;
         }
         if (header.d !== undefined) {
-          if (header.a === 'cancel') this.#forget(session, header.d);
+          if (header.a === 'cancel') this.#inbound.end(session, header.d);
           else if (header.a === 'message') {
             // Fencing at the last step: a connection that no longer holds the name is not reached by it.
             if (header.n !== undefined && !session.names.has(header.n)) {
-              this.#publish(header.o, { t: 'gone', o: this.#id, c: header.c, n: header.n }, '');
+              this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c, n: header.n }, '');
               return;
             }
-            this.#remember(session, header.d, header.o);
+            this.#inbound.add(session, header.d, header.o);
           }
         }
         session.write(header.a, body);
@@ -475,16 +402,14 @@ export class ClusterNode implements Outlet {
         this.#nodeGone(header.o);
         return;
       case 'sub': {
-        const session = this.remotes.get(header.o, header.c, header.l);
-        if (header.n !== '' && session.names.size === 0) session.names.add(header.n);
-        this.topics.subscribe(session, header.topic);
-        this.#publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        this.#subscriptions.subscribed(this.remotes.get(header.o, header.c, header.l), header.n, header.topic);
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
         return;
       }
       case 'unsub': {
         const session = this.remotes.find(header.o, header.c);
         if (session !== undefined) this.topics.unsubscribe(session, header.topic);
-        this.#publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
         return;
       }
       case 'ok': {
@@ -514,12 +439,12 @@ export class ClusterNode implements Outlet {
   #tick(): void {
     if (this.#closed) return;
     this.#checkLive();
-    if (this.#cmd.isReady) {
+    if (this.#link.cmd.isReady) {
       const sentAt = performance.now();
-      const key = this.#key('node:', this.#id);
-      this.#withTimeout(this.#cmd.set(key, '1', { expiration: { type: 'PX', value: this.#options.leaseMs } })).then(
+      const key = this.#link.key('node:', this.#id);
+      this.#link.withTimeout(this.#link.cmd.set(key, '1', { expiration: { type: 'PX', value: this.#options.leaseMs } })).then(
         () => {
-          if (this.#closed || key !== this.#key('node:', this.#id)) return;
+          if (this.#closed || key !== this.#link.key('node:', this.#id)) return;
           if (sentAt > this.#leaseFrom) this.#leaseFrom = sentAt;
           if (this.#fenced) {
             this.#fenced = false;
@@ -529,8 +454,8 @@ export class ClusterNode implements Outlet {
         },
         (error: Error) => this.#warn(`redis: lease not renewed: ${error.message}`),
       );
-      this.#cmd.publish(this.#channel('*'), JSON.stringify({ t: 'beat', o: this.#id, k: this.#host.namedCount })).catch(() => {});
-      if (this.#subscriptions.size > 0) this.#cmd.pExpire(this.#key('subs:', this.#id), this.#options.leaseMs).catch(() => {});
+      this.#link.cmd.publish(this.#link.channel('*'), JSON.stringify({ t: 'beat', o: this.#id, k: this.#host.namedCount })).catch(() => {});
+      this.#subscriptions.renew(this.#id, this.#options.leaseMs);
     }
     const now = performance.now();
     for (const [node, known] of this.#nodes) {
@@ -562,8 +487,7 @@ export class ClusterNode implements Outlet {
     const old = this.#id;
     this.#id = nanoid(10);
     this.#host.logger.warn({ node: old }, `cluster: lease of node ${old} not renewed in time: closing its named connections; next id ${this.#id}`);
-    this.#sub.unsubscribe(this.#channel(old)).catch(() => {});
-    this.#sub.subscribe(this.#channel(this.#id), this.#receive).catch(() => {});
+    this.#link.move(old, this.#id);
     for (const node of [...this.#nodes.keys()]) this.#nodeGone(node);
     this.#forgetHolders();
     this.#subscriptions.clear(); // held by named connections, closed below
@@ -582,13 +506,7 @@ export class ClusterNode implements Outlet {
       waiting.nodes.delete(node);
       if (waiting.nodes.size === 0) waiting.done();
     }
-    for (const [session, inbound] of this.#inbound) {
-      for (const [id, origin] of inbound) {
-        if (origin !== node) continue;
-        this.#forget(session, id);
-        session.send({ action: 'cancel', ack: id, reason: 'sender_gone' }); // [SB-6.1-2]
-      }
-    }
+    for (const { session, id } of this.#inbound.endFrom(node)) session.send({ action: 'cancel', ack: id, reason: 'sender_gone' }); // [SB-6.1-2]
   }
 
   #sessionGone(session: RemoteSession): void {
@@ -605,7 +523,7 @@ export class ClusterNode implements Outlet {
 
   /** After Redis came back: take again every name and subscription of this node's connections; a name taken meanwhile closes its holder here. */
   #reassert(): void {
-    for (const [session, topics] of this.#subscriptions) for (const topic of topics) this.#keepSubscription(session, topic);
+    this.#subscriptions.reassert(this.#id);
     for (const session of [...this.#host.sessions]) {
       for (const name of session.names) {
         this.claim(session, name, false, this.#host.names.entry(name)?.shared === true).then(
@@ -618,17 +536,12 @@ export class ClusterNode implements Outlet {
     }
   }
 
-  #keepSubscription(session: Session, topic: string): void {
-    const value = `${session.dialect}|${session.primaryName ?? ''}`;
-    this.#cmd.hSet(this.#key('subs:', this.#id), `${session.id}|${topic}`, value).catch(() => {});
-  }
-
   /** Tell every other node, and resolve when each node heard from says it knows, or after SUBSCRIBE_WAIT_MS. */
   #tellAllAndWait(header: Header & { id: number }): Promise<void> {
     const nodes = new Set<string>();
     for (const [node, known] of this.#nodes) if (!known.gone) nodes.add(node);
     if (nodes.size === 0 || !this.live) {
-      this.#publish('*', header, '');
+      this.#link.publish('*', header, '');
       return Promise.resolve();
     }
     header.id = ++this.#nextWait;
@@ -640,60 +553,14 @@ export class ClusterNode implements Outlet {
       };
       const timer = setTimeout(done, SUBSCRIBE_WAIT_MS);
       this.#waiting.set(header.id, { nodes, done });
-      this.#publish('*', header, '');
+      this.#link.publish('*', header, '');
     });
-  }
-
-  /** The subscriptions other nodes keep in Redis, read when this node (re)connects ([SB-16-5]). */
-  async #loadSubscriptions(): Promise<void> {
-    const pattern = this.#key('subs:', '*');
-    let cursor = '0';
-    do {
-      const [next, keys] = (await this.#withTimeout(this.#cmd.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '100']))) as [string, string[]];
-      cursor = next;
-      for (const key of keys) {
-        const node = key.slice(this.#key('subs:', '').length);
-        if (node === this.#id || (await this.#cmd.exists(this.#key('node:', node))) === 0) continue;
-        this.#know(node);
-        // Fields are `conn|topic`: never a bare name from the wire, so an object's keys are safe here.
-        const fields = await this.#withTimeout(this.#cmd.hGetAll(key));
-        for (const [field, value] of Object.entries(fields)) {
-          const cut = field.indexOf('|');
-          const bar = value.indexOf('|');
-          if (cut === -1 || bar === -1) continue;
-          const session = this.remotes.get(node, field.slice(0, cut), value.slice(0, bar) === 'legacy' ? 'legacy' : 'extended');
-          const name = value.slice(bar + 1);
-          if (name !== '' && session.names.size === 0) session.names.add(name);
-          this.topics.subscribe(session, field.slice(cut + 1));
-        }
-      }
-    } while (cursor !== '0');
-  }
-
-  // Bookkeeping of deliveries from other nodes.
-
-  #remember(session: Session, id: string, origin: string): void {
-    let inbound = this.#inbound.get(session);
-    if (inbound === undefined) this.#inbound.set(session, (inbound = new Map()));
-    inbound.set(id, origin);
-    if (inbound.size > MAX_INBOUND_PER_CONNECTION) inbound.delete(inbound.keys().next().value as string);
-  }
-
-  /** A delivery ended (cancelled): what the connection sends for it later is dropped quietly. */
-  #forget(session: Session, id: string): void {
-    const inbound = this.#inbound.get(session);
-    if (inbound?.delete(id) !== true) return;
-    if (inbound.size === 0) this.#inbound.delete(session);
-    let ended = this.#ended.get(session);
-    if (ended === undefined) this.#ended.set(session, (ended = new Set()));
-    ended.add(id);
-    if (ended.size > REMEMBERED_PER_CONNECTION) ended.delete(ended.values().next().value as string);
   }
 
   /** Every node hears it: the ones with requests it was reached by end them, the others forget it as a holder. */
   #tellAll(session: Session, name: string | undefined): void {
     const header: Header = name === undefined ? { t: 'gone', o: this.#id, c: session.id } : { t: 'gone', o: this.#id, c: session.id, n: name };
-    this.#publish('*', header, '');
+    this.#link.publish('*', header, '');
   }
 
   #cache(name: string, session: RemoteSession): void {
@@ -716,67 +583,6 @@ export class ClusterNode implements Outlet {
   #forgetHolders(): void {
     for (const session of this.#holders.values()) session.cachedNames.clear();
     this.#holders.clear();
-  }
-
-  // Redis.
-
-  /**
-   * Send a record to a node (or `*`, all). Records sent within one turn of the event loop (a pass of the
-   * executor writes many) leave together: consecutive records to one channel as one PUBLISH (up to
-   * BATCH_BYTES), in the order they were sent, so that what a node says arrives in the order it said it.
-   */
-  #publish(node: string, header: Header, body: string): void {
-    const record = `${body.length}:${JSON.stringify(header)}\n${body}`;
-    const channel = this.#channel(node);
-    const last = this.#outbox.at(-1);
-    if (last !== undefined && last.channel === channel && last.bytes + record.length <= BATCH_BYTES) {
-      last.records.push(record);
-      last.bytes += record.length;
-    } else {
-      this.#outbox.push({ channel, records: [record], bytes: record.length });
-    }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    for (const batch of this.#outbox.splice(0)) {
-      this.#cmd.publish(batch.channel, batch.records.length === 1 ? batch.records[0] : batch.records.join('')).catch(() => {
-        // Lost with Redis: the other node goes quiet for us and what waits on it ends (#nodeGone).
-      });
-    }
-  };
-
-  #key(kind: string, name: string): string {
-    return `${this.#options.prefix}${kind}${name}`;
-  }
-
-  /** A node's channel, or the shared one (`*`). */
-  #channel(node: string): string {
-    return `${this.#options.prefix}ch:${node}`;
-  }
-
-  async #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) this.#shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.#withTimeout(this.#cmd.sendCommand(['EVALSHA', sha, ...tail]));
-    } catch (error) {
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      return await this.#withTimeout(this.#cmd.sendCommand(['EVAL', script, ...tail]));
-    }
-  }
-
-  #withTimeout<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new ClusterUnavailable(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
-    });
-    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
   }
 
   /** Redis trouble, logged at most once a second: an outage must not flood the log. */
