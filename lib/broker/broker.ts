@@ -123,7 +123,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#auth = this.options.auth;
     this.#connections = new Connections(this);
     this.pending = new PendingTable<Session>(
-      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services),
+      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, () => this.cluster),
     );
     this.mailboxes = new MemoryMailboxes<Session>(this.limits);
     this.cluster = this.options.cluster === undefined ? undefined : new ClusterNode(this.options.cluster, this);

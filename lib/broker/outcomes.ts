@@ -6,6 +6,7 @@ import { encodeAnswer, encodeGathered, traceSuffix, type Limits } from '../proto
 import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';
+import type { ClusterNode } from './cluster/node.js';
 import type { ServiceRegistry } from './services.js';
 import { writeDelivery } from './route.js';
 import type { Session } from './session.js';
@@ -16,6 +17,7 @@ export function pendingHooks(
   limits: Readonly<Limits>,
   metrics: BrokerMetrics,
   services?: ServiceRegistry,
+  cluster?: () => ClusterNode | undefined,
 ): PendingHooks<Session> {
   return {
     outcome(request, outcome) {
@@ -42,6 +44,12 @@ export function pendingHooks(
       delivery.receiver.send({ action: 'cancel', ack: delivery.id, reason }); // [SB-6.1-2]
     },
     reroute(request, lost) {
+      const usable = (member: Session) => member.isOpen && !request.tried.has(member) && pending().inFlight(member) < limits.maxInFlightPerMember;
+      // [SB-16-2] In a cluster, the pool's members of every node as last looked up.
+      // A member here must still hold the name; one elsewhere is checked by its node on arrival.
+      const holds = (member: Session) => 'node' in member || member.names.has(lost.name);
+      const elsewhere = cluster?.()?.members(lost.name)?.find((member) => holds(member) && usable(member));
+      if (elsewhere !== undefined) return { peer: elsewhere, name: lost.name };
       const entry = names.entry(lost.name);
       if (entry?.shared !== true) return undefined;
       const peer = names.pick(lost.name, (member) => pending().inFlight(member) < limits.maxInFlightPerMember, request.tried); // [SB-6.4-2]

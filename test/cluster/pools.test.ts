@@ -79,3 +79,23 @@ t.test('a pool member on another node that disconnects with a request ends it re
   web.send({ action: 'send', dest: 'workers', message: 2, ack: 'q2' });
   t.match(await web.next((f) => f.ack === 'q2'), { action: 'error', code: 'no_responders' }, 'an empty pool has no responders');
 });
+
+t.test('a retry-safe request moves to a pool member on another node when its member leaves [SB-16-2] [SB-6.4-2]', async (t) => {
+  const { urls } = await startCluster(t, 3);
+  const first = await join(t, urls[1], 'workers');
+  const second = await join(t, urls[2], 'workers');
+  const web = await Peer.named(urls[0], 'web');
+  t.teardown(() => web.close());
+  web.send({ action: 'send', dest: 'workers', message: 'job', ack: 'q1', retry: true });
+  const got = (peer: Peer) => peer.received.some((f) => f.action === 'message');
+  for (const deadline = Date.now() + 2000; !got(first) && !got(second); ) {
+    if (Date.now() > deadline) throw new Error('no member got the request');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const taken = got(first) ? { left: first, stays: second } : { left: second, stays: first };
+  await taken.left.close();
+  const moved = await taken.stays.next((f) => f.action === 'message');
+  t.match(moved, { from: 'web', message: 'job' }, 'the other node\'s member gets it');
+  taken.stays.send({ action: 'answer', ack: moved.ack, message: 'done' });
+  t.match(await web.next((f) => f.ack === 'q1'), { action: 'answer', message: 'done' });
+});

@@ -22,6 +22,7 @@ export type Header =
   | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; id: number }
   | { t: 'unsub'; o: string; c: string; topic: string; id: number }
   | { t: 'ok'; o: string; id: number }
+  | { t: 'join'; o: string; c: string; l: Dialect; n: string }
   | { t: 'bc'; o: string; from: string; s: string; tr?: string };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */

@@ -64,6 +64,8 @@ export { ClusterUnavailable };
 
 export type Claim = { kind: 'ok' | 'held' | 'taken' | 'conflict' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
 
+/** How many pools' member lists are kept for `retry`; past it the least recently looked up goes. */
+const MAX_POOLS_KEPT = 10_000;
 /** How many names' holders on other nodes are cached; past it the oldest is forgotten. */
 const MAX_CACHED_HOLDERS = 100_000;
 /** How long a subscription waits for every other node to know it before `subscribed` is sent anyway. */
@@ -95,6 +97,8 @@ export class ClusterNode implements Outlet {
    * never told `no_responders` for a name already registered elsewhere ([SB-16-2]).
    */
   readonly #holders = new Map<string, RemoteSession>();
+  /** The members of every node of the pools looked up lately, for `retry` ([SB-6.4-2]). */
+  readonly #pools = new Map<string, readonly Session[]>();
   /** performance.now() when the last lease renewal that succeeded was sent; 0: no lease. */
   #leaseFrom = 0;
   #fenced = false;
@@ -271,8 +275,27 @@ export class ClusterNode implements Outlet {
         else if (local?.names.has(name) === true) members.push(local);
       }
       if (members.length > 0) found.set(name, { pool: true, members });
+      this.#pools.delete(name);
+      this.#pools.set(name, members);
+      if (this.#pools.size > MAX_POOLS_KEPT) this.#pools.delete(this.#pools.keys().next().value as string);
     });
     return found;
+  }
+
+  /** `session` joined pool `name`: the nodes that know the pool add it to the members a retry may go to. */
+  joined(session: Session, name: string): void {
+    this.#addMember(name, session);
+    this.#link.publish('*', { t: 'join', o: this.#id, c: session.id, l: session.dialect, n: name }, '');
+  }
+
+  #addMember(name: string, member: Session): void {
+    const members = this.#pools.get(name);
+    if (members !== undefined && !members.includes(member)) this.#pools.set(name, [...members, member]);
+  }
+
+  /** The members of pool `name` on every node, as last looked up: where a `retry` may go next ([SB-6.4-2]). */
+  members(name: string): readonly Session[] | undefined {
+    return this.#pools.get(name);
   }
 
   #remote(holder: Holder): RemoteSession {
@@ -412,6 +435,9 @@ export class ClusterNode implements Outlet {
         this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
         return;
       }
+      case 'join':
+        this.#addMember(header.n, this.remotes.get(header.o, header.c, header.l));
+        return;
       case 'ok': {
         const waiting = this.#waiting.get(header.id);
         waiting?.nodes.delete(header.o);

@@ -81,6 +81,7 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
     return;
   }
   take(ctx, session, frame, ids);
+  if (shared) ctx.cluster!.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
 }
 
 function takeOver(ctx: BrokerContext, holder: Session, name: string): void {
