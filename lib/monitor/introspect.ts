@@ -13,7 +13,7 @@ import { quantile } from './snapshot.js';
 /** What the monitor reads of a broker (and, for kicks, `sessionById` and the names). */
 export type MonitoredBroker = Pick<
   Broker,
-  'stats' | 'metrics' | 'sessions' | 'names' | 'pending' | 'topics' | 'mailboxes' | 'limits' | 'auth' | 'acceptingRequests' | 'sessionById' | 'fault'
+  'stats' | 'metrics' | 'sessions' | 'names' | 'pending' | 'topics' | 'mailboxes' | 'limits' | 'auth' | 'acceptingRequests' | 'sessionById' | 'fault' | 'cluster'
 >;
 
 export interface ServerInfo {

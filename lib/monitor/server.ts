@@ -148,10 +148,17 @@ function routerOf(broker: MonitoredBroker, { info, exporter, streams, readonly }
         method: 'GET',
         public: true,
         handle: ({ query }) => {
-          const ready = broker.acceptingRequests;
-          const body: Record<string, unknown> = { status: ready ? 'ready' : 'shutting_down' };
+          const accepting = broker.acceptingRequests;
+          // A cluster node without a lease refuses names and requests to other nodes (protocol.md section 16).
+          const leased = broker.cluster?.live ?? true;
+          const ready = accepting && leased;
+          const body: Record<string, unknown> = { status: !accepting ? 'shutting_down' : leased ? 'ready' : 'no_cluster_lease' };
           if (query.has('verbose')) {
-            body.checks = [{ name: 'shutdown', ok: ready, detail: ready ? 'not shutting down' : 'the broker is shutting down' }];
+            body.checks = [{ name: 'shutdown', ok: accepting, detail: accepting ? 'not shutting down' : 'the broker is shutting down' }];
+            if (broker.cluster !== undefined) {
+              const detail = leased ? `node ${broker.cluster.id} holds its lease` : `node ${broker.cluster.id} holds no lease: Redis unreachable or too slow`;
+              (body.checks as unknown[]).push({ name: 'cluster', ok: leased, detail });
+            }
           }
           return { status: ready ? 200 : 503, body };
         },

@@ -11,6 +11,7 @@ import t, { type Test } from 'tap';
 import { sha256 } from '../../lib/broker/index.js';
 import { built, freePort, spawnBroker } from '../fixtures/broker-process.js';
 import { spawnNode } from '../fixtures/cluster.js';
+import { client, within } from '../fixtures/clients.js';
 import { Peer, type Frame } from '../fixtures/peer.js';
 import { startRedis } from '../fixtures/redis.js';
 import { createClient } from 'redis';
@@ -203,4 +204,29 @@ t.test('Redis drops the nodes\' connections (CLIENT KILL): they reconnect, resub
   t.ok(answered !== undefined && answered <= 2000, `answered again ${answered?.toFixed(0)} ms after the kill (at most 2000)`);
   web.send({ action: 'register', id: 'calc', ref: 'again' });
   t.match(await web.next((f) => f.ref === 'again'), { action: 'error', code: 'name_taken' }, 'the name still has its one holder');
+});
+
+t.test('kill -9 of a node: a lib/client with every node\'s URL fails over, takes its name back once the lease ends, and answers again [SB-16-3]', { skip }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = prefix();
+  const [one, two] = await Promise.all([spawnNode(t, await freePort(), redis.url, cluster), spawnNode(t, await freePort(), redis.url, cluster)]);
+  const calc = client(t, [two.url, one.url], { name: 'calc', reconnect: { initialDelayMs: 50, maxDelayMs: 200, maxAttempts: 100 } });
+  calc.handle((message) => ({ echo: message }));
+  await within(calc.ready, 5000, 'calc ready');
+  const web = await peer(t, one.url, 'web');
+  web.send({ action: 'send', dest: 'calc', message: 1, ack: 'q0' });
+  t.match(await web.next((f) => f.ack === 'q0'), { action: 'answer', message: { echo: 1 } });
+  await two.kill();
+  const killedAt = performance.now();
+  let answered: number | undefined;
+  for (let i = 1; performance.now() - killedAt < 8000; i++) {
+    web.send({ action: 'send', dest: 'calc', message: i, ack: `q${i}`, timeout: 500 });
+    const outcome = await web.next((f) => f.ack === `q${i}`, 2000);
+    if (outcome.action === 'answer') {
+      answered = performance.now() - killedAt;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.ok(answered !== undefined && answered <= 3000 + 1000, `calc answers again from node one ${answered?.toFixed(0)} ms after the kill (lease 3000 ms)`);
 });
