@@ -4,7 +4,7 @@
  * serve --cluster` processes. No request outlives its deadline, no name is held twice, and traffic is
  * back within 2 s of Redis; the figures each test measured are in its assertions' names.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { built, freePort } from '../fixtures/broker-process.js';
 import { clusterPrefix as prefix, peerOn as peer, registerWhenFree, spawnNode } from '../fixtures/cluster.js';
 import type { Frame } from '../fixtures/peer.js';
@@ -15,7 +15,8 @@ const skip = built();
 
 const message = (f: Frame) => f.action === 'message';
 
-t.test('Redis killed and restarted: no request outlives its deadline, traffic is back within 2 s of Redis [SB-16-2]', { skip }, async (t) => {
+/** Two node processes on a new Redis: `web` on the first asks `calc` on the second, which echoes. */
+async function echoAcrossNodes(t: Test) {
   const redis = await startRedis(t);
   const cluster = prefix();
   const [one, two] = await Promise.all([spawnNode(t, await freePort(), redis.url, cluster), spawnNode(t, await freePort(), redis.url, cluster)]);
@@ -26,6 +27,7 @@ t.test('Redis killed and restarted: no request outlives its deadline, traffic is
     if (frame.action === 'message') calc.send({ action: 'answer', ack: frame.ack, message: frame.message });
   });
   let n = 0;
+  /** One request with deadline `timeout`: its outcome, and how long it took. */
   const ask = async (timeout: number) => {
     const ack = `q${++n}`;
     const sentAt = performance.now();
@@ -33,6 +35,11 @@ t.test('Redis killed and restarted: no request outlives its deadline, traffic is
     const outcome = await web.next((f) => f.ack === ack, timeout + 1000);
     return { outcome, ms: performance.now() - sentAt };
   };
+  return { redis, web, ask };
+}
+
+t.test('Redis killed and restarted: no request outlives its deadline, traffic is back within 2 s of Redis [SB-16-2]', { skip }, async (t) => {
+  const { redis, ask } = await echoAcrossNodes(t);
   t.match((await ask(1000)).outcome, { action: 'answer' }, 'traffic flows before the fault');
   await redis.kill9();
   const during = await ask(500);
@@ -71,22 +78,8 @@ t.test('nodes started before Redis: names and requests work within 2 s of Redis 
 });
 
 t.test('Redis drops the nodes\' connections (CLIENT KILL): they reconnect, resubscribe, and traffic is back within 2 s [SB-16-2]', { skip }, async (t) => {
-  const redis = await startRedis(t);
-  const cluster = prefix();
-  const [one, two] = await Promise.all([spawnNode(t, await freePort(), redis.url, cluster), spawnNode(t, await freePort(), redis.url, cluster)]);
-  const web = await peer(t, one.url, 'web');
-  const calc = await peer(t, two.url, 'calc');
-  calc.ws.on('message', (data) => {
-    const frame = JSON.parse(data.toString()) as Frame;
-    if (frame.action === 'message') calc.send({ action: 'answer', ack: frame.ack, message: frame.message });
-  });
-  let n = 0;
-  const ask = async (timeout: number) => {
-    const ack = `q${++n}`;
-    web.send({ action: 'send', dest: 'calc', message: n, ack, timeout });
-    return web.next((f) => f.ack === ack, timeout + 1000);
-  };
-  t.match(await ask(1000), { action: 'answer' }, 'traffic flows before the fault');
+  const { redis, web, ask } = await echoAcrossNodes(t);
+  t.match((await ask(1000)).outcome, { action: 'answer' }, 'traffic flows before the fault');
   const admin = createClient({ url: redis.url });
   await admin.connect();
   t.teardown(() => admin.close());
@@ -95,7 +88,7 @@ t.test('Redis drops the nodes\' connections (CLIENT KILL): they reconnect, resub
   const killedAt = performance.now();
   let answered: number | undefined;
   while (performance.now() - killedAt < 5000) {
-    const outcome = await ask(300);
+    const { outcome } = await ask(300);
     t.ok(['answer', 'error'].includes(outcome.action as string), `one outcome: ${String(outcome.code ?? outcome.action)}`);
     if (outcome.action === 'answer') {
       answered = performance.now() - killedAt;
