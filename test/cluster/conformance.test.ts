@@ -19,7 +19,6 @@ const NOT_YET: ReadonlyMap<string, string> = new Map([
   ['extended/service-call-stats', 'services are per node'],
   ['extended/service-pool-version', 'services are per node'],
   ['extended/broadcast', 'its receivers count other nodes\' named connections as of their last beat'],
-  ['extended/publish-skips-nameless', 'a subscriber that released its names is still reached from other nodes'],
   ['extended/subscribe-wildcard-order', 'subscribers on other nodes come after this node\'s in a gather'],
 ]);
 

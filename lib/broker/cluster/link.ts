@@ -15,7 +15,7 @@ export type UpFrame = Pick<AnswerFrame, 'action' | 'ack' | 'error' | 'trace'> | 
 export type Header =
   | { t: 'w'; o: string; c: string; a: BrokerAction; d?: string; n?: string }
   | { t: 'close'; o: string; c: string; code: number; reason: string }
-  | { t: 'gone'; o: string; c: string; n?: string }
+  | { t: 'gone'; o: string; c: string; n?: string; p?: string }
   | { t: 'up'; o: string; c: string; l: Dialect; f: UpFrame }
   | { t: 'beat'; o: string; k: number }
   | { t: 'bye'; o: string }
@@ -23,6 +23,7 @@ export type Header =
   | { t: 'unsub'; o: string; c: string; topic: string; id: number }
   | { t: 'ok'; o: string; id: number }
   | { t: 'join'; o: string; c: string; l: Dialect; n: string }
+  | { t: 'name'; o: string; c: string; p: string; id: number }
   | { t: 'bc'; o: string; from: string; s: string; tr?: string };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
@@ -62,11 +63,15 @@ export class Link {
     this.#warn = warn;
   }
 
-  /** Connect both clients (they keep trying) and listen on the channels of `nodes` (`*`: the shared one). */
-  connect(nodes: string[]): void {
+  /**
+   * Connect both clients (they keep trying) and listen on the channels of `nodes` (`*`: the shared one).
+   * Resolves once Redis has confirmed the subscription: from then on, nothing sent to them is missed
+   * while the connection lasts.
+   */
+  connect(nodes: string[]): Promise<void> {
     this.cmd.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
     this.sub.connect().catch((error: Error) => this.#warn(`redis: ${error.message}`));
-    this.sub.subscribe(nodes.map((node) => this.channel(node)), this.#receive).catch((error: Error) => this.#warn(`redis: ${error.message}`));
+    return this.sub.subscribe(nodes.map((node) => this.channel(node)), this.#receive).catch((error: Error) => this.#warn(`redis: ${error.message}`));
   }
 
   /** Listen on the channel of the node's new id instead of the old one's. */

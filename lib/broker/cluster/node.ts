@@ -107,6 +107,8 @@ export class ClusterNode implements Outlet {
   #wasReady = false;
   #lastWarning = 0;
   #ready: Promise<void>;
+  /** Settles when this node's subscription to its channels is confirmed (link.ts). */
+  #listening: Promise<void> = new Promise(() => {});
   #onReady!: () => void;
 
   constructor(options: ClusterOptions, host: ClusterHost) {
@@ -121,7 +123,11 @@ export class ClusterNode implements Outlet {
       if (this.#wasReady) this.#reassert();
       this.#wasReady = true;
       this.#tick();
-      this.#subscriptions.load(this.#id, (node) => this.#know(node)).catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
+      // After our own subscription is confirmed: a `sub` record sent meanwhile is then heard, or read here.
+      void this.#listening
+        .then(() => this.#loadNodes())
+        .then(() => this.#subscriptions.load(this.#id, (node) => this.#know(node)))
+        .catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
     });
   }
 
@@ -156,10 +162,11 @@ export class ClusterNode implements Outlet {
     const tickMs = Math.max(50, Math.floor(this.#options.leaseMs / 6));
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
-    this.#link.connect([this.#id, '*']);
+    this.#listening = this.#link.connect([this.#id, '*']);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
-    const live = await Promise.race([this.#ready.then(() => true), waited]);
+    // Live once it holds a lease and hears the other nodes.
+    const live = await Promise.race([Promise.all([this.#ready, this.#listening]).then(() => true), waited]);
     clearTimeout(timer);
     return live;
   }
@@ -222,6 +229,16 @@ export class ClusterNode implements Outlet {
   released(session: Session, name: string): void {
     void this.release(session, name);
     this.#tellAll(session, name);
+  }
+
+  /**
+   * `session` is about to be reached by `name` as a subscriber: it takes its first name, or ('') it lets
+   * go of its last. If it subscribes to anything, every other node knows before this resolves, as for a
+   * subscribe ([SB-4.7-4]: a subscriber without a name is not reached).
+   */
+  named(session: Session, name: string): Promise<void> {
+    if (!this.#subscriptions.renamed(this.#id, session, name)) return Promise.resolve();
+    return this.#tellAllAndWait({ t: 'name', o: this.#id, c: session.id, p: name, id: 0 });
   }
 
   /** A connection of this node closed: the nodes with requests it held hear it ([SB-6-9]). */
@@ -405,6 +422,10 @@ export class ClusterNode implements Outlet {
           const session = this.remotes.find(header.o, header.c);
           if (session === undefined) return;
           this.#uncache(header.n, session);
+          if (header.p !== undefined) {
+            session.names.clear();
+            if (header.p !== '') session.names.add(header.p);
+          }
           this.#host.pending.nameReleased(session, header.n);
           return;
         }
@@ -432,6 +453,15 @@ export class ClusterNode implements Outlet {
       case 'unsub': {
         const session = this.remotes.find(header.o, header.c);
         if (session !== undefined) this.topics.unsubscribe(session, header.topic);
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        return;
+      }
+      case 'name': {
+        const session = this.remotes.find(header.o, header.c);
+        if (session !== undefined) {
+          session.names.clear();
+          if (header.p !== '') session.names.add(header.p);
+        }
         this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
         return;
       }
@@ -542,6 +572,20 @@ export class ClusterNode implements Outlet {
     this.#host.pending.peerGone(session); // [SB-6-9]
   }
 
+  /**
+   * The nodes that hold a lease, from Redis: a subscribe waits for each of them to know it, even before
+   * their first beat reaches this node.
+   */
+  async #loadNodes(): Promise<void> {
+    const prefix = this.#link.key('node:', '');
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.#link.withTimeout(this.#link.cmd.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '100']))) as [string, string[]];
+      cursor = next;
+      for (const key of keys) if (key !== this.#link.key('node:', this.#id)) this.#know(key.slice(prefix.length));
+    } while (cursor !== '0');
+  }
+
   /** A node not heard from yet is gone for us if it stays quiet (it may have died before we started). */
   #know(node: string): void {
     if (!this.#nodes.has(node)) this.#nodes.set(node, { at: performance.now(), gone: false, named: 0 });
@@ -585,7 +629,9 @@ export class ClusterNode implements Outlet {
 
   /** Every node hears it: the ones with requests it was reached by end them, the others forget it as a holder. */
   #tellAll(session: Session, name: string | undefined): void {
-    const header: Header = name === undefined ? { t: 'gone', o: this.#id, c: session.id } : { t: 'gone', o: this.#id, c: session.id, n: name };
+    // `p`: the name the connection is reached by now as a subscriber, '' for none ([SB-4.7-4]).
+    const header: Header =
+      name === undefined ? { t: 'gone', o: this.#id, c: session.id } : { t: 'gone', o: this.#id, c: session.id, n: name, p: session.primaryName ?? '' };
     this.#link.publish('*', header, '');
   }
 

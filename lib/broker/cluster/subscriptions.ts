@@ -56,6 +56,14 @@ export class Subscriptions {
     for (const [session, topics] of this.#local) for (const topic of topics) this.#keep(node, session, topic);
   }
 
+  /** Whether a connection of this node subscribes to anything; if so, its entries are written again with the name it will be reached by. */
+  renamed(node: string, session: Session, name: string): boolean {
+    const topics = this.#local.get(session);
+    if (topics === undefined) return false;
+    for (const topic of topics) this.#keep(node, session, topic, name);
+    return true;
+  }
+
   /** The node fenced itself: its subscribers, which hold names, are being closed. */
   clear(): void {
     this.#local.clear();
@@ -92,8 +100,8 @@ export class Subscriptions {
     } while (cursor !== '0');
   }
 
-  #keep(node: string, session: Session, topic: string): void {
-    const value = `${session.dialect}|${session.primaryName ?? ''}`;
+  #keep(node: string, session: Session, topic: string, name = session.primaryName ?? ''): void {
+    const value = `${session.dialect}|${name}`;
     this.#link.cmd.hSet(this.#link.key('subs:', node), `${session.id}|${topic}`, value).catch(() => {});
   }
 }

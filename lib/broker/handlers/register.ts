@@ -80,6 +80,12 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
     refuse(ctx, session, 'name_conflict', `"${name}" is registered in the other mode; the modes never mix`, name, ids);
     return;
   }
+  // [SB-16-5] A subscriber that held no name is reached from other nodes by this one once they all know it.
+  if (session.names.size === 0) await ctx.cluster!.named(session, name);
+  if (!session.accepting) {
+    ctx.cluster!.released(session, name);
+    return;
+  }
   take(ctx, session, frame, ids);
   if (shared) ctx.cluster!.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
 }

@@ -20,7 +20,12 @@ export function handleUnregister(ctx: BrokerContext, session: Session, frame: Un
   const release = () => {
     for (const name of names) ctx.releaseName(session, name, true, ids);
   };
-  // [SB-16-2] In a cluster, the names are free in Redis before `unregistered` says so.
-  if (ctx.cluster !== undefined) return Promise.all(names.map((name) => ctx.cluster!.release(session, name))).then(release);
+  // [SB-16-2] In a cluster, the names are free in Redis before `unregistered` says so; and a subscriber
+  // left without a name is unreachable from every node by then ([SB-16-5], [SB-4.7-4]).
+  const cluster = ctx.cluster;
+  if (cluster !== undefined) {
+    const nameless = names.length === session.names.size ? cluster.named(session, '') : undefined;
+    return Promise.all([...names.map((name) => cluster.release(session, name)), nameless]).then(release);
+  }
   release();
 }
