@@ -43,7 +43,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { PROFILES, runSuite } = await import('../conformance/index.js');
   const profiles = values.profile === 'all' ? [...PROFILES] : values.profile.split(',');
-  const url = positionals[0];
   if (positionals.length === 0 || positionals.some((u) => !/^wss?:\/\//.test(u))) {
     process.stderr.write(`switchboard spec: expected ws:// or wss:// urls\n${USAGE}`);
     return 2;
@@ -62,6 +61,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`switchboard spec: --settings must be a JSON object\n${USAGE}`);
     return 2;
   }
-  const result = await runSuite({ url, urls: positionals, profiles, grep: values.grep, casesDir: values.cases, settings: settings as Record<string, Json> });
+  const result = await runSuite({ urls: positionals, profiles, grep: values.grep, casesDir: values.cases, settings: settings as Record<string, Json> });
   return result.failed === 0 ? 0 : 1;
 }

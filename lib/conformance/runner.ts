@@ -1,7 +1,8 @@
 /**
  * The suite runner: loads the case files of the chosen profiles (one directory per profile under
- * spec/cases), runs them one after another against a URL, and writes TAP: `ok N - <case> [rules]` per
- * case, the reason and transcript of each failure as comments, and a closing `N passed, N failed`.
+ * spec/cases), runs them one after another against a URL or a cluster's URLs, and writes TAP:
+ * `ok N - <case> [rules]` per case, the reason and transcript of each failure as comments, and a
+ * closing `N passed, N failed`.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -16,8 +17,12 @@ export const CASES_DIR = fileURLToPath(new URL('../../spec/cases/', import.meta.
 export const PROFILES = ['legacy', 'extended'] as const;
 
 export interface SuiteOptions {
-  readonly url: string;
-  /** Several nodes of one cluster: the peers of each case are spread over them (execute.ts); `url` is the first. */
+  /** The broker; or give `urls` (one or more), which wins when both are given. */
+  readonly url?: string;
+  /**
+   * The nodes of one cluster: the i-th peer each case declares connects to `urls[i % urls.length]`,
+   * raw handshake steps to `urls[0]` (execute.ts).
+   */
   readonly urls?: readonly string[];
   /** Profile names: directories of `casesDir`. */
   readonly profiles: readonly string[];
@@ -60,12 +65,13 @@ export async function loadProfile(profile: string, casesDir = CASES_DIR): Promis
 }
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
+  const urls = options.urls ?? (options.url === undefined ? [] : [options.url]);
+  if (urls.length === 0) throw new TypeError('runSuite: give the broker as url, or the nodes of a cluster as urls');
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const loaded = (await Promise.all(options.profiles.map((profile) => loadProfile(profile, options.casesDir)))).flat();
   const cases = loaded.filter((c) => options.grep === undefined || c.id.includes(options.grep));
   const runId = `sb${randomBytes(3).toString('hex')}`;
   write('TAP version 14');
-  const urls = options.urls ?? [options.url];
   write(`# switchboard conformance suite, profiles ${options.profiles.join(', ')}, against ${urls.join(' ')} (run ${runId})`);
   write(`1..${cases.length}`);
   const results: CaseResult[] = [];

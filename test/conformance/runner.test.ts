@@ -2,13 +2,16 @@
  * The runner reports a broken rule readably (issue 4): run against the original wsmsgbroker 1.7.2
  * server, which breaks [SB-4.1-2] (a second register steals the name) and [SB-6-6] (no error is ever
  * sent), the cases fail with the step, the difference and a transcript of every frame with its time;
- * the CLI exits non-zero. A malformed case file is reported with every problem in it.
+ * the CLI exits non-zero. A malformed case file is reported with every problem in it. Against several
+ * URLs (issue 14), each case's peers are spread over them, and the transcript says where each connected.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runSuite } from '../../lib/conformance/index.js';
+import type { Broker } from '../../lib/broker/index.js';
+import { startBroker } from '../fixtures/broker.js';
 import { startOriginal } from './original-server.js';
 
 async function suite(url: string, grep: string, casesDir?: string) {
@@ -80,4 +83,39 @@ t.test('switchboard spec exits 1 with the closing counts when a case fails, 2 on
   t.equal(passing.code, 0);
   t.match(passing.stdout, /\n1 passed, 0 failed\n$/);
   t.equal((await cli([url, '--profile', 'nonsense'])).code, 2);
+});
+
+// Two independent brokers are no cluster: these tests assert where each peer connected, not what peers
+// on different brokers could say to each other.
+t.test('with several URLs, the i-th peer a case declares connects to the (i mod n)-th URL, and a failure says where', async (t) => {
+  const [a, b] = [await startBroker(t), await startBroker(t)];
+  const registeredOn = (broker: Broker) => {
+    const names: string[] = [];
+    broker.on('registered', (name) => names.push(name));
+    return names;
+  };
+  const [onA, onB] = [registeredOn(a.broker), registeredOn(b.broker)];
+  const lines: string[] = [];
+  // Its peers web, w1, w2 register first, then web sends to w1 and w2: w1 is on the other broker.
+  const result = await runSuite({ urls: [a.url, b.url], profiles: ['extended'], grep: 'extended/answer-unknown-ack', write: (line) => lines.push(line) });
+  const run = result.results[0].run;
+  t.same(onA, [`${run}-web`, `${run}-w2`], 'the first and third peers registered on the first broker');
+  t.same(onB, [`${run}-w1`], 'the second peer registered on the second broker');
+  t.ok(lines[1].includes(` against ${a.url} ${b.url} `), 'the TAP header lists every URL');
+  t.equal(result.failed, 1, 'two brokers that are not one cluster fail the case');
+  for (const [peer, url] of [['web', a.url], ['w1', b.url], ['w2', a.url]]) {
+    t.ok(lines.some((line) => line.endsWith(`peer ${peer} connects to ${url}`)), `the failure's transcript says ${peer} connected to ${url}`);
+  }
+});
+
+t.test('with several URLs, handshake steps go to the first one', async (t) => {
+  const { url } = await startBroker(t);
+  const lines: string[] = [];
+  const result = await runSuite({ urls: [url, 'ws://127.0.0.1:9/'], profiles: ['extended'], grep: 'extended/handshake-wrong-path', write: (line) => lines.push(line) });
+  if (result.passed !== 1) t.comment(lines.join('\n'));
+  t.equal(result.passed, 1, 'the case passes though the second URL refuses every connection');
+});
+
+t.test('runSuite rejects without a URL', async (t) => {
+  await t.rejects(runSuite({ urls: [], profiles: ['legacy'], write: () => undefined }), TypeError);
 });
