@@ -84,6 +84,9 @@ scenarios:
 
 systems:
 ${SYSTEM_IDS.map((id) => `  ${id.padEnd(16)} ${SYSTEM_TITLES[id]}`).join('\n')}
+
+switchboard bench --cluster [--quick] [--seconds S] [--rounds N]: request/answer across two nodes
+(switchboard on Redis, socket.io's Redis adapter, a NATS cluster); see lib/bench/README.md.
 `;
 
 export type Parsed = { help: true } | { help: false; options: BenchOptions };

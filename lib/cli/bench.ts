@@ -29,15 +29,8 @@ export async function run(argv: string[]): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-/** `switchboard bench --cluster [--quick]`: the cross-node comparison of lib/bench/cluster.ts. */
+/** `switchboard bench --cluster`: the cross-node comparison of lib/bench/cluster.ts. */
 async function cluster(argv: string[]): Promise<number> {
-  const unknown = argv.filter((arg) => arg !== '--cluster' && arg !== '--quick');
-  if (unknown.length > 0) {
-    process.stderr.write(`switchboard bench --cluster: takes only --quick, not ${unknown.join(' ')}\n`);
-    return 2;
-  }
-  const { runClusterBench } = await import('../bench/cluster.js');
-  const seconds = argv.includes('--quick') ? 1 : 5;
-  process.stdout.write(await runClusterBench({ seconds, log: (line) => process.stderr.write(`${line}\n`) }));
-  return 0;
+  const { clusterCommand } = await import('../bench/cluster.js');
+  return clusterCommand(argv, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
 }
