@@ -337,16 +337,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   /** ClusterHost: a broadcast from another node, to this node's named connections ([SB-16-5]). */
-  remoteBroadcast(payload: Payload): void {
+  remoteBroadcast(payload: Payload): number {
     let plain: Buffer | undefined;
     let traced: Buffer | undefined;
+    let receivers = 0;
     for (const session of this.namedSessions()) {
+      receivers++;
       if (payload.trace === undefined || session.dialect === 'legacy') {
         session.write('message', (plain ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix))));
       } else {
         session.write('message', (traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + payload.trace)))); // [SB-15-2]
       }
     }
+    return receivers;
   }
 
   get namedCount(): number {

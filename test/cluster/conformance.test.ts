@@ -18,7 +18,6 @@ const NOT_YET: ReadonlyMap<string, string> = new Map([
   ['extended/service-announce', 'services are per node'],
   ['extended/service-call-stats', 'services are per node'],
   ['extended/service-pool-version', 'services are per node'],
-  ['extended/broadcast', 'its receivers count other nodes\' named connections as of their last beat'],
   ['extended/subscribe-wildcard-order', 'subscribers on other nodes come after this node\'s in a gather'],
 ]);
 

@@ -21,10 +21,10 @@ export type Header =
   | { t: 'bye'; o: string }
   | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; id: number }
   | { t: 'unsub'; o: string; c: string; topic: string; id: number }
-  | { t: 'ok'; o: string; id: number }
+  | { t: 'ok'; o: string; id: number; k?: number }
   | { t: 'join'; o: string; c: string; l: Dialect; n: string }
   | { t: 'name'; o: string; c: string; p: string; id: number }
-  | { t: 'bc'; o: string; from: string; s: string; tr?: string };
+  | { t: 'bc'; o: string; from: string; s: string; tr?: string; id: number };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
 export class ClusterUnavailable extends Error {}

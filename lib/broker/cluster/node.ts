@@ -46,8 +46,8 @@ export interface ClusterHost {
   sessionById(id: string): Session | undefined;
   /** Handle what a connection on another node sent for a request held here, as if it had sent it here. */
   remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void;
-  /** A `broadcast` made on another node: to every connection of this node that holds a name ([SB-4.8-1]). */
-  remoteBroadcast(payload: Payload): void;
+  /** A `broadcast` made on another node: to every connection of this node that holds a name ([SB-4.8-1]); how many. */
+  remoteBroadcast(payload: Payload): number;
   /** How many connections of this node hold a name. */
   readonly namedCount: number;
   fault(error: unknown): void;
@@ -70,6 +70,13 @@ const MAX_POOLS_KEPT = 10_000;
 const MAX_CACHED_HOLDERS = 100_000;
 /** How long a subscription waits for every other node to know it before `subscribed` is sent anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
+
+/** A change told to every node, waiting for their `ok`s; `count` sums the `k` they answered. */
+interface Waiting {
+  readonly nodes: Set<string>;
+  count: number;
+  readonly done: () => void;
+}
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
 export class ClusterNode implements Outlet {
@@ -85,7 +92,7 @@ export class ClusterNode implements Outlet {
    */
   readonly #subscriptions: Subscriptions;
   /** Subscribes and unsubscribes waiting for the other nodes to say they know: id -> who has not said. */
-  readonly #waiting = new Map<number, { nodes: Set<string>; done: () => void }>();
+  readonly #waiting = new Map<number, Waiting>();
   #nextWait = 0;
   /** Deliveries of requests kept on other nodes, per connection of this node: delivery id -> that node. */
   readonly #inbound = new Inbound();
@@ -238,7 +245,7 @@ export class ClusterNode implements Outlet {
    */
   named(session: Session, name: string): Promise<void> {
     if (!this.#subscriptions.renamed(this.#id, session, name)) return Promise.resolve();
-    return this.#tellAllAndWait({ t: 'name', o: this.#id, c: session.id, p: name, id: 0 });
+    return this.#tellAllAndWait({ t: 'name', o: this.#id, c: session.id, p: name, id: 0 }).then(() => undefined);
   }
 
   /** A connection of this node closed: the nodes with requests it held hear it ([SB-6-9]). */
@@ -342,26 +349,24 @@ export class ClusterNode implements Outlet {
   subscribed(session: Session, topic: string): Promise<void> {
     this.#subscriptions.add(this.#id, session, topic);
     const name = session.primaryName ?? '';
-    return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, id: 0 });
+    return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, id: 0 }).then(() => undefined);
   }
 
   /** [SB-16-5] `session` unsubscribed from `topic`: no other node reaches it by `topic` once this resolves. */
   unsubscribed(session: Session, topic: string): Promise<void> {
     if (!this.#subscriptions.remove(this.#id, session, topic)) return Promise.resolve();
-    return this.#tellAllAndWait({ t: 'unsub', o: this.#id, c: session.id, topic, id: 0 });
+    return this.#tellAllAndWait({ t: 'unsub', o: this.#id, c: session.id, topic, id: 0 }).then(() => undefined);
   }
 
   /**
    * [SB-16-5] A `broadcast` from a connection of this node goes to every other node, which writes it to
-   * its named connections. Returns how many those are, as each node last said in its beat.
+   * its named connections and says how many they were. Resolves with their sum once every node heard
+   * from has said it, or after SUBSCRIBE_WAIT_MS with the count each silent node gave in its last beat.
    */
-  broadcast(payload: Payload): number {
-    const header: Header = { t: 'bc', o: this.#id, from: payload.from, s: payload.suffix };
+  async broadcast(payload: Payload): Promise<number> {
+    const header: Header = { t: 'bc', o: this.#id, from: payload.from, s: payload.suffix, id: 0 };
     if (payload.trace !== undefined) header.tr = payload.trace;
-    this.#link.publish('*', header, payload.body);
-    let named = 0;
-    for (const known of this.#nodes.values()) if (!known.gone) named += known.named;
-    return named;
+    return this.#tellAllAndWait(header, payload.body);
   }
 
   // Outlet: how remote sessions write.
@@ -470,13 +475,16 @@ export class ClusterNode implements Outlet {
         return;
       case 'ok': {
         const waiting = this.#waiting.get(header.id);
-        waiting?.nodes.delete(header.o);
-        if (waiting?.nodes.size === 0) waiting.done();
+        if (waiting?.nodes.delete(header.o) !== true) return;
+        waiting.count += header.k ?? 0;
+        if (waiting.nodes.size === 0) waiting.done();
         return;
       }
-      case 'bc':
-        this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr });
+      case 'bc': {
+        const k = this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr });
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id, k }, '');
         return;
+      }
     }
   }
 
@@ -606,24 +614,33 @@ export class ClusterNode implements Outlet {
     }
   }
 
-  /** Tell every other node, and resolve when each node heard from says it knows, or after SUBSCRIBE_WAIT_MS. */
-  #tellAllAndWait(header: Header & { id: number }): Promise<void> {
+  /**
+   * Tell every other node, and resolve when each node heard from says it knows, or after
+   * SUBSCRIBE_WAIT_MS; with the sum of the counts (`k`) the nodes answered, and for a node that did not
+   * answer in time, the count of its last beat.
+   */
+  #tellAllAndWait(header: Header & { id: number }, body = ''): Promise<number> {
     const nodes = new Set<string>();
     for (const [node, known] of this.#nodes) if (!known.gone) nodes.add(node);
     if (nodes.size === 0 || !this.live) {
-      this.#link.publish('*', header, '');
-      return Promise.resolve();
+      this.#link.publish('*', header, body);
+      return Promise.resolve(0);
     }
     header.id = ++this.#nextWait;
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiting.delete(header.id);
-        resolve();
+      const waiting: Waiting = {
+        nodes,
+        count: 0,
+        done: () => {
+          clearTimeout(timer);
+          this.#waiting.delete(header.id);
+          for (const node of nodes) waiting.count += this.#nodes.get(node)?.named ?? 0;
+          resolve(waiting.count);
+        },
       };
-      const timer = setTimeout(done, SUBSCRIBE_WAIT_MS);
-      this.#waiting.set(header.id, { nodes, done });
-      this.#link.publish('*', header, '');
+      const timer = setTimeout(waiting.done, SUBSCRIBE_WAIT_MS);
+      this.#waiting.set(header.id, waiting);
+      this.#link.publish('*', header, body);
     });
   }
 

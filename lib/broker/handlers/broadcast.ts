@@ -9,7 +9,7 @@ import type { Target } from '../pending.js';
 import { route } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame, raw: string | undefined): void {
+export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame, raw: string | undefined): Promise<void> | void {
   const ids = idsOf(frame);
   const from = senderName(session, ids, 'broadcasting'); // [SB-4.8-1]
   if (from === undefined) return;
@@ -24,7 +24,13 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
     if (peer !== session) targets.push({ peer, name: peer.primaryName as string });
   }
   const payload = { body, from, suffix: messageSuffix({ event: frame.event }), trace: frame.trace && traceSuffix(frame.trace) }; // [SB-15-1]
-  const elsewhere = ctx.cluster?.broadcast(payload) ?? 0; // [SB-16-5]
-  session.send({ action: 'published', receivers: targets.length + elsewhere, ...ids }); // [SB-4.8-1]
-  route(ctx, session, { targets, queued: [] }, { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
+  const published = (elsewhere: number) => session.send({ action: 'published', receivers: targets.length + elsewhere, ...ids }); // [SB-4.8-1]
+  const deliver = () => route(ctx, session, { targets, queued: [] }, { payload, ref: frame.ref, timeoutMs: 0, gather: false, retry: false });
+  if (ctx.cluster === undefined) {
+    published(0);
+    return deliver();
+  }
+  // [SB-16-5] In a cluster, `published` waits for every other node to say how many it reached.
+  deliver();
+  return ctx.cluster.broadcast(payload).then(published);
 }
