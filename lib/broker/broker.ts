@@ -29,6 +29,7 @@ import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions }
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';
 import { PendingTable, type Payload } from './pending.js';
+import { writeDelivery } from './route.js';
 import { LOCAL_URL, localWebSocket } from './peer.js';
 import type { Session } from './session.js';
 import { TopicTable } from './topics.js';
@@ -308,8 +309,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#notify('registered', name, info(session));
   }
 
+  durableByPattern(name: string): boolean {
+    return this.#durable?.(name) === true;
+  }
+
   releaseName(session: Session, name: string, explicit: boolean, ids: { ref?: string } = {}): void {
-    if (releaseName(this, session, name, explicit, this.#durable?.(name) === true, ids)) {
+    if (releaseName(this, session, name, explicit, this.durableByPattern(name), ids)) {
       this.#notify('unregistered', name, info(session));
     }
   }
@@ -436,10 +441,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    */
   #sweepMailboxes(): void {
     for (const { name, item } of this.mailboxes.sweep(Date.now())) {
-      if (item.ref === undefined) continue;
-      const message = `a message queued for "${name}" expired before it came back`;
-      this.#connections.byId(item.senderId)?.error('expired', message, { id: name, ref: item.ref });
+      if (item.ref !== undefined) this.expired(item.senderId, name, item.ref);
     }
+  }
+
+  /** Tell the sender of a message queued for `name` with `ref` that it expired, if it is still connected ([SB-6.3-2]). */
+  expired(senderId: string, name: string, ref: string): void {
+    const message = `a message queued for "${name}" expired before it came back`;
+    this.#connections.byId(senderId)?.error('expired', message, { id: name, ref });
+  }
+
+  /** [SB-16-6] A queued slot of `sender`'s request `ack` goes to `session`, which took `name` on this node. */
+  attachQueued(sender: Session, ack: string, slot: number, session: Session, name: string): void {
+    const request = this.pending.request(sender, ack);
+    const delivery = request === undefined ? undefined : this.pending.attach(request, slot, { peer: session, name });
+    if (delivery !== undefined) writeDelivery(delivery);
   }
 
   /**

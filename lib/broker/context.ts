@@ -47,4 +47,6 @@ export interface BrokerContext {
    * Unless `explicit` (an unregister), a durable name left without holder keeps a mailbox.
    */
   releaseName(session: Session, name: string, explicit: boolean, ids?: { ref?: string }): void;
+  /** Whether `name` is durable by the broker's `durableNames` patterns, whatever its `register` said. */
+  durableByPattern(name: string): boolean;
 }

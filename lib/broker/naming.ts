@@ -3,9 +3,8 @@
  * receiving what waited in its mailbox) and releasing it (and opening a mailbox when a durable name is
  * left without holder). The broker's takeName and releaseName delegate here.
  */
-import { encodeMessage } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
-import { traceFor, writeDelivery } from './route.js';
+import { writeDelivery, writeQueued } from './route.js';
 import type { Session } from './session.js';
 
 /** Take `name` for `session`, then deliver its mailbox in order ([SB-6.3-1]). */
@@ -16,7 +15,7 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
   for (const item of ctx.mailboxes.take(name)) {
     const { payload, request, slot } = item;
     if (request === undefined) {
-      session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + traceFor(session, payload)));
+      writeQueued(session, payload);
       continue;
     }
     const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });
@@ -40,10 +39,11 @@ export function releaseName(
   ctx.names.release(name, session);
   if (ctx.names.entry(name) === undefined) ctx.services.drop(name); // [SB-14-1]
   ctx.pending.nameReleased(session, name);
-  const wasDurable = session.durableNames.delete(name) || durable;
-  if (wasDurable && !explicit && ctx.names.entry(name) === undefined) ctx.mailboxes.open(name, Date.now());
-  // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next.
-  ctx.cluster?.released(session, name);
+  const keepsMailbox = (session.durableNames.delete(name) || durable) && !explicit && ctx.names.entry(name) === undefined;
+  // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next. In
+  // a cluster the mailbox is in Redis, opened there unless another node's connection holds the name [SB-16-6].
+  if (ctx.cluster !== undefined) ctx.cluster.released(session, name, keepsMailbox);
+  else if (keepsMailbox) ctx.mailboxes.open(name, Date.now());
   session.send({ action: 'unregistered', id: name, ...ids });
   return true;
 }

@@ -165,6 +165,11 @@ export class PendingTable<Peer> {
     return this.#senders.get(sender)?.open.has(ack) === true;
   }
 
+  /** `sender`'s open request `ack`, if any. */
+  request(sender: Peer, ack: string): PendingRequest<Peer> | undefined {
+    return this.#senders.get(sender)?.open.get(ack);
+  }
+
   /**
    * Open a request with one slot per name of `slotNames` (a destination reached: in the order of `dest`,
    * [SB-6.2-1]): the targets are delivered now, and `queued` slots wait for `attach`. Without
@@ -200,10 +205,13 @@ export class PendingTable<Peer> {
     return { request, deliveries };
   }
 
-  /** Deliver a queued slot now that its name is back; undefined when the request has ended. */
-  attach(request: PendingRequest<Peer>, slot: number, target: Target<Peer>): Delivery<Peer> | undefined {
+  /**
+   * Deliver a queued slot now that its name is back; undefined when the request has ended. `id`: the
+   * delivery id another cluster node gave it when it wrote the message itself (cluster/mailboxes.ts).
+   */
+  attach(request: PendingRequest<Peer>, slot: number, target: Target<Peer>, id?: string): Delivery<Peer> | undefined {
     if (!request.open) return undefined;
-    return this.#deliver(request, target, [slot]);
+    return this.#deliver(request, target, [slot], id);
   }
 
   /**
@@ -324,8 +332,8 @@ export class PendingTable<Peer> {
     }
   }
 
-  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: readonly number[]): Delivery<Peer> {
-    const delivery: Delivery<Peer> = { id: nanoid(), receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request, credit: request.window };
+  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: readonly number[], id = nanoid()): Delivery<Peer> {
+    const delivery: Delivery<Peer> = { id, receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request, credit: request.window };
     request.deliveries.set(delivery.id, delivery);
     request.tried.add(target.peer);
     this.#byDeliveryId.set(delivery.id, delivery);

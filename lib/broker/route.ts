@@ -92,6 +92,11 @@ export function writeDelivery(delivery: Delivery<Session>): void {
   delivery.receiver.writeDelivery(delivery.id, delivery.name, encodeMessage(payload.body, payload.from, delivery.id, suffix));
 }
 
+/** Write a message that waited in a mailbox (not a request) to the name's new holder ([SB-6.3-1]). */
+export function writeQueued(session: Session, payload: Payload): void {
+  session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + traceFor(session, payload)));
+}
+
 /** The encoded trace a receiver gets with a message: the sender's, to extended receivers only ([SB-15-1], [SB-15-2]). */
 export function traceFor(receiver: Session, payload: Payload): string {
   return payload.trace === undefined || receiver.dialect === 'legacy' ? '' : payload.trace;

@@ -24,7 +24,9 @@ export type Header =
   | { t: 'ok'; o: string; id: number; k?: number }
   | { t: 'join'; o: string; c: string; l: Dialect; n: string }
   | { t: 'name'; o: string; c: string; p: string; id: number }
-  | { t: 'bc'; o: string; from: string; s: string; tr?: string; id: number };
+  | { t: 'bc'; o: string; from: string; s: string; tr?: string; id: number }
+  | { t: 'att'; o: string; c: string; l: Dialect; n: string; s: string; a: string; k: number; d: string }
+  | { t: 'exp'; o: string; c: string; n: string; r: string };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
 export class ClusterUnavailable extends Error {}

@@ -6,7 +6,8 @@
  * between nodes: each node listens on its own channel and on one channel shared by all. A request stays
  * on the node of its sender, which decides its one outcome; a receiver on another node is a
  * RemoteSession there (remote.ts), and its node writes to the connection what arrives for it and sends
- * back what the connection answers for those requests (`relay`).
+ * back what the connection answers for those requests (`relay`). The mailboxes of offline durable names
+ * are in Redis too (mailboxes.ts).
  *
  * Leases: a node's names count only while its lease key lives. The node renews it every `leaseMs / 6`;
  * when it has not renewed for three quarters of `leaseMs` it closes its named connections (4011) before
@@ -16,7 +17,7 @@
  * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
  */
 import { nanoid } from 'nanoid';
-import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type ProgressFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type Limits, type ProgressFrame } from '../../protocol/index.js';
 import type { Logger } from '../options.js';
 import type { NameRegistry } from '../names.js';
 import type { Payload, PendingTable } from '../pending.js';
@@ -24,6 +25,7 @@ import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
 import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
+import { ClusterMailboxes, type Enqueued, type Queueing } from './mailboxes.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
 import { Subscriptions } from './subscriptions.js';
 import { CLAIM, JOIN, LOOKUP, RELEASE, parseHolder, type Holder } from './scripts.js';
@@ -40,6 +42,7 @@ export interface ClusterOptions {
 /** What a cluster node needs of its broker. */
 export interface ClusterHost {
   readonly pending: PendingTable<Session>;
+  readonly limits: Readonly<Limits>;
   readonly names: NameRegistry<Session>;
   /** The node's open connections. */
   readonly sessions: ReadonlySet<Session>;
@@ -48,21 +51,33 @@ export interface ClusterHost {
   remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void;
   /** A `broadcast` made on another node: to every connection of this node that holds a name ([SB-4.8-1]); how many. */
   remoteBroadcast(payload: Payload): number;
+  /** Write to `session`, which took `name`, the queued request slot `slot` of `request` ([SB-6.3-1]). */
+  attachQueued(sender: Session, ack: string, slot: number, session: Session, name: string): void;
+  /** Tell the sender of a queued message that it expired ([SB-6.3-2]). */
+  expired(senderId: string, name: string, ref: string): void;
   /** How many connections of this node hold a name. */
   readonly namedCount: number;
   fault(error: unknown): void;
   readonly logger: Logger;
 }
 
-/** Who holds a name elsewhere: its holder on another node, or a pool's members of every node in turn order. */
+/**
+ * Who holds a name elsewhere: its holder on another node, or a pool's members of every node in turn
+ * order; or nobody, and it has a mailbox ([SB-16-6]).
+ */
 export interface Holders {
   readonly pool: boolean;
   readonly members: readonly Session[];
+  readonly mailbox?: true;
 }
 
 export { ClusterUnavailable };
 
-export type Claim = { kind: 'ok' | 'held' | 'taken' | 'conflict' | 'unavailable' } | { kind: 'over'; node: string; conn: string; here: boolean };
+/** A claim's result; `ok` comes with what waited in the name's mailbox, which is the claimer's now. */
+export type Claim =
+  | { kind: 'ok'; queued: readonly string[] }
+  | { kind: 'held' | 'taken' | 'conflict' | 'unavailable' }
+  | { kind: 'over'; node: string; conn: string; here: boolean };
 
 /** How many pools' member lists are kept for `retry`; past it the least recently looked up goes. */
 const MAX_POOLS_KEPT = 10_000;
@@ -91,6 +106,8 @@ export class ClusterNode implements Outlet {
    * the nodes that start later.
    */
   readonly #subscriptions: Subscriptions;
+  /** The mailboxes of offline durable names, in Redis ([SB-16-6]). */
+  readonly #mailboxes: ClusterMailboxes;
   /** Subscribes and unsubscribes waiting for the other nodes to say they know: id -> who has not said. */
   readonly #waiting = new Map<number, Waiting>();
   #nextWait = 0;
@@ -124,6 +141,18 @@ export class ClusterNode implements Outlet {
     this.remotes = new RemoteSessions(this);
     this.#link = new Link(options, (header, body) => this.#record(header, body), (message) => this.#warn(message));
     this.#subscriptions = new Subscriptions(this.#link, this.remotes);
+    this.#mailboxes = new ClusterMailboxes({
+      link: this.#link,
+      prefix: options.prefix,
+      id: () => this.#id,
+      limits: host.limits,
+      attachHere: (senderId, ack, slot, session, name) => {
+        const sender = host.sessionById(senderId);
+        if (sender !== undefined) host.attachQueued(sender, ack, slot, session, name);
+      },
+      inbound: (session, id, origin) => this.#inbound.add(session, id, origin),
+      expired: (senderId, name, ref) => host.expired(senderId, name, ref),
+    });
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
     this.#link.cmd.on('ready', () => {
       this.#forgetHolders(); // what was said while we were away is lost: ask again
@@ -195,25 +224,52 @@ export class ClusterNode implements Outlet {
   // Names.
 
   /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]), or join its pool ([SB-6.4-1]). */
-  async claim(session: Session, name: string, takeover: boolean, shared = false): Promise<Claim> {
+  async claim(session: Session, name: string, takeover: boolean, shared = false, durable = false): Promise<Claim> {
     if (!this.#checkLive()) return { kind: 'unavailable' };
     const identity = session.authenticated ? (session.identity?.id ?? '') : '';
     const id = this.#id;
-    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name)];
+    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name), ...this.#mailboxes.takeKeys(name), this.#link.key('dur:', name)];
     let reply: string[];
     try {
-      if (shared) return { kind: (await this.#link.eval(JOIN, keys, [this.#options.prefix, this.#member(session)])) as 'ok' | 'conflict' };
-      const args = [this.#options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0'];
-      reply = (await this.#link.eval(CLAIM, keys, args)) as string[];
+      if (shared) reply = (await this.#link.eval(JOIN, keys, [this.#options.prefix, this.#member(session), name])) as string[];
+      else {
+        const args = [this.#options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0', name, durable ? '1' : '0'];
+        reply = (await this.#link.eval(CLAIM, keys, args)) as string[];
+      }
     } catch {
       return { kind: 'unavailable' };
     }
     const [kind, node, conn] = reply;
+    if (kind === 'ok') return { kind, queued: reply.slice(1) };
     if (kind === 'over') {
       if (node !== id) this.closeRemote(node, conn, CLOSE_CODES.takenOver, `taken over: ${name}`);
       return { kind: 'over', node, conn, here: node === id };
     }
-    return { kind: kind as 'ok' | 'held' | 'taken' | 'conflict' };
+    return { kind: kind as 'held' | 'taken' | 'conflict' };
+  }
+
+  /** [SB-16-6] Write to `session`, which took `name`, what its claim took from the name's mailbox. */
+  deliverQueued(session: Session, name: string, queued: readonly string[]): void {
+    this.#mailboxes.deliver(session, name, queued);
+  }
+
+  /** `session` did not keep the name it claimed: free it, and put back what its claim took from the mailbox. */
+  unclaimed(session: Session, name: string, claimed: Claim): void {
+    this.released(session, name);
+    if (claimed.kind === 'ok') void this.#mailboxes.restore(name, claimed.queued);
+  }
+
+  /**
+   * [SB-16-6] Queue a send in the mailboxes of the offline names `queued`: all or none. `raced` when one
+   * was taken, or its mailbox closed, since it was looked up. Throws ClusterUnavailable.
+   */
+  async enqueue(queued: ReadonlyArray<{ name: string; slot: number }>, what: Queueing): Promise<Enqueued> {
+    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
+    try {
+      return await this.#mailboxes.enqueue(queued, what);
+    } catch (error) {
+      throw new ClusterUnavailable('redis did not answer', { cause: error });
+    }
   }
 
   #member(session: Session): string {
@@ -224,17 +280,21 @@ export class ClusterNode implements Outlet {
    * Free `name` in Redis now, ahead of an `unregister` (resolves when Redis has done it, or could not):
    * a lookup on another node after `unregistered` must not find the name ([SB-16-2]).
    */
-  release(session: Session, name: string): Promise<void> {
-    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name)];
-    return this.#link.eval(RELEASE, keys, [this.#id, session.id, this.#member(session)]).then(
+  release(session: Session, name: string, keepMailbox = false): Promise<void> {
+    const mailbox = this.#mailboxes.releaseArgs(name, keepMailbox);
+    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name), ...mailbox.keys, this.#link.key('dur:', name)];
+    return this.#link.eval(RELEASE, keys, [this.#id, session.id, this.#member(session), ...mailbox.args]).then(
       () => undefined,
       () => undefined, // unreachable: the record names this node, and counts no more once the lease it rode on ends
     );
   }
 
-  /** `session` let go of `name`: free it in Redis, and tell the nodes with requests it was reached by ([SB-6-9]). */
-  released(session: Session, name: string): void {
-    void this.release(session, name);
+  /**
+   * `session` let go of `name`: free it in Redis (with a mailbox when `keepMailbox`, a durable name lost
+   * otherwise than by unregister, [SB-16-6]), and tell the nodes with requests it was reached by ([SB-6-9]).
+   */
+  released(session: Session, name: string, keepMailbox = false): void {
+    void this.release(session, name, keepMailbox);
     this.#tellAll(session, name);
   }
 
@@ -272,14 +332,19 @@ export class ClusterNode implements Outlet {
     if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
     let reply: Array<string | string[]>;
     try {
-      const keys = names.flatMap((name) => [this.#link.key('name:', name), this.#link.key('pool:', name), this.#link.key('rr:', name)]);
-      reply = (await this.#link.eval(LOOKUP, keys, [this.#options.prefix])) as Array<string | string[]>;
+      const keys = names.flatMap((name) => ['name:', 'pool:', 'rr:', 'box:', 'dur:'].map((kind) => this.#link.key(kind, name)));
+      const args = [this.#options.prefix, String(Date.now()), String(this.#host.limits.maxMailboxes), ...names];
+      reply = (await this.#link.eval(LOOKUP, keys, args)) as Array<string | string[]>;
     } catch (error) {
       throw new ClusterUnavailable('redis did not answer', { cause: error });
     }
     const found = new Map<string, Holders>();
     reply.forEach((records, index) => {
       const name = names[index];
+      if (records === 'mailbox') {
+        found.set(name, { pool: false, members: [], mailbox: true });
+        return;
+      }
       if (typeof records === 'string') {
         // An exclusive holder: one here is in the local registry already.
         const holder = records === '' ? undefined : parseHolder(records);
@@ -480,6 +545,19 @@ export class ClusterNode implements Outlet {
         if (waiting.nodes.size === 0) waiting.done();
         return;
       }
+      case 'att': {
+        // [SB-16-6] Another node wrote a queued slot of a request kept here: attach it, or tell it to stop.
+        const sender = this.#host.sessionById(header.s);
+        const request = sender === undefined ? undefined : this.#host.pending.request(sender, header.a);
+        const receiver = this.remotes.get(header.o, header.c, header.l);
+        if (request === undefined || this.#host.pending.attach(request, header.k, { peer: receiver, name: header.n }, header.d) === undefined) {
+          receiver.send({ action: 'cancel', ack: header.d, reason: sender === undefined ? 'sender_gone' : 'timeout' });
+        }
+        return;
+      }
+      case 'exp':
+        this.#host.expired(header.c, header.n, header.r);
+        return;
       case 'bc': {
         const k = this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr });
         this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id, k }, '');
@@ -502,7 +580,8 @@ export class ClusterNode implements Outlet {
   /** Renew the lease, beat, and find the nodes that went quiet. */
   #tick(): void {
     if (this.#closed) return;
-    this.#checkLive();
+    // [SB-6.3-2] Every node ages the mailboxes; the script gives each expired item to one of them.
+    if (this.#checkLive()) this.#mailboxes.sweep().catch(() => {});
     if (this.#link.cmd.isReady) {
       const sentAt = performance.now();
       const key = this.#link.key('node:', this.#id);

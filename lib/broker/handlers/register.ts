@@ -49,9 +49,11 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
 async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
   const name = frame.id;
   const shared = frame.shared === true;
-  const claimed = await ctx.cluster!.claim(session, name, frame.takeover === true, shared);
+  const cluster = ctx.cluster!;
+  const durable = frame.durable === true || ctx.durableByPattern(name); // [SB-16-6] a mailbox if its node dies
+  const claimed = await cluster.claim(session, name, frame.takeover === true, shared, durable);
   if (!session.accepting) {
-    if (claimed.kind === 'ok' || claimed.kind === 'over') ctx.cluster!.released(session, name);
+    if (claimed.kind === 'ok' || claimed.kind === 'over') cluster.unclaimed(session, name, claimed);
     return;
   }
   switch (claimed.kind) {
@@ -76,18 +78,19 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
   const entry = ctx.names.entry(name);
   if (entry !== undefined && !(shared && entry.shared)) {
     // A local holder in the other mode came while the claim was out: the modes never mix ([SB-6.4-1]).
-    ctx.cluster!.released(session, name);
+    cluster.unclaimed(session, name, claimed);
     refuse(ctx, session, 'name_conflict', `"${name}" is registered in the other mode; the modes never mix`, name, ids);
     return;
   }
   // [SB-16-5] A subscriber that held no name is reached from other nodes by this one once they all know it.
-  if (session.names.size === 0) await ctx.cluster!.named(session, name);
+  if (session.names.size === 0) await cluster.named(session, name);
   if (!session.accepting) {
-    ctx.cluster!.released(session, name);
+    cluster.unclaimed(session, name, claimed);
     return;
   }
   take(ctx, session, frame, ids);
-  if (shared) ctx.cluster!.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
+  if (claimed.kind === 'ok') cluster.deliverQueued(session, name, claimed.queued); // [SB-6.3-1], [SB-16-6]
+  if (shared) cluster.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
 }
 
 function takeOver(ctx: BrokerContext, holder: Session, name: string): void {

@@ -12,7 +12,7 @@ import type { Target } from '../pending.js';
 import { route, type Plan } from '../route.js';
 import type { Session } from '../session.js';
 
-export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined): Promise<void> | void {
+export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined, raced = false): Promise<void> | void {
   const ids = idsOf(frame);
   if (frame.stream === true && frame.gather === true) {
     session.error('bad_frame', 'stream: a gather request cannot stream (protocol.md section 13)', { ...ids, path: '/stream' }); // [SB-13-1]
@@ -37,7 +37,9 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   if (body === undefined) return;
   // A legacy sender cannot hear `gathered` [SB-2-3]: its gather is a first-answer request ([SB-6.2-2]).
   const gather = frame.gather === true && session.dialect === 'extended';
-  const checked: Checked = { frame, ids, dest, from, body, timeoutMs, gather };
+  // [SB-16-6] A mailbox taken since the lookup: the send is looked up again, once.
+  const again = raced ? undefined : () => handleSend(ctx, session, frame, raw, true);
+  const checked: Checked = { frame, ids, dest, from, body, timeoutMs, gather, again };
   const cluster = ctx.cluster;
   if (cluster !== undefined) {
     // [SB-16-2] Names held on no connection of this node: their holders elsewhere, cached or looked up.
@@ -59,12 +61,16 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
     return cluster.lookup(unknown).then(
       (found) => {
         if (remote !== undefined) for (const [name, holder] of remote) found.set(name, holder);
-        if (session.accepting) deliver(ctx, session, checked, found);
+        if (session.accepting) return deliver(ctx, session, checked, found);
       },
-      () => session.error('unavailable', 'the cluster cannot be reached from this broker node: nothing was sent', ids), // [SB-16-2]
+      () => unavailable(session, ids),
     );
   }
-  deliver(ctx, session, checked, undefined);
+  return deliver(ctx, session, checked, undefined);
+}
+
+function unavailable(session: Session, ids: ReturnType<typeof idsOf>): void {
+  session.error('unavailable', 'the cluster cannot be reached from this broker node: nothing was sent', ids); // [SB-16-2]
 }
 
 /** What handleSend checked, for the delivery that may have to wait for the cluster. */
@@ -76,44 +82,56 @@ interface Checked {
   readonly body: string;
   readonly timeoutMs: number;
   readonly gather: boolean;
+  readonly again: (() => Promise<void> | void) | undefined;
 }
 
-function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote: ReadonlyMap<string, Holders> | undefined): void {
+function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote: ReadonlyMap<string, Holders> | undefined): Promise<void> | void {
   const { frame, ids, dest, from, body, timeoutMs, gather } = checked;
   const resolved = resolve(ctx, dest, frame.ack !== undefined, body, remote);
-  if ('refused' in resolved) {
-    if (resolved.refused === 'pool_busy') {
-      const message = 'every member of a pool among the destinations is at its in-flight limit';
-      session.error('limit_exceeded', message, { ...ids, limit: 'maxInFlightPerMember' }); // [SB-6.4-1]
-    } else if (resolved.refused === 'total') {
-      const message = `the broker's mailboxes hold ${ctx.limits.maxMailboxBytesTotal} bytes, their maximum`;
-      session.error('limit_exceeded', message, { ...ids, limit: 'maxMailboxBytesTotal' }); // [SB-6.3-2]
-    } else {
-      session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: resolved.name }); // [SB-6.3-2]
-    }
-    return;
-  }
+  if ('refused' in resolved) return refuse(ctx, session, resolved, ids);
   const { targets, delivered, unknown, queued } = resolved;
   // [SB-6.3-3] A request that waits in a mailbox ends at the earlier of its deadline and the mailbox's age.
   const deadlineMs = queued.length > 0 ? Math.min(timeoutMs, ctx.limits.maxMailboxAgeMs) : timeoutMs;
-  if (frame.ref !== undefined) {
-    const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
-    session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
-  }
-  route(ctx, session, resolved, {
-    payload: {
-      body,
-      from,
-      suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }),
-      trace: frame.trace && traceSuffix(frame.trace), // [SB-15-1]
+  const payload = {
+    body,
+    from,
+    suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }),
+    trace: frame.trace && traceSuffix(frame.trace), // [SB-15-1]
+  };
+  const window = frame.stream === true ? ctx.limits.streamWindow : 0; // [SB-13-1]
+  const finish = () => {
+    if (frame.ref !== undefined) {
+      const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
+      session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
+    }
+    route(ctx, session, resolved, { payload, ack: frame.ack, ref: frame.ref, timeoutMs: deadlineMs, gather, retry: frame.retry === true, window });
+  };
+  const cluster = ctx.cluster;
+  if (cluster === undefined || queued.length === 0) return finish();
+  // [SB-16-6] In a cluster the mailboxes are in Redis: queued there first, all or none, before anything is delivered.
+  const request = frame.ack === undefined ? undefined : { ack: frame.ack, deadline: Date.now() + deadlineMs, window: session.dialect === 'legacy' ? 0 : window };
+  return cluster.enqueue(queued, { sender: session, payload, bytes: resolved.bytes, ref: frame.ref, request }).then(
+    (result) => {
+      if (!session.accepting) return;
+      if (result === 'ok') return finish();
+      if (result !== 'raced') return refuse(ctx, session, result, ids);
+      if (checked.again !== undefined) return checked.again();
+      unavailable(session, ids);
     },
-    ack: frame.ack,
-    ref: frame.ref,
-    timeoutMs: deadlineMs,
-    gather,
-    retry: frame.retry === true,
-    window: frame.stream === true ? ctx.limits.streamWindow : 0, // [SB-13-1]
-  });
+    () => unavailable(session, ids),
+  );
+}
+
+function refuse(ctx: BrokerContext, session: Session, refused: Refused, ids: ReturnType<typeof idsOf>): void {
+  if (refused.refused === 'pool_busy') {
+    const message = 'every member of a pool among the destinations is at its in-flight limit';
+    session.error('limit_exceeded', message, { ...ids, limit: 'maxInFlightPerMember' }); // [SB-6.4-1]
+  } else if (refused.refused === 'total') {
+    const message = `the broker's mailboxes hold ${ctx.limits.maxMailboxBytesTotal} bytes, their maximum`;
+    session.error('limit_exceeded', message, { ...ids, limit: 'maxMailboxBytesTotal' }); // [SB-6.3-2]
+  } else {
+    session.error('mailbox_full', 'the mailbox of an offline destination is full', { ...ids, id: refused.name }); // [SB-6.3-2]
+  }
 }
 
 interface Resolved extends Plan {
@@ -153,6 +171,13 @@ function resolve(
     }
     const entry = ctx.names.entry(name);
     const holders = entry?.shared === false ? undefined : remote?.get(name);
+    if (entry === undefined && holders?.mailbox === true) {
+      // [SB-16-6] A mailbox in Redis: its limits are checked there, when the send is queued.
+      if (resolved.queued.length === 0) resolved.bytes = Buffer.byteLength(body);
+      resolved.queued.push({ name, slot: resolved.slotNames.length });
+      resolved.slotNames.push(name);
+      continue;
+    }
     // A pool's members of every node in turn order: the first below its in-flight limit (as counted by the
     // requests of this node) takes it ([SB-6.4-1]); none: the pool is busy.
     const elsewhere = holders?.pool === true ? holders.members.find((member) => usable?.(member) !== false) : holders?.members[0];

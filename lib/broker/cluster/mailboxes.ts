@@ -1,0 +1,178 @@
+/**
+ * Mailboxes in cluster mode (protocol.md sections 6.3 and 16, [SB-16-6]): the mailbox of an offline
+ * durable name lives in Redis (scripts.ts), so a message queued on any node reaches the name's next holder
+ * on any node, in order. The node of the connection that released the name opens it (RELEASE); the node
+ * of a sender queues into it (ENQUEUE, all of a send's names or none, within the limits); the node that
+ * claims the name takes what waited in the same script and writes it; any node ages it (SWEEP), and the
+ * sender's node tells the sender `expired`.
+ *
+ * A queued request stays in the pending table of its sender's node, which decides its one outcome ([SB-6.3-3]).
+ * The claiming node writes the message itself, in its place among the others, with a delivery id it
+ * draws, and tells the sender's node (`att`), which attaches that delivery to the request.
+ */
+import { nanoid } from 'nanoid';
+import { encodeMessage, type Limits } from '../../protocol/index.js';
+import type { Payload } from '../pending.js';
+import { traceFor, writeQueued } from '../route.js';
+import type { Session } from '../session.js';
+import type { Header, Link } from './link.js';
+import { ENQUEUE, RESTORE, SWEEP } from './scripts.js';
+
+/** The header of an item: who sent it and when; for a request's slot, which one and until when. */
+interface ItemHeader {
+  /** Queued at, ms since the epoch. */
+  t: number;
+  /** The body's UTF-8 bytes, which the limits count. */
+  y: number;
+  f: string;
+  s: string;
+  tr?: string;
+  /** The sender's node and connection, for `expired` and for the request. */
+  o: string;
+  c: string;
+  r?: string;
+  /** A request's ack, slot, deadline (ms since the epoch) and stream window. */
+  a?: string;
+  k?: number;
+  e?: number;
+  w?: number;
+}
+
+/** What a queued send is: its body and where it came from; for a request, its ack and deadline. */
+export interface Queueing {
+  readonly sender: Session;
+  readonly payload: Payload;
+  readonly bytes: number;
+  readonly ref?: string;
+  readonly request?: { readonly ack: string; readonly deadline: number; readonly window: number };
+}
+
+export type Enqueued = 'ok' | 'raced' | { refused: 'full' | 'total'; name: string };
+
+/** What the mailboxes need of their node. */
+export interface MailboxHost {
+  readonly link: Link;
+  readonly prefix: string;
+  /** This node's id now (it changes when the node takes a new lease). */
+  readonly id: () => string;
+  readonly limits: Readonly<Limits>;
+  /** A queued request's slot whose sender is on this node: attach it to `session` under `name` and write it. */
+  attachHere(senderId: string, ack: string, slot: number, session: Session, name: string): void;
+  /** The delivery `id` of this node's `session` belongs to a request kept on `origin`. */
+  inbound(session: Session, id: string, origin: string): void;
+  /** Tell the sender of a queued message that it expired ([SB-6.3-2]). */
+  expired(senderId: string, name: string, ref: string): void;
+}
+
+export class ClusterMailboxes {
+  readonly #host: MailboxHost;
+
+  constructor(host: MailboxHost) {
+    this.#host = host;
+  }
+
+  /** The keys of `name`'s mailbox that CLAIM and JOIN take it with (scripts.ts TAKE). */
+  takeKeys(name: string): string[] {
+    const { link } = this.#host;
+    return [link.key('box:', name), link.key('boxq:', name), link.key('boxes', ''), link.key('boxbytes', '')];
+  }
+
+  /** Keys and arguments for RELEASE to open `name`'s mailbox, when `open`. */
+  releaseArgs(name: string, open: boolean): { keys: string[]; args: string[] } {
+    const { link } = this.#host;
+    return {
+      keys: [link.key('box:', name), link.key('boxes', '')],
+      args: [this.#host.prefix, open ? '1' : '0', String(Date.now()), String(this.#host.limits.maxMailboxes), name],
+    };
+  }
+
+  /** Queue a send for the offline names `queued` (with their slots): all, or none and why ([SB-6.3-2]). */
+  async enqueue(queued: ReadonlyArray<{ name: string; slot: number }>, what: Queueing): Promise<Enqueued> {
+    const { link, limits } = this.#host;
+    const { sender, payload, request } = what;
+    const keys: string[] = [];
+    const items: string[] = [];
+    const now = Date.now();
+    for (const { name, slot } of queued) {
+      keys.push(link.key('name:', name), link.key('pool:', name), link.key('box:', name), link.key('boxq:', name));
+      const header: ItemHeader = { t: now, y: what.bytes, f: payload.from, s: payload.suffix, o: this.#host.id(), c: sender.id };
+      if (payload.trace !== undefined) header.tr = payload.trace;
+      if (what.ref !== undefined) header.r = what.ref;
+      if (request !== undefined) {
+        header.a = request.ack;
+        header.k = slot;
+        header.e = request.deadline;
+        if (request.window > 0) header.w = request.window;
+      }
+      items.push(`${JSON.stringify(header)}\n${payload.body}`);
+    }
+    keys.push(link.key('boxbytes', ''));
+    const limitArgs = [limits.maxMailboxSize, limits.maxMailboxBytes, limits.maxMailboxBytesTotal].map(String);
+    const [kind, index] = (await link.eval(ENQUEUE, keys, [this.#host.prefix, String(what.bytes), ...limitArgs, ...items])) as [string, string?];
+    if (kind === 'ok') return 'ok';
+    if (kind === 'full' || kind === 'total') return { refused: kind, name: queued[Number(index) - 1].name };
+    return 'raced';
+  }
+
+  /**
+   * Write to `session`, which just took `name`, what waited in its mailbox, oldest first ([SB-6.3-1]).
+   * A request's slot past its deadline is left out: its sender's node has ended it.
+   */
+  deliver(session: Session, name: string, items: readonly string[]): void {
+    const now = Date.now();
+    for (const item of items) {
+      const { header, body } = decode(item);
+      const payload: Payload = { body, from: header.f, suffix: header.s, trace: header.tr };
+      if (header.a === undefined) {
+        writeQueued(session, payload);
+        continue;
+      }
+      if ((header.e ?? 0) <= now) continue;
+      if (header.o === this.#host.id()) {
+        this.#host.attachHere(header.c, header.a, header.k ?? 0, session, name);
+        continue;
+      }
+      // The sender is on another node: the message goes out here, in its place, and that node attaches it.
+      const id = nanoid();
+      let suffix = payload.suffix + traceFor(session, payload);
+      if (header.w !== undefined && session.dialect === 'extended') suffix += `,"credit":${header.w}`; // [SB-13-1]
+      this.#host.inbound(session, id, header.o);
+      session.writeDelivery(id, name, encodeMessage(body, payload.from, id, suffix));
+      const att: Header = { t: 'att', o: this.#host.id(), c: session.id, l: session.dialect, n: name, s: header.c, a: header.a, k: header.k ?? 0, d: id };
+      this.#host.link.publish(header.o, att, '');
+    }
+  }
+
+  /**
+   * Put back, in front, what a claim took for a connection that then could not have the name (it closed,
+   * or the modes conflicted): nothing queued is lost for it. Dropped only if someone else holds the name
+   * by then, who was never owed it.
+   */
+  async restore(name: string, items: readonly string[]): Promise<void> {
+    if (items.length === 0) return;
+    const { link } = this.#host;
+    const keys = [link.key('name:', name), link.key('pool:', name), ...this.takeKeys(name)];
+    let bytes = 0;
+    for (const item of items) bytes += decode(item).header.y;
+    await link.eval(RESTORE, keys, [this.#host.prefix, String(Date.now()), name, String(bytes), ...items]).catch(() => undefined);
+  }
+
+  /** Age every mailbox; the senders of what expired hear it on their nodes ([SB-6.3-2]). */
+  async sweep(): Promise<void> {
+    const { link, limits } = this.#host;
+    const gone = (await link.eval(SWEEP, [link.key('boxes', ''), link.key('boxbytes', '')], [this.#host.prefix, String(Date.now()), String(limits.maxMailboxAgeMs)])) as string[];
+    for (let i = 0; i < gone.length; i += 2) {
+      const name = gone[i];
+      const { header } = decode(gone[i + 1]);
+      // A request's slot ended with its request, on its sender's node; a send without `ref` has no report.
+      if (header.a !== undefined || header.r === undefined) continue;
+      if (header.o === this.#host.id()) this.#host.expired(header.c, name, header.r);
+      else link.publish(header.o, { t: 'exp', o: this.#host.id(), c: header.c, n: name, r: header.r }, '');
+    }
+  }
+}
+
+function decode(item: string): { header: ItemHeader; body: string } {
+  const cut = item.indexOf('\n');
+  return { header: JSON.parse(item.slice(0, cut)) as ItemHeader, body: item.slice(cut + 1) };
+}

@@ -1,0 +1,126 @@
+/**
+ * Mailboxes in cluster mode (protocol.md section 16, [SB-16-6]): the mailbox of an offline durable name is
+ * in Redis, so what any node queued reaches the name's next holder on any node, in order, within limits
+ * counted over the whole cluster, and it outlives the nodes that queued it. Real redis-server; broker
+ * nodes in this process, and as `switchboard serve --cluster` processes for the kill -9.
+ */
+import t from 'tap';
+import { built, freePort } from '../fixtures/broker-process.js';
+import { clusterPrefix, peerOn as peer, spawnNode, startCluster } from '../fixtures/cluster.js';
+import type { Frame } from '../fixtures/peer.js';
+import { startRedis } from '../fixtures/redis.js';
+
+const message = (f: Frame) => f.action === 'message';
+
+/** Register `name` as durable on `url`, then disconnect: the name keeps a mailbox. */
+async function offline(t: Parameters<typeof peer>[0], url: string, name: string): Promise<void> {
+  const holder = await peer(t, url);
+  holder.send({ action: 'register', id: name, durable: true });
+  await holder.next((f) => f.action === 'registered');
+  holder.ws.close();
+  await new Promise((resolve) => holder.ws.once('close', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the release reaches Redis
+}
+
+t.test('senders on two nodes queue for one name; its holder on a third node gets everything, in each sender\'s order [SB-16-6] [SB-6.3-1]', async (t) => {
+  const { urls } = await startCluster(t, 3);
+  await offline(t, urls[0], 'inbox');
+  const [a, b] = [await peer(t, urls[1], 'a'), await peer(t, urls[2], 'b')];
+  for (let i = 0; i < 20; i++) {
+    a.send({ action: 'send', dest: 'inbox', message: `a${i}` });
+    b.send({ action: 'send', dest: 'inbox', message: `b${i}`, ref: `r${i}` });
+  }
+  for (let i = 0; i < 20; i++) t.match(await b.next((f) => f.ref === `r${i}`), { action: 'sent', delivered: [], queued: ['inbox'] });
+  const back = await peer(t, urls[2]);
+  back.send({ action: 'register', id: 'inbox' });
+  t.match(await back.next(), { action: 'registered', id: 'inbox' }, 'registered comes first');
+  const got: string[] = [];
+  while (got.length < 40) got.push((await back.next(message)).message as string);
+  t.same(got.filter((m) => m.startsWith('a')), Array.from({ length: 20 }, (_, i) => `a${i}`), 'a\'s messages in a\'s order');
+  t.same(got.filter((m) => m.startsWith('b')), Array.from({ length: 20 }, (_, i) => `b${i}`), 'b\'s messages in b\'s order');
+  t.same(await back.quiet(100), [], 'each once');
+  a.send({ action: 'send', dest: 'inbox', message: 'now', ack: 'q1' });
+  const delivered = await back.next(message);
+  back.send({ action: 'answer', ack: delivered.ack, message: 'direct' });
+  t.match(await a.next((f) => f.ack === 'q1'), { action: 'answer', message: 'direct' }, 'with a holder, no mailbox: the next request is delivered at once');
+});
+
+t.test('a queued request from one node is delivered by another, answered there, and its one outcome reaches its sender [SB-16-6] [SB-6.3-3]', async (t) => {
+  const { urls } = await startCluster(t, 3);
+  await offline(t, urls[0], 'jobs');
+  const web = await peer(t, urls[1], 'web');
+  web.send({ action: 'send', dest: 'jobs', message: 'first' });
+  web.send({ action: 'send', dest: 'jobs', message: 'work', ack: 'q1', timeout: 10_000, ref: 's1' });
+  web.send({ action: 'send', dest: 'jobs', message: 'last' });
+  t.match(await web.next((f) => f.ref === 's1'), { action: 'sent', queued: ['jobs'] });
+  const back = await peer(t, urls[2]);
+  back.send({ action: 'register', id: 'jobs' });
+  await back.next((f) => f.action === 'registered');
+  t.match(await back.next(message), { message: 'first' });
+  const request = await back.next(message);
+  t.match(request, { message: 'work', from: 'web' }, 'the request in its place, between the two messages');
+  t.type(request.ack, 'string', 'with a delivery id to answer');
+  t.match(await back.next(message), { message: 'last' });
+  back.send({ action: 'answer', ack: request.ack, message: 'done' });
+  t.match(await web.next((f) => f.ack === 'q1'), { action: 'answer', from: 'jobs', message: 'done' });
+  back.send({ action: 'answer', ack: request.ack, message: 'again' });
+  t.match(await back.next((f) => f.action === 'error'), { code: 'unknown_ack' }, 'a second answer is unknown, as on one node');
+  t.same((await web.quiet(100)).filter((f) => f.ack === 'q1'), [], 'one outcome');
+});
+
+t.test('the mailbox limits count what every node queued: the 4th message is refused whichever node sends it [SB-16-6] [SB-6.3-2]', async (t) => {
+  const { urls } = await startCluster(t, 2, { limits: { maxMailboxSize: 3 } });
+  await offline(t, urls[0], 'inbox');
+  const [a, b] = [await peer(t, urls[0], 'a'), await peer(t, urls[1], 'b')];
+  a.send({ action: 'send', dest: 'inbox', message: 1, ref: 'a1' });
+  t.match(await a.next((f) => f.ref === 'a1'), { action: 'sent', queued: ['inbox'] });
+  b.send({ action: 'send', dest: 'inbox', message: 2, ref: 'b1' });
+  t.match(await b.next((f) => f.ref === 'b1'), { action: 'sent', queued: ['inbox'] });
+  a.send({ action: 'send', dest: 'inbox', message: 3, ref: 'a2' });
+  t.match(await a.next((f) => f.ref === 'a2'), { action: 'sent', queued: ['inbox'] });
+  b.send({ action: 'send', dest: ['a', 'inbox'], message: 4, ack: 'q4', ref: 'b2' });
+  t.match(await b.next((f) => f.ref === 'b2'), { action: 'error', code: 'mailbox_full', id: 'inbox', ack: 'q4' });
+  t.same((await a.quiet(100)).filter(message), [], 'a refused send is delivered to no destination');
+});
+
+t.test('what was queued outlives kill -9 of the nodes that queued it and of the node that opened the mailbox [SB-16-6]', { skip: built() }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = clusterPrefix();
+  const nodes = await Promise.all([0, 1, 2].map(async () => spawnNode(t, await freePort(), redis.url, cluster)));
+  await offline(t, nodes[0].url, 'inbox');
+  const web = await peer(t, nodes[1].url, 'web');
+  for (let i = 0; i < 5; i++) web.send({ action: 'send', dest: 'inbox', message: i, ref: `s${i}` });
+  for (let i = 0; i < 5; i++) t.match(await web.next((f) => f.ref === `s${i}`), { action: 'sent', queued: ['inbox'] });
+  await Promise.all([nodes[0].kill(), nodes[1].kill()]);
+  const back = await peer(t, nodes[2].url);
+  back.send({ action: 'register', id: 'inbox' });
+  await back.next((f) => f.action === 'registered');
+  const got: unknown[] = [];
+  while (got.length < 5) got.push((await back.next(message)).message);
+  t.same(got, [0, 1, 2, 3, 4], 'every queued message, in order, from the node still running');
+});
+
+t.test('a durable name whose node is killed gets its mailbox once that node\'s lease ends [SB-16-6] [SB-16-3]', { skip: built() }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = clusterPrefix();
+  const leaseMs = 1500;
+  const [doomed, one, two] = await Promise.all([0, 1, 2].map(async () => spawnNode(t, await freePort(), redis.url, cluster, leaseMs)));
+  const holder = await peer(t, doomed.url);
+  holder.send({ action: 'register', id: 'inbox', durable: true });
+  await holder.next((f) => f.action === 'registered');
+  await doomed.kill();
+  const web = await peer(t, one.url, 'web');
+  // Until the dead node's lease ends the name still has its holder there; then the mailbox opens.
+  let reply: Frame = {};
+  for (let attempt = 0; attempt < 40; attempt++) {
+    web.send({ action: 'send', dest: 'inbox', message: 'kept', ref: `s${attempt}` });
+    reply = await web.next((f) => f.ref === `s${attempt}`);
+    if ((reply.queued as string[] | undefined)?.length === 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.match(reply, { action: 'sent', delivered: [], queued: ['inbox'] }, 'queued once the lease ended');
+  const back = await peer(t, two.url);
+  back.send({ action: 'register', id: 'inbox' });
+  await back.next((f) => f.action === 'registered');
+  t.match(await back.next(message), { from: 'web', message: 'kept' });
+});
