@@ -37,7 +37,8 @@ export function releaseName(
 ): boolean {
   if (!session.names.delete(name)) return false;
   ctx.names.release(name, session);
-  if (ctx.names.entry(name) === undefined) ctx.services.drop(name); // [SB-14-1]
+  // [SB-14-1] In a cluster, once Redis says nobody holds the name on any node (cluster/node.ts).
+  if (ctx.cluster === undefined && ctx.names.entry(name) === undefined) ctx.services.drop(name);
   ctx.pending.nameReleased(session, name);
   const keepsMailbox = (session.durableNames.delete(name) || durable) && !explicit && ctx.names.entry(name) === undefined;
   // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next. In

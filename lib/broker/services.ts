@@ -14,6 +14,23 @@ import type { Outcome, PendingRequest } from './pending.js';
 /** How many recent answer times each service and method keeps for its p50/p99: a fixed bound. */
 export const LATENCY_SAMPLES = 256;
 
+/**
+ * What one broker (a cluster node) counted for a service or a method, to be added to what the other
+ * nodes counted: the counts, and its recent answer times.
+ */
+export interface RawCounts {
+  readonly requests: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly samples: readonly number[];
+}
+
+/** A service's counts on one node, and each method's, as [method, counts] pairs (method names come off the wire). */
+export interface RawStats {
+  readonly counts: RawCounts;
+  readonly methods: ReadonlyArray<readonly [string, RawCounts]>;
+}
+
 /** Requests ended for a service or a method: counts, and a ring of the most recent answer times. */
 class Counter {
   requests = 0;
@@ -28,14 +45,26 @@ class Counter {
     this.#count++;
   }
 
-  read(): MethodStats {
-    const stats: MethodStats = { requests: this.requests, errors: this.errors, timeouts: this.timeouts };
-    const n = Math.min(this.#count, LATENCY_SAMPLES);
-    if (n === 0) return stats;
-    const sorted = this.#samples.slice(0, n).sort((a, b) => a - b);
-    const at = (q: number) => round(sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]);
-    return { ...stats, p50Ms: at(0.5), p99Ms: at(0.99) };
+  raw(): RawCounts {
+    return { requests: this.requests, errors: this.errors, timeouts: this.timeouts, samples: this.#samples.slice(0, Math.min(this.#count, LATENCY_SAMPLES)) };
   }
+}
+
+/** The stats of counts from one or several nodes: the sums, and p50/p99 over every sample. */
+function read(parts: readonly RawCounts[]): MethodStats {
+  const stats: MethodStats = { requests: 0, errors: 0, timeouts: 0 };
+  const samples: number[] = [];
+  for (const part of parts) {
+    stats.requests += part.requests;
+    stats.errors += part.errors;
+    stats.timeouts += part.timeouts;
+    samples.push(...part.samples);
+  }
+  const n = samples.length;
+  if (n === 0) return stats;
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => round(samples[Math.min(n - 1, Math.ceil(q * n) - 1)]);
+  return { ...stats, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -107,17 +136,25 @@ export class ServiceRegistry {
     }
   }
 
-  /** The listing of `name`, with `members` holders. */
-  info(name: string, members: number): ServiceInfo | undefined {
+  /** What this broker counted for `name`, for another cluster node's listing; undefined when it is no service. */
+  raw(name: string): RawStats | undefined {
+    const service = this.#services.get(name);
+    if (service === undefined) return undefined;
+    return { counts: service.stats.raw(), methods: [...service.byMethod].map(([method, counter]) => [method, counter.raw()] as const) };
+  }
+
+  /** The listing of `name`, with `members` holders; with `elsewhere`, what other cluster nodes counted too. */
+  info(name: string, members: number, elsewhere: readonly RawStats[] = []): ServiceInfo | undefined {
     const service = this.#services.get(name);
     if (service === undefined) return undefined;
     const methods: Record<string, MethodContract> = Object.create(null);
     const stats: Record<string, MethodStats> = Object.create(null);
     for (const [method, contract] of service.methods) {
       methods[method] = contract;
-      stats[method] = (service.byMethod.get(method) as Counter).read();
+      const others = elsewhere.flatMap((raw) => raw.methods.filter(([m]) => m === method).map(([, counts]) => counts));
+      stats[method] = read([(service.byMethod.get(method) as Counter).raw(), ...others]);
     }
-    const total: ServiceStats = { ...service.stats.read(), methods: stats };
+    const total: ServiceStats = { ...read([service.stats.raw(), ...elsewhere.map((raw) => raw.counts)]), methods: stats };
     const info: ServiceInfo = { id: name, version: service.version, methods, members, stats: total };
     return service.description === undefined ? info : { ...info, description: service.description };
   }

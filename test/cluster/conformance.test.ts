@@ -11,9 +11,6 @@ import { startCluster } from '../fixtures/cluster.js';
 
 /** Cases a cluster does not pass yet, and why (protocol.md section 16, "What a cluster does not promise"). */
 const NOT_YET: ReadonlyMap<string, string> = new Map([
-  ['extended/service-announce', 'services are per node'],
-  ['extended/service-call-stats', 'services are per node'],
-  ['extended/service-pool-version', 'services are per node'],
   ['extended/subscribe-wildcard-order', 'subscribers on other nodes come after this node\'s in a gather'],
 ]);
 

@@ -26,7 +26,10 @@ export type Header =
   | { t: 'name'; o: string; c: string; p: string; id: number }
   | { t: 'bc'; o: string; from: string; s: string; tr?: string; id: number }
   | { t: 'att'; o: string; c: string; l: Dialect; n: string; s: string; a: string; k: number; d: string }
-  | { t: 'exp'; o: string; c: string; n: string; r: string };
+  | { t: 'exp'; o: string; c: string; n: string; r: string }
+  | { t: 'svc'; o: string; id: number }
+  | { t: 'unsvc'; o: string; n: string }
+  | { t: 'stats'; o: string; id: number; n: string[] };
 
 /** Redis did not answer, or this node holds no lease: the action is refused with `unavailable`. */
 export class ClusterUnavailable extends Error {}

@@ -17,10 +17,11 @@
  * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
  */
 import { nanoid } from 'nanoid';
-import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type Dialect, type Limits, type ProgressFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, type AnnounceFrame, type AnswerFrame, type BrokerAction, type Dialect, type Limits, type ProgressFrame } from '../../protocol/index.js';
 import type { Logger } from '../options.js';
 import type { NameRegistry } from '../names.js';
 import type { Payload, PendingTable } from '../pending.js';
+import type { RawStats, ServiceRegistry } from '../services.js';
 import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
 import { Inbound } from './inbound.js';
@@ -28,7 +29,7 @@ import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
 import { ClusterMailboxes, type Enqueued, type Queueing } from './mailboxes.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
 import { Subscriptions } from './subscriptions.js';
-import { CLAIM, JOIN, LOOKUP, RELEASE, parseHolder, type Holder } from './scripts.js';
+import { ANNOUNCE, CLAIM, JOIN, LOOKUP, RELEASE, SERVICES, parseHolder, type Holder } from './scripts.js';
 
 export interface ClusterOptions {
   /** The Redis URL (`redis://host:port`, `rediss://`, `unix:///path`). */
@@ -42,6 +43,8 @@ export interface ClusterOptions {
 /** What a cluster node needs of its broker. */
 export interface ClusterHost {
   readonly pending: PendingTable<Session>;
+  /** The node's copy of every service's contract, and what it counted for each ([SB-14-5]). */
+  readonly services: ServiceRegistry;
   readonly limits: Readonly<Limits>;
   readonly names: NameRegistry<Session>;
   /** The node's open connections. */
@@ -86,11 +89,26 @@ const MAX_CACHED_HOLDERS = 100_000;
 /** How long a subscription waits for every other node to know it before `subscribed` is sent anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
 
-/** A change told to every node, waiting for their `ok`s; `count` sums the `k` they answered. */
+/** A change told to every node, waiting for their `ok`s; `count` sums the `k` they answered, `replies` their bodies. */
 interface Waiting {
   readonly nodes: Set<string>;
   count: number;
+  readonly replies: string[];
   readonly done: () => void;
+}
+
+/** What every node answered to something told to all: the counts summed, and each reply's body. */
+interface Answers {
+  readonly count: number;
+  readonly replies: readonly string[];
+}
+
+/** A service in the cluster's listing: how many connections hold its name, and its contract. */
+export interface ClusterService {
+  readonly members: number;
+  readonly contract: AnnounceFrame;
+  /** What the other nodes counted for it. */
+  readonly elsewhere: RawStats[];
 }
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
@@ -163,6 +181,7 @@ export class ClusterNode implements Outlet {
       void this.#listening
         .then(() => this.#loadNodes())
         .then(() => this.#subscriptions.load(this.#id, (node) => this.#know(node)))
+        .then(() => this.#loadServices())
         .catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
     });
   }
@@ -248,6 +267,70 @@ export class ClusterNode implements Outlet {
     return { kind: kind as 'held' | 'taken' | 'conflict' };
   }
 
+  /** The name nobody holds any more has no contract ([SB-14-1]); one held here again keeps the new one. */
+  #unserved(name: string): void {
+    if (this.#host.names.entry(name) === undefined) this.#host.services.drop(name);
+  }
+
+  /**
+   * [SB-16-7] Keep a service's contract in the cluster: every node knows it when this resolves (so the
+   * stats of a call from any node count). Resolves with the version kept instead when the pool's other
+   * members serve another ([SB-14-1]); throws ClusterUnavailable.
+   */
+  async announce(frame: AnnounceFrame): Promise<string | undefined> {
+    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
+    const contract: AnnounceFrame = { action: 'announce', id: frame.id, version: frame.version, methods: frame.methods };
+    if (frame.description !== undefined) contract.description = frame.description;
+    const body = JSON.stringify(contract);
+    const keys = [this.#link.key('pool:', frame.id), this.#link.key('svc:', frame.id), this.#link.key('svcs', '')];
+    let kept: string;
+    try {
+      kept = (await this.#link.eval(ANNOUNCE, keys, [this.#options.prefix, frame.version, body, frame.id])) as string;
+    } catch (error) {
+      throw new ClusterUnavailable('redis did not answer', { cause: error });
+    }
+    if (kept !== '') return kept;
+    this.#host.services.announce(contract);
+    await this.#tellAllAndWait({ t: 'svc', o: this.#id, id: 0 }, body);
+    return undefined;
+  }
+
+  /**
+   * [SB-16-7] The services of the cluster (`names`, or all), each with its holders on every node and
+   * what the other nodes counted for it. Throws ClusterUnavailable.
+   */
+  async services(names: readonly string[] | undefined): Promise<Map<string, ClusterService>> {
+    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
+    let reply: string[];
+    try {
+      reply = (await this.#link.eval(SERVICES, [this.#link.key('svcs', '')], [this.#options.prefix, ...(names ?? [])])) as string[];
+    } catch (error) {
+      throw new ClusterUnavailable('redis did not answer', { cause: error });
+    }
+    const found = new Map<string, ClusterService>();
+    for (let i = 0; i < reply.length; i += 3) {
+      const contract = JSON.parse(reply[i + 2]) as AnnounceFrame;
+      // A contract this node has not heard of yet (it started later, or the record is on its way).
+      if (this.#host.services.version(reply[i]) !== contract.version) this.#host.services.announce(contract);
+      found.set(reply[i], { members: Number(reply[i + 1]), contract, elsewhere: [] });
+    }
+    if (found.size === 0) return found;
+    const { replies } = await this.#tellAllAndWait({ t: 'stats', o: this.#id, id: 0, n: [...found.keys()] });
+    for (const reply of replies) {
+      for (const [name, raw] of JSON.parse(reply) as Array<[string, RawStats]>) found.get(name)?.elsewhere.push(raw);
+    }
+    return found;
+  }
+
+  /** Learn every contract of the cluster (at start, and after Redis came back). */
+  async #loadServices(): Promise<void> {
+    const reply = (await this.#link.eval(SERVICES, [this.#link.key('svcs', '')], [this.#options.prefix])) as string[];
+    for (let i = 0; i < reply.length; i += 3) {
+      const contract = JSON.parse(reply[i + 2]) as AnnounceFrame;
+      if (this.#host.services.version(reply[i]) !== contract.version) this.#host.services.announce(contract);
+    }
+  }
+
   /** [SB-16-6] Write to `session`, which took `name`, what its claim took from the name's mailbox. */
   deliverQueued(session: Session, name: string, queued: readonly string[]): void {
     this.#mailboxes.deliver(session, name, queued);
@@ -281,11 +364,16 @@ export class ClusterNode implements Outlet {
    * a lookup on another node after `unregistered` must not find the name ([SB-16-2]).
    */
   release(session: Session, name: string, keepMailbox = false): Promise<void> {
+    return this.#release(session, name, keepMailbox).then(() => undefined);
+  }
+
+  /** RELEASE; resolves true when nobody holds the name any more, so that its contract went ([SB-14-1]). */
+  #release(session: Session, name: string, keepMailbox: boolean): Promise<boolean> {
     const mailbox = this.#mailboxes.releaseArgs(name, keepMailbox);
-    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name), ...mailbox.keys, this.#link.key('dur:', name)];
+    const keys = [this.#link.key('name:', name), this.#link.key('pool:', name), ...mailbox.keys, this.#link.key('dur:', name), this.#link.key('svc:', name), this.#link.key('svcs', '')];
     return this.#link.eval(RELEASE, keys, [this.#id, session.id, this.#member(session), ...mailbox.args]).then(
-      () => undefined,
-      () => undefined, // unreachable: the record names this node, and counts no more once the lease it rode on ends
+      (reply) => (reply as number[])[0] === 1,
+      () => false, // unreachable: the record names this node, and counts no more once the lease it rode on ends
     );
   }
 
@@ -294,7 +382,11 @@ export class ClusterNode implements Outlet {
    * otherwise than by unregister, [SB-16-6]), and tell the nodes with requests it was reached by ([SB-6-9]).
    */
   released(session: Session, name: string, keepMailbox = false): void {
-    void this.release(session, name, keepMailbox);
+    void this.#release(session, name, keepMailbox).then((free) => {
+      if (!free) return;
+      this.#unserved(name);
+      this.#link.publish('*', { t: 'unsvc', o: this.#id, n: name }, '');
+    });
     this.#tellAll(session, name);
   }
 
@@ -431,7 +523,7 @@ export class ClusterNode implements Outlet {
   async broadcast(payload: Payload): Promise<number> {
     const header: Header = { t: 'bc', o: this.#id, from: payload.from, s: payload.suffix, id: 0 };
     if (payload.trace !== undefined) header.tr = payload.trace;
-    return this.#tellAllAndWait(header, payload.body);
+    return (await this.#tellAllAndWait(header, payload.body)).count;
   }
 
   // Outlet: how remote sessions write.
@@ -542,6 +634,7 @@ export class ClusterNode implements Outlet {
         const waiting = this.#waiting.get(header.id);
         if (waiting?.nodes.delete(header.o) !== true) return;
         waiting.count += header.k ?? 0;
+        if (body !== '') waiting.replies.push(body);
         if (waiting.nodes.size === 0) waiting.done();
         return;
       }
@@ -558,6 +651,22 @@ export class ClusterNode implements Outlet {
       case 'exp':
         this.#host.expired(header.c, header.n, header.r);
         return;
+      case 'svc':
+        this.#host.services.announce(JSON.parse(body) as AnnounceFrame);
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
+        return;
+      case 'unsvc':
+        this.#unserved(header.n);
+        return;
+      case 'stats': {
+        const counted: Array<[string, RawStats]> = [];
+        for (const name of header.n) {
+          const raw = this.#host.services.raw(name);
+          if (raw !== undefined) counted.push([name, raw]);
+        }
+        this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, JSON.stringify(counted));
+        return;
+      }
       case 'bc': {
         const k = this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr });
         this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id, k }, '');
@@ -698,23 +807,24 @@ export class ClusterNode implements Outlet {
    * SUBSCRIBE_WAIT_MS; with the sum of the counts (`k`) the nodes answered, and for a node that did not
    * answer in time, the count of its last beat.
    */
-  #tellAllAndWait(header: Header & { id: number }, body = ''): Promise<number> {
+  #tellAllAndWait(header: Header & { id: number }, body = ''): Promise<Answers> {
     const nodes = new Set<string>();
     for (const [node, known] of this.#nodes) if (!known.gone) nodes.add(node);
     if (nodes.size === 0 || !this.live) {
       this.#link.publish('*', header, body);
-      return Promise.resolve(0);
+      return Promise.resolve({ count: 0, replies: [] });
     }
     header.id = ++this.#nextWait;
     return new Promise((resolve) => {
       const waiting: Waiting = {
         nodes,
         count: 0,
+        replies: [],
         done: () => {
           clearTimeout(timer);
           this.#waiting.delete(header.id);
           for (const node of nodes) waiting.count += this.#nodes.get(node)?.named ?? 0;
-          resolve(waiting.count);
+          resolve(waiting);
         },
       };
       const timer = setTimeout(waiting.done, SUBSCRIBE_WAIT_MS);

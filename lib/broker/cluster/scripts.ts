@@ -11,7 +11,8 @@
  * `<prefix>boxes` names every mailbox and `<prefix>boxbytes` counts their bytes. An item is
  * `<header JSON>\n<body>` (mailboxes.ts). A mailbox is opened by the release of its name, filled by
  * ENQUEUE, emptied by the claim that takes the name (in the same script, so nothing is queued for a name
- * once it has a holder), and aged by SWEEP. Scripts name the keys of their names in KEYS; the keys of
+ * once it has a holder), and aged by SWEEP. A service's contract ([SB-14-1]) is the JSON string
+ * `<prefix>svc:<name>`, in the set `<prefix>svcs`, and goes with the name's last holder. Scripts name the keys of their names in KEYS; the keys of
  * node leases and of SWEEP's mailboxes are built from the prefix (one Redis, not Redis Cluster).
  */
 
@@ -105,10 +106,11 @@ return out
 
 /**
  * Release a name held exclusively or as a pool member by this connection. KEYS: the name's record and
- * pool, its mailbox's hash, the set of mailboxes, its durable mark (which goes with the record); ARGV: node, conn, member, prefix, whether to open a
- * mailbox ('1': a durable name lost its holder otherwise than by unregister), now (ms), the most
- * mailboxes, the name. The mailbox opens only when nobody else holds the name ([SB-6.3-1]). Returns 1
- * when the name has a mailbox now.
+ * pool, its mailbox's hash, the set of mailboxes, its durable mark (which goes with the record), its
+ * service contract and the set of services; ARGV: node, conn, member, prefix, whether to open a mailbox
+ * ('1': a durable name lost its holder otherwise than by unregister), now (ms), the most mailboxes, the
+ * name. When nobody holds the name any more, its contract goes ([SB-14-1]) and the mailbox opens if asked
+ * ([SB-6.3-1]). Returns {1} when nobody holds it now, else {0}.
  */
 export const RELEASE = `${LIVE_MEMBERS}
 local v = redis.call('GET', KEYS[1])
@@ -116,13 +118,62 @@ if v and string.sub(v, 1, #ARGV[1] + #ARGV[2] + 2) == ARGV[1] .. '|' .. ARGV[2] 
   redis.call('DEL', KEYS[1], KEYS[5])
 end
 redis.call('SREM', KEYS[2], ARGV[3])
-if ARGV[5] ~= '1' then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 1 end
-if held(ARGV[4], KEYS[1], KEYS[2]) then return 0 end
-if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[7]) then return 0 end
-redis.call('HSET', KEYS[3], 'since', ARGV[6], 'bytes', '0')
-redis.call('SADD', KEYS[4], ARGV[8])
-return 1
+if held(ARGV[4], KEYS[1], KEYS[2]) then return {0} end
+redis.call('DEL', KEYS[6])
+redis.call('SREM', KEYS[7], ARGV[8])
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 0 and redis.call('SCARD', KEYS[4]) < tonumber(ARGV[7]) then
+  redis.call('HSET', KEYS[3], 'since', ARGV[6], 'bytes', '0')
+  redis.call('SADD', KEYS[4], ARGV[8])
+end
+return {1}
+`;
+
+/**
+ * Keep the contract of a service ([SB-14-1]). KEYS: the name's pool, its contract, the set of services;
+ * ARGV: prefix, the version, the contract (JSON), the name. The members of a pool announce one version:
+ * while other members hold the name, another version changes nothing and is answered with the version
+ * kept; '' when kept.
+ */
+export const ANNOUNCE = `${LIVE_MEMBERS}
+local kept = redis.call('GET', KEYS[2])
+if kept and #live(ARGV[1], KEYS[1]) > 1 then
+  local version = cjson.decode(kept).version
+  if version ~= ARGV[2] then return version end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+return ''
+`;
+
+/**
+ * The services of the cluster ([SB-14-4]). KEYS: the set of services; ARGV: prefix, then the names asked
+ * for (none: all). Returns, flat, per service that has a holder: its name, how many connections hold it,
+ * its contract. A contract whose name nobody holds any more (its node died) goes.
+ */
+export const SERVICES = `${LIVE_MEMBERS}
+local names = {}
+if #ARGV > 1 then
+  for i = 2, #ARGV do table.insert(names, ARGV[i]) end
+else
+  names = redis.call('SMEMBERS', KEYS[1])
+end
+local out = {}
+for _, name in ipairs(names) do
+  local contract = redis.call('GET', ARGV[1] .. 'svc:' .. name)
+  if contract then
+    local members = #live(ARGV[1], ARGV[1] .. 'pool:' .. name)
+    if members == 0 and held(ARGV[1], ARGV[1] .. 'name:' .. name, ARGV[1] .. 'pool:' .. name) then members = 1 end
+    if members == 0 then
+      redis.call('DEL', ARGV[1] .. 'svc:' .. name)
+      redis.call('SREM', KEYS[1], name)
+    else
+      table.insert(out, name)
+      table.insert(out, tostring(members))
+      table.insert(out, contract)
+    end
+  end
+end
+return out
 `;
 
 /**
