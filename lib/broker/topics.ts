@@ -16,13 +16,17 @@ export interface Match {
   readonly topic: string;
   /** The subscriber's subscription that matched it: the most specific one. */
   readonly context: string;
+  /** When that subscription was made, as its table orders it (cluster mode: across the nodes). */
+  readonly order: number;
 }
 
 export class TopicTable<Peer> {
-  readonly #subscribers = new Map<string, Set<Peer>>();
+  /** Per topic or filter, its subscribers in the order they subscribed, each with its order. */
+  readonly #subscribers = new Map<string, Map<Peer, number>>();
   readonly #byPeer = new Map<Peer, Set<string>>();
   readonly #wildcards = new FilterTrie();
   #size = 0;
+  #next = 0;
 
   /** Subscriptions held in the whole broker. */
   get size(): number {
@@ -42,18 +46,28 @@ export class TopicTable<Peer> {
     return this.#byPeer.get(peer)?.has(topic) === true;
   }
 
-  subscribe(peer: Peer, topic: string): void {
+  /**
+   * `order` places the subscription among the others of the same filter: by default after them all; in
+   * cluster mode, the cluster's order of subscriptions (cluster/subscriptions.ts). Subscribing again
+   * changes nothing.
+   */
+  subscribe(peer: Peer, topic: string, order = ++this.#next): void {
     let topics = this.#byPeer.get(peer);
     if (topics === undefined) this.#byPeer.set(peer, (topics = new Set()));
     if (topics.has(topic)) return;
     topics.add(topic);
     let peers = this.#subscribers.get(topic);
     if (peers === undefined) {
-      this.#subscribers.set(topic, (peers = new Set()));
+      this.#subscribers.set(topic, (peers = new Map()));
       if (hasWildcard(topic)) this.#wildcards.add(topic);
     }
-    peers.add(peer);
+    peers.set(peer, order);
     this.#size++;
+  }
+
+  /** The order of `peer`'s subscription to `topic`, if it holds one. */
+  orderOf(peer: Peer, topic: string): number | undefined {
+    return this.#subscribers.get(topic)?.get(peer);
   }
 
   unsubscribe(peer: Peer, topic: string): boolean {
@@ -88,15 +102,15 @@ export class TopicTable<Peer> {
         const segments = topic.split('.');
         for (let depth = segments.length; depth > 0; depth--) {
           const context = depth === segments.length ? topic : segments.slice(0, depth).join('.');
-          for (const peer of this.#subscribers.get(context) ?? []) {
-            if (!matched.has(peer)) matched.set(peer, { topic, context });
+          for (const [peer, order] of this.#subscribers.get(context) ?? []) {
+            if (!matched.has(peer)) matched.set(peer, { topic, context, order });
           }
         }
         continue;
       }
       for (const context of this.#filtersOf(topic)) {
-        for (const peer of this.#subscribers.get(context)!) {
-          if (!matched.has(peer)) matched.set(peer, { topic, context });
+        for (const [peer, order] of this.#subscribers.get(context)!) {
+          if (!matched.has(peer)) matched.set(peer, { topic, context, order });
         }
       }
     }

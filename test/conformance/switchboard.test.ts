@@ -4,34 +4,9 @@
  * other case runs against a broker with the defaults.
  */
 import t from 'tap';
-import { loadProfile, runSuite, type Json } from '../../lib/conformance/index.js';
-import type { BrokerOptions } from '../../lib/broker/index.js';
-import { policyFromConfig } from '../../lib/broker/auth/config.js';
-import { DEFAULT_LIMITS } from '../../lib/protocol/index.js';
+import { loadProfile, runSuite } from '../../lib/conformance/index.js';
 import { startBroker } from '../fixtures/broker.js';
-
-/**
- * Broker options from a case's `requires`: limits by their protocol.md names, `auth` as the content of an
- * `--auth` file, other settings as options of the same name.
- */
-function brokerOptions(settings: Record<string, Json>): BrokerOptions {
-  const limits: Record<string, number> = {};
-  const options: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(settings)) {
-    if (Object.hasOwn(DEFAULT_LIMITS, key)) limits[key] = value as number;
-    else if (key === 'auth') options.auth = policyFromConfig(value);
-    else options[key] = value;
-  }
-  return { ...options, limits };
-}
-
-async function settingsOf(profile: string): Promise<Record<string, Json>[]> {
-  const distinct = new Map<string, Record<string, Json>>();
-  for (const c of await loadProfile(profile)) {
-    if (!(c instanceof Error)) distinct.set(JSON.stringify(c.requires), { ...c.requires });
-  }
-  return [...distinct.values()];
-}
+import { brokerOptions, settingsOf } from '../fixtures/conformance.js';
 
 for (const profile of ['legacy', 'extended']) {
   t.test(`the ${profile} profile passes against switchboard`, async (t) => {

@@ -19,7 +19,7 @@ export type Header =
   | { t: 'up'; o: string; c: string; l: Dialect; f: UpFrame }
   | { t: 'beat'; o: string; k: number }
   | { t: 'bye'; o: string }
-  | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; id: number }
+  | { t: 'sub'; o: string; c: string; l: Dialect; n: string; topic: string; q: number; id: number }
   | { t: 'unsub'; o: string; c: string; topic: string; id: number }
   | { t: 'ok'; o: string; id: number; k?: number }
   | { t: 'join'; o: string; c: string; l: Dialect; n: string }

@@ -152,6 +152,9 @@ export class ClusterNode implements Outlet {
   /** Settles when this node's subscription to its channels is confirmed (link.ts). */
   #listening: Promise<void> = new Promise(() => {});
   #onReady!: () => void;
+  /** Settles once the other nodes' subscriptions and the services have been read the first time. */
+  #loaded: Promise<void>;
+  #onLoaded!: () => void;
 
   constructor(options: ClusterOptions, host: ClusterHost) {
     this.#options = options;
@@ -172,6 +175,7 @@ export class ClusterNode implements Outlet {
       expired: (senderId, name, ref) => host.expired(senderId, name, ref),
     });
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
+    this.#loaded = new Promise((resolve) => (this.#onLoaded = resolve));
     this.#link.cmd.on('ready', () => {
       this.#forgetHolders(); // what was said while we were away is lost: ask again
       if (this.#wasReady) this.#reassert();
@@ -182,6 +186,7 @@ export class ClusterNode implements Outlet {
         .then(() => this.#loadNodes())
         .then(() => this.#subscriptions.load(this.#id, (node) => this.#know(node)))
         .then(() => this.#loadServices())
+        .then(() => this.#onLoaded())
         .catch((error: Error) => this.#warn(`redis: subscriptions not read: ${error.message}`));
     });
   }
@@ -220,8 +225,8 @@ export class ClusterNode implements Outlet {
     this.#listening = this.#link.connect([this.#id, '*']);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
-    // Live once it holds a lease and hears the other nodes.
-    const live = await Promise.race([Promise.all([this.#ready, this.#listening]).then(() => true), waited]);
+    // Live once it holds a lease, hears the other nodes and knows their subscriptions and services.
+    const live = await Promise.race([Promise.all([this.#ready, this.#listening, this.#loaded]).then(() => true), waited]);
     clearTimeout(timer);
     return live;
   }
@@ -502,11 +507,19 @@ export class ClusterNode implements Outlet {
 
   // Topics and broadcast.
 
-  /** [SB-16-5] `session` subscribed to `topic`: kept in Redis, and known to every other node when this resolves. */
-  subscribed(session: Session, topic: string): Promise<void> {
-    this.#subscriptions.add(this.#id, session, topic);
+  /** The cluster's order for a new subscription of this node (subscriptions.ts). */
+  order(): number {
+    return this.#subscriptions.next();
+  }
+
+  /**
+   * [SB-16-5] `session` subscribed to `topic`, with `order` (order()): kept in Redis, and known to every
+   * other node when this resolves.
+   */
+  subscribed(session: Session, topic: string, order: number): Promise<void> {
+    this.#subscriptions.add(this.#id, session, topic, order);
     const name = session.primaryName ?? '';
-    return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, id: 0 }).then(() => undefined);
+    return this.#tellAllAndWait({ t: 'sub', o: this.#id, c: session.id, l: session.dialect, n: name, topic, q: order, id: 0 }).then(() => undefined);
   }
 
   /** [SB-16-5] `session` unsubscribed from `topic`: no other node reaches it by `topic` once this resolves. */
@@ -608,7 +621,7 @@ export class ClusterNode implements Outlet {
         this.#nodeGone(header.o);
         return;
       case 'sub': {
-        this.#subscriptions.subscribed(this.remotes.get(header.o, header.c, header.l), header.n, header.topic);
+        this.#subscriptions.subscribed(this.remotes.get(header.o, header.c, header.l), header.n, header.topic, header.q);
         this.#link.publish(header.o, { t: 'ok', o: this.#id, id: header.id }, '');
         return;
       }

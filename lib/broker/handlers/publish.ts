@@ -9,7 +9,8 @@ import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';
 import { route } from '../route.js';
 import type { Session } from '../session.js';
-import type { TopicTable } from '../topics.js';
+import { bySpecificity } from '../filter-trie.js';
+import type { Match } from '../topics.js';
 
 export function handlePublish(ctx: BrokerContext, session: Session, frame: PublishFrame, raw: string | undefined): void {
   const ids = idsOf(frame);
@@ -31,13 +32,10 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
   const body = forwardable(session, frame.message, raw, ids); // [SB-4.3-5]
   if (body === undefined) return;
   const targets: Target<Session>[] = [];
-  const tables: Array<TopicTable<Session>> = ctx.cluster === undefined ? [ctx.topics] : [ctx.topics, ctx.cluster.topics]; // [SB-16-5]
-  for (const table of tables) {
-    for (const [peer, match] of table.match(topics)) {
-      const name = peer.primaryName;
-      if (name === undefined) continue; // a subscriber that holds no name now is not reached ([SB-4.7-4], [SB-5.3-1])
-      targets.push({ peer, name, suffix: messageSuffix(match) }); // [SB-4.7-2]
-    }
+  for (const [peer, match] of subscribers(ctx, topics)) {
+    const name = peer.primaryName;
+    if (name === undefined) continue; // a subscriber that holds no name now is not reached ([SB-4.7-4], [SB-5.3-1])
+    targets.push({ peer, name, suffix: messageSuffix(match) }); // [SB-4.7-2]
   }
   const published = { action: 'published' as const, receivers: targets.length, ...ids };
   session.send(published); // [SB-4.7-1]
@@ -50,4 +48,18 @@ export function handlePublish(ctx: BrokerContext, session: Session, frame: Publi
     gather: frame.gather === true && session.dialect === 'extended', // [SB-6.2-2]
     retry: false,
   });
+}
+
+/**
+ * The subscribers of `topics` in the order of [SB-6.2-1]. In a cluster, this node's and the other nodes'
+ * merged into that order: by topic, then the most specific filter first, then the cluster's order of
+ * subscriptions ([SB-16-5]).
+ */
+function subscribers(ctx: BrokerContext, topics: readonly string[]): Iterable<[Session, Match]> {
+  const local = ctx.topics.match(topics);
+  const remote = ctx.cluster?.topics.match(topics);
+  if (remote === undefined || remote.size === 0) return local;
+  const all: Array<[Session, Match]> = [...local, ...remote];
+  const rank = (match: Match) => topics.indexOf(match.topic);
+  return all.sort(([, a], [, b]) => rank(a) - rank(b) || bySpecificity(a.context, b.context) || a.order - b.order);
 }

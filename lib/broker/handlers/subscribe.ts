@@ -24,11 +24,16 @@ export function handleSubscribe(ctx: BrokerContext, session: Session, frame: Sub
     session.error('limit_exceeded', message, { id: topic, limit: 'maxSubscriptionsPerConnection', ...ids }); // [SB-4.6-3]
     return;
   }
-  ctx.topics.subscribe(session, topic);
   const subscribed = () => session.send({ action: 'subscribed', topic, ...ids }); // [SB-4.6-1]
-  // [SB-16-5] In a cluster, `subscribed` once every node knows it.
-  if (ctx.cluster !== undefined) return ctx.cluster.subscribed(session, topic).then(subscribed);
-  subscribed();
+  const cluster = ctx.cluster;
+  if (cluster === undefined) {
+    ctx.topics.subscribe(session, topic);
+    return subscribed();
+  }
+  // [SB-16-5] In a cluster, in the cluster's order of subscriptions, and `subscribed` once every node knows it.
+  const order = ctx.topics.orderOf(session, topic) ?? cluster.order();
+  ctx.topics.subscribe(session, topic, order);
+  return cluster.subscribed(session, topic, order).then(subscribed);
 }
 
 export function handleUnsubscribe(ctx: BrokerContext, session: Session, frame: UnsubscribeFrame): Promise<void> | void {
