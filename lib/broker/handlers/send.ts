@@ -37,10 +37,10 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
   if (body === undefined) return;
   // A legacy sender cannot hear `gathered` [SB-2-3]: its gather is a first-answer request ([SB-6.2-2]).
   const gather = frame.gather === true && session.dialect === 'extended';
-  // [SB-16-6] A mailbox taken since the lookup: the send is looked up again, once.
-  const again = raced ? undefined : () => handleSend(ctx, session, frame, raw, true);
-  const checked: Checked = { frame, ids, dest, from, body, timeoutMs, gather, again };
   const cluster = ctx.cluster;
+  // [SB-16-6] A mailbox taken since the lookup: the send is looked up again, once.
+  const again = raced || cluster === undefined ? undefined : () => handleSend(ctx, session, frame, raw, true);
+  const checked: Checked = { frame, ids, dest, from, body, timeoutMs, gather, again };
   if (cluster !== undefined) {
     // [SB-16-2] Names held on no connection of this node: their holders elsewhere, cached or looked up.
     // A pool's turn is taken in the cluster, among the members of every node ([SB-6.4-1]).
