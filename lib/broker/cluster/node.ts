@@ -283,17 +283,11 @@ export class ClusterNode implements Outlet {
    * members serve another ([SB-14-1]); throws ClusterUnavailable.
    */
   async announce(frame: AnnounceFrame): Promise<string | undefined> {
-    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
     const contract: AnnounceFrame = { action: 'announce', id: frame.id, version: frame.version, methods: frame.methods };
     if (frame.description !== undefined) contract.description = frame.description;
     const body = JSON.stringify(contract);
     const keys = [this.#link.key('pool:', frame.id), this.#link.key('svc:', frame.id), this.#link.key('svcs', '')];
-    let kept: string;
-    try {
-      kept = (await this.#link.eval(ANNOUNCE, keys, [this.#options.prefix, frame.version, body, frame.id])) as string;
-    } catch (error) {
-      throw new ClusterUnavailable('redis did not answer', { cause: error });
-    }
+    const kept = (await this.#whenLive(() => this.#link.eval(ANNOUNCE, keys, [this.#options.prefix, frame.version, body, frame.id]))) as string;
     if (kept !== '') return kept;
     this.#host.services.announce(contract);
     await this.#tellAllAndWait({ t: 'svc', o: this.#id, id: 0 }, body);
@@ -305,20 +299,7 @@ export class ClusterNode implements Outlet {
    * what the other nodes counted for it. Throws ClusterUnavailable.
    */
   async services(names: readonly string[] | undefined): Promise<Map<string, ClusterService>> {
-    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
-    let reply: string[];
-    try {
-      reply = (await this.#link.eval(SERVICES, [this.#link.key('svcs', '')], [this.#options.prefix, ...(names ?? [])])) as string[];
-    } catch (error) {
-      throw new ClusterUnavailable('redis did not answer', { cause: error });
-    }
-    const found = new Map<string, ClusterService>();
-    for (let i = 0; i < reply.length; i += 3) {
-      const contract = JSON.parse(reply[i + 2]) as AnnounceFrame;
-      // A contract this node has not heard of yet (it started later, or the record is on its way).
-      if (this.#host.services.version(reply[i]) !== contract.version) this.#host.services.announce(contract);
-      found.set(reply[i], { members: Number(reply[i + 1]), contract, elsewhere: [] });
-    }
+    const found = await this.#whenLive(() => this.#readServices(names ?? []));
     if (found.size === 0) return found;
     const { replies } = await this.#tellAllAndWait({ t: 'stats', o: this.#id, id: 0, n: [...found.keys()] });
     for (const reply of replies) {
@@ -329,10 +310,31 @@ export class ClusterNode implements Outlet {
 
   /** Learn every contract of the cluster (at start, and after Redis came back). */
   async #loadServices(): Promise<void> {
-    const reply = (await this.#link.eval(SERVICES, [this.#link.key('svcs', '')], [this.#options.prefix])) as string[];
+    await this.#readServices([]);
+  }
+
+  /**
+   * The services `names` (none: all) as Redis lists them; this node's copy learns each contract it has not
+   * heard of yet (it started later, or the record is on its way).
+   */
+  async #readServices(names: readonly string[]): Promise<Map<string, ClusterService>> {
+    const reply = (await this.#link.eval(SERVICES, [this.#link.key('svcs', '')], [this.#options.prefix, ...names])) as string[];
+    const found = new Map<string, ClusterService>();
     for (let i = 0; i < reply.length; i += 3) {
       const contract = JSON.parse(reply[i + 2]) as AnnounceFrame;
       if (this.#host.services.version(reply[i]) !== contract.version) this.#host.services.announce(contract);
+      found.set(reply[i], { members: Number(reply[i + 1]), contract, elsewhere: [] });
+    }
+    return found;
+  }
+
+  /** `work` on Redis, if this node is live; ClusterUnavailable when it is not, or Redis does not answer. */
+  async #whenLive<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
+    try {
+      return await work();
+    } catch (error) {
+      throw new ClusterUnavailable('redis did not answer', { cause: error });
     }
   }
 
@@ -351,13 +353,8 @@ export class ClusterNode implements Outlet {
    * [SB-16-6] Queue a send in the mailboxes of the offline names `queued`: all or none. `raced` when one
    * was taken, or its mailbox closed, since it was looked up. Throws ClusterUnavailable.
    */
-  async enqueue(queued: ReadonlyArray<{ name: string; slot: number }>, what: Queueing): Promise<Enqueued> {
-    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
-    try {
-      return await this.#mailboxes.enqueue(queued, what);
-    } catch (error) {
-      throw new ClusterUnavailable('redis did not answer', { cause: error });
-    }
+  enqueue(queued: ReadonlyArray<{ name: string; slot: number }>, what: Queueing): Promise<Enqueued> {
+    return this.#whenLive(() => this.#mailboxes.enqueue(queued, what));
   }
 
   #member(session: Session): string {
@@ -426,15 +423,9 @@ export class ClusterNode implements Outlet {
    * be held ([SB-6-6]).
    */
   async lookup(names: readonly string[]): Promise<Map<string, Holders>> {
-    if (!this.#checkLive()) throw new ClusterUnavailable('this node holds no cluster lease');
-    let reply: Array<string | string[]>;
-    try {
-      const keys = names.flatMap((name) => ['name:', 'pool:', 'rr:', 'box:', 'dur:'].map((kind) => this.#link.key(kind, name)));
-      const args = [this.#options.prefix, String(Date.now()), String(this.#host.limits.maxMailboxes), ...names];
-      reply = (await this.#link.eval(LOOKUP, keys, args)) as Array<string | string[]>;
-    } catch (error) {
-      throw new ClusterUnavailable('redis did not answer', { cause: error });
-    }
+    const keys = names.flatMap((name) => ['name:', 'pool:', 'rr:', 'box:', 'dur:'].map((kind) => this.#link.key(kind, name)));
+    const args = [this.#options.prefix, String(Date.now()), String(this.#host.limits.maxMailboxes), ...names];
+    const reply = (await this.#whenLive(() => this.#link.eval(LOOKUP, keys, args))) as Array<string | string[]>;
     const found = new Map<string, Holders>();
     reply.forEach((records, index) => {
       const name = names[index];
