@@ -19,6 +19,8 @@ export interface QueuedItem<Peer> {
   /** What the item counts against the byte limits: its body's UTF-8 length. */
   readonly bytes: number;
   readonly queuedAt: number;
+  /** Its id in the mailbox ([SB-6.3-4]), which the store gives it when it is queued. */
+  readonly id?: string;
   /** A queued request's slot: the request's deadline governs it, not the mailbox's age. */
   readonly request?: PendingRequest<Peer>;
   readonly slot?: number;
@@ -42,6 +44,7 @@ export interface MailboxStore<Peer> {
    * (`maxMailboxBytesTotal`, with `alsoQueued` bytes the same send queues elsewhere).
    */
   canQueue(name: string, bytes: number, alsoQueued?: number): 'ok' | 'full' | 'total';
+  /** Queue `item` at the end of `name`'s mailbox, with the next mailbox id ([SB-6.3-4]). */
   enqueue(name: string, item: QueuedItem<Peer>): void;
   /** Close the mailbox of a name that has a holder again; its items, oldest first. */
   take(name: string): QueuedItem<Peer>[];
@@ -67,6 +70,9 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   readonly #limits: Limits;
   #queued = 0;
   #bytes = 0;
+  /** The last mailbox id given: `<ms>-<n>`, `n` counting every item this broker queued. */
+  #lastMs = 0;
+  #counted = 0;
 
   constructor(limits: Limits) {
     this.#limits = limits;
@@ -111,7 +117,8 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   enqueue(name: string, item: QueuedItem<Peer>): void {
     const box = this.#boxes.get(name);
     if (box === undefined) return;
-    box.items.push(item);
+    this.#lastMs = Math.max(this.#lastMs, item.queuedAt);
+    box.items.push({ ...item, id: `${this.#lastMs}-${++this.#counted}` });
     box.bytes += item.bytes;
     this.#queued++;
     this.#bytes += item.bytes;

@@ -15,7 +15,7 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
   for (const item of ctx.mailboxes.take(name)) {
     const { payload, request, slot } = item;
     if (request === undefined) {
-      writeQueued(session, payload);
+      writeQueued(session, payload, item.id as string);
       continue;
     }
     const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });

@@ -51,7 +51,9 @@ export class BrokerSide implements SessionSocket {
     this.end(1006, '');
   }
 
-  ping(): void {}
+  ping(_data?: undefined, _mask?: undefined, done?: (error?: Error) => void): void {
+    if (done !== undefined) queueMicrotask(() => done()); // after the frames sent before it
+  }
 
   once(_event: 'close', listener: (code: number) => void): this {
     this.#onClose.push(listener);

@@ -93,8 +93,9 @@ export function writeDelivery(delivery: Delivery<Session>): void {
 }
 
 /** Write a message that waited in a mailbox (not a request) to the name's new holder ([SB-6.3-1]). */
-export function writeQueued(session: Session, payload: Payload): void {
-  session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + traceFor(session, payload)));
+export function writeQueued(session: Session, payload: Payload, mailboxId: string): void {
+  const mark = session.dialect === 'extended' ? `,"mailbox":"${mailboxId}"` : ''; // [SB-6.3-4]
+  session.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + traceFor(session, payload) + mark));
 }
 
 /** The encoded trace a receiver gets with a message: the sender's, to extended receivers only ([SB-15-1], [SB-15-2]). */

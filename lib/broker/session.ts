@@ -33,7 +33,8 @@ export interface SessionSocket {
   send(data: Buffer, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
-  ping(): void;
+  /** A ping frame; `done` is called once it has left for the socket (ws), with an error if it could not. */
+  ping(data?: undefined, mask?: undefined, done?: (error?: Error) => void): void;
   once(event: 'close', listener: (code: number) => void): unknown;
 }
 
@@ -200,6 +201,15 @@ export class Session {
   ping(): void {
     this.alive = false;
     this.#ws.ping();
+  }
+
+  /**
+   * Call `done(true)` once every frame written so far has left for the connection's socket, or
+   * `done(false)` if they cannot: frames leave in order, so a ping written after them is the probe.
+   */
+  whenFlushed(done: (flushed: boolean) => void): void {
+    if (!this.isOpen) return done(false);
+    this.#ws.ping(undefined, undefined, (error) => done(error === undefined || error === null));
   }
 
   /** Tell an extended client about an error ([SB-7-1], [SB-7-2]); spend the budget when the code says so. */

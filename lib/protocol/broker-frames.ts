@@ -29,6 +29,12 @@ export const MessageFrame = Type.Object(
     event: Type.Optional(EventName),
     trace: Type.Optional(Trace),
     credit: Type.Optional(Type.Integer({ minimum: 1, description: 'A streaming request: the parts the receiver may send before a pull grants more (edition 3).' })),
+    mailbox: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+-[0-9]+$',
+        description: 'A message (not a request) that waited in a mailbox: its id there, unique, rising in the order queued; drop a message whose id was seen before ([SB-6.3-4]).',
+      }),
+    ),
   },
   strict,
 );

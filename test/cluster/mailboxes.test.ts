@@ -4,13 +4,22 @@
  * counted over the whole cluster, and it outlives the nodes that queued it. Real redis-server; broker
  * nodes in this process, and as `switchboard serve --cluster` processes for the kill -9.
  */
+import type { Socket } from 'node:net';
+import { createClient } from 'redis';
 import t from 'tap';
+import WebSocket from 'ws';
 import { built, freePort } from '../fixtures/broker-process.js';
-import { clusterPrefix, peerOn as peer, spawnNode, startCluster } from '../fixtures/cluster.js';
-import type { Frame } from '../fixtures/peer.js';
+import { clusterPrefix, peerOn as peer, registerWhenFree, spawnNode, startCluster } from '../fixtures/cluster.js';
+import { Peer, type Frame } from '../fixtures/peer.js';
 import { startRedis } from '../fixtures/redis.js';
 
 const message = (f: Frame) => f.action === 'message';
+
+/** Mailbox ids (`<ms>-<n>`) in the order they were queued in one mailbox. */
+function byMailboxId(a: string, b: string): number {
+  const [x, y] = [a.split('-').map(BigInt), b.split('-').map(BigInt)];
+  return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0;
+}
 
 /** Register `name` as durable on `url`, then disconnect: the name keeps a mailbox. */
 async function offline(t: Parameters<typeof peer>[0], url: string, name: string): Promise<void> {
@@ -35,7 +44,15 @@ t.test('senders on two nodes queue for one name; its holder on a third node gets
   back.send({ action: 'register', id: 'inbox' });
   t.match(await back.next(), { action: 'registered', id: 'inbox' }, 'registered comes first');
   const got: string[] = [];
-  while (got.length < 40) got.push((await back.next(message)).message as string);
+  const ids: string[] = [];
+  while (got.length < 40) {
+    const frame = await back.next(message);
+    got.push(frame.message as string);
+    ids.push(frame.mailbox as string);
+  }
+  t.ok(ids.every((id) => /^\d+-\d+$/.test(id)), 'each message carries its mailbox id');
+  t.same(ids, [...ids].sort(byMailboxId), 'the ids rise in the order the messages were queued');
+  t.equal(new Set(ids).size, 40, 'no two alike');
   t.same(got.filter((m) => m.startsWith('a')), Array.from({ length: 20 }, (_, i) => `a${i}`), 'a\'s messages in a\'s order');
   t.same(got.filter((m) => m.startsWith('b')), Array.from({ length: 20 }, (_, i) => `b${i}`), 'b\'s messages in b\'s order');
   t.same(await back.quiet(100), [], 'each once');
@@ -43,6 +60,19 @@ t.test('senders on two nodes queue for one name; its holder on a third node gets
   const delivered = await back.next(message);
   back.send({ action: 'answer', ack: delivered.ack, message: 'direct' });
   t.match(await a.next((f) => f.ack === 'q1'), { action: 'answer', message: 'direct' }, 'with a holder, no mailbox: the next request is delivered at once');
+});
+
+t.test('a legacy holder gets queued messages as wsmsgbroker sent them, without a mailbox id [SB-16-6] [SB-2-3]', async (t) => {
+  const { urls } = await startCluster(t, 2);
+  await offline(t, urls[0], 'inbox');
+  const web = await peer(t, urls[1], 'web');
+  web.send({ action: 'send', dest: 'inbox', message: 'kept', ref: 's1' });
+  t.match(await web.next((f) => f.ref === 's1'), { action: 'sent', queued: ['inbox'] });
+  const legacy = await Peer.connect(urls[0], { extended: false, timeoutMs: 5000 });
+  t.teardown(() => legacy.ws.terminate());
+  legacy.send({ action: 'register', id: 'inbox' });
+  await legacy.next((f) => f.action === 'registered');
+  t.same(await legacy.next(message), { action: 'message', message: 'kept', from: 'web' });
 });
 
 t.test('a queued request from one node is delivered by another, answered there, and its one outcome reaches its sender [SB-16-6] [SB-6.3-3]', async (t) => {
@@ -123,4 +153,55 @@ t.test('a durable name whose node is killed gets its mailbox once that node\'s l
   back.send({ action: 'register', id: 'inbox' });
   await back.next((f) => f.action === 'registered');
   t.match(await back.next(message), { from: 'web', message: 'kept' });
+});
+
+t.test('a node killed before what it took from a mailbox is on its holder\'s socket leaves it all to the next holder, with the same mailbox ids [SB-16-6]', { skip: built() }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = clusterPrefix();
+  // 40 messages of 500 KB: more than the kernel's socket buffers hold for a holder that reads nothing.
+  const big = ['--limit', 'maxMailboxBytes=67108864', '--limit', 'maxMailboxBytesTotal=134217728'];
+  const [doomed, other] = await Promise.all([0, 1].map(async () => spawnNode(t, await freePort(), redis.url, cluster, 1500, big)));
+  await offline(t, other.url, 'inbox');
+  const web = await peer(t, other.url, 'web');
+  const filler = 'x'.repeat(500_000);
+  for (let i = 0; i < 40; i++) web.send({ action: 'send', dest: 'inbox', message: { i, filler }, ref: `s${i}` });
+  for (let i = 0; i < 40; i++) t.match(await web.next((f) => f.ref === `s${i}`, 10_000), { action: 'sent', queued: ['inbox'] });
+
+  // The first holder stops reading after 3 messages: its node cannot get the rest onto its socket.
+  const first = new WebSocket(doomed.url, ['switchboard.v1']);
+  t.teardown(() => first.terminate());
+  const seen: string[] = [];
+  await new Promise<void>((resolve) => {
+    first.on('open', () => first.send(JSON.stringify({ action: 'register', id: 'inbox', durable: true })));
+    first.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      if (frame.action !== 'message') return;
+      seen.push(frame.mailbox as string);
+      if (seen.length === 3) {
+        (first as unknown as { _socket: Socket })._socket.pause();
+        resolve();
+      }
+    });
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await doomed.kill();
+
+  const { peer: next } = await registerWhenFree(t, other.url, 'inbox', 10_000);
+  const got: Frame[] = [];
+  while (got.length < 40) got.push(await next.next(message, 10_000));
+  t.same(got.map((f) => (f.message as { i: number }).i), Array.from({ length: 40 }, (_, i) => i), 'the next holder gets all 40, in order');
+  t.ok(seen.length >= 3 && seen.length < 40, `the first holder had read ${seen.length} of them when its node died`);
+  t.same(got.slice(0, seen.length).map((f) => f.mailbox), seen, 'what the first holder read comes again with the same ids, for it to drop');
+  t.same(await next.quiet(200), [], 'each once to the holder that stayed');
+
+  // Once on the socket of the holder that stayed, the messages leave Redis: a later holder gets none.
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  t.teardown(() => client.close());
+  let left = 1;
+  for (let attempt = 0; attempt < 20 && left > 0; attempt++) {
+    left = await client.exists([`${cluster}box:inbox`, `${cluster}boxq:inbox`]);
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.equal(left, 0, 'the mailbox is gone from Redis');
 });

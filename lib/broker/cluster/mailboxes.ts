@@ -3,8 +3,10 @@
  * durable name lives in Redis (scripts.ts), so a message queued on any node reaches the name's next holder
  * on any node, in order. The node of the connection that released the name opens it (RELEASE); the node
  * of a sender queues into it (ENQUEUE, all of a send's names or none, within the limits); the node that
- * claims the name takes what waited in the same script and writes it; any node ages it (SWEEP), and the
- * sender's node tells the sender `expired`.
+ * claims the name is given its entries in the same script, writes them, and removes them once they are
+ * on the holder's socket (DONE): a node that dies before that leaves them to the next holder, so delivery
+ * is at least once, and a message carries its entry's id (`mailbox`) for the receiver to drop repeats.
+ * Any node ages the mailboxes (SWEEP), and the sender's node tells the sender `expired`.
  *
  * A queued request stays in the pending table of its sender's node, which decides its one outcome ([SB-6.3-3]).
  * The claiming node writes the message itself, in its place among the others, with a delivery id it
@@ -16,7 +18,7 @@ import type { Payload } from '../pending.js';
 import { traceFor, writeQueued } from '../route.js';
 import type { Session } from '../session.js';
 import type { Header, Link } from './link.js';
-import { ENQUEUE, RESTORE, SWEEP } from './scripts.js';
+import { DONE, ENQUEUE, SWEEP } from './scripts.js';
 
 /** The header of an item: who sent it and when; for a request's slot, which one and until when. */
 interface ItemHeader {
@@ -49,6 +51,10 @@ export interface Queueing {
 
 export type Enqueued = 'ok' | 'raced' | { refused: 'full' | 'total'; name: string };
 
+/** How often, and how far apart, a node tries to remove what it delivered from a mailbox while Redis does not answer. */
+const DONE_TRIES = 10;
+const DONE_RETRY_MS = 500;
+
 /** What the mailboxes need of their node. */
 export interface MailboxHost {
   readonly link: Link;
@@ -71,10 +77,10 @@ export class ClusterMailboxes {
     this.#host = host;
   }
 
-  /** The keys of `name`'s mailbox that CLAIM and JOIN take it with (scripts.ts TAKE). */
+  /** The keys of `name`'s mailbox that CLAIM and JOIN take it with (scripts.ts `take`). */
   takeKeys(name: string): string[] {
     const { link } = this.#host;
-    return [link.key('box:', name), link.key('boxq:', name), link.key('boxes', ''), link.key('boxbytes', '')];
+    return [link.key('box:', name), link.key('boxq:', name), link.key('boxes', '')];
   }
 
   /** Keys and arguments for RELEASE to open `name`'s mailbox, when `open`. */
@@ -106,25 +112,32 @@ export class ClusterMailboxes {
       }
       items.push(`${JSON.stringify(header)}\n${payload.body}`);
     }
-    keys.push(link.key('boxbytes', ''));
+    keys.push(link.key('boxbytes', ''), link.key('boxseq', ''));
     const limitArgs = [limits.maxMailboxSize, limits.maxMailboxBytes, limits.maxMailboxBytesTotal].map(String);
-    const [kind, index] = (await link.eval(ENQUEUE, keys, [this.#host.prefix, String(what.bytes), ...limitArgs, ...items])) as [string, string?];
+    const args = [this.#host.prefix, String(what.bytes), ...limitArgs, String(now), ...items];
+    const [kind, index] = (await link.eval(ENQUEUE, keys, args)) as [string, string?];
     if (kind === 'ok') return 'ok';
     if (kind === 'full' || kind === 'total') return { refused: kind, name: queued[Number(index) - 1].name };
     return 'raced';
   }
 
   /**
-   * Write to `session`, which just took `name`, what waited in its mailbox, oldest first ([SB-6.3-1]).
-   * A request's slot past its deadline is left out: its sender's node has ended it.
+   * Write to `session`, which just took `name`, what waited in its mailbox (`entries`: id, item, id,
+   * item..., oldest first) ([SB-6.3-1]); once it is all on the session's socket, it leaves the mailbox.
+   * A message carries its entry's id (`mailbox`) to an extended receiver ([SB-16-6]). A request's slot
+   * past its deadline is left out: its sender's node has ended it.
    */
-  deliver(session: Session, name: string, items: readonly string[]): void {
+  deliver(session: Session, name: string, entries: readonly string[]): void {
+    if (entries.length === 0) return;
     const now = Date.now();
-    for (const item of items) {
-      const { header, body } = decode(item);
+    const ids: string[] = [];
+    for (let i = 0; i < entries.length; i += 2) {
+      const entry = entries[i];
+      ids.push(entry);
+      const { header, body } = decode(entries[i + 1]);
       const payload: Payload = { body, from: header.f, suffix: header.s, trace: header.tr };
       if (header.a === undefined) {
-        writeQueued(session, payload);
+        writeQueued(session, payload, entry);
         continue;
       }
       if ((header.e ?? 0) <= now) continue;
@@ -141,20 +154,21 @@ export class ClusterMailboxes {
       const att: Header = { t: 'att', o: this.#host.id(), c: session.id, l: session.dialect, n: name, s: header.c, a: header.a, k: header.k ?? 0, d: id };
       this.#host.link.publish(header.o, att, '');
     }
+    session.whenFlushed((flushed) => {
+      if (flushed) void this.#done(name, ids, DONE_TRIES);
+    });
   }
 
-  /**
-   * Put back, in front, what a claim took for a connection that then could not have the name (it closed,
-   * or the modes conflicted): nothing queued is lost for it. Dropped only if someone else holds the name
-   * by then, who was never owed it.
-   */
-  async restore(name: string, items: readonly string[]): Promise<void> {
-    if (items.length === 0) return;
+  /** DONE: the entries `ids` of `name`'s mailbox were written to its holder; tried again while Redis does not answer. */
+  async #done(name: string, ids: readonly string[], tries: number): Promise<void> {
     const { link } = this.#host;
-    const keys = [link.key('name:', name), link.key('pool:', name), ...this.takeKeys(name)];
-    let bytes = 0;
-    for (const item of items) bytes += decode(item).header.y;
-    await link.eval(RESTORE, keys, [this.#host.prefix, String(Date.now()), name, String(bytes), ...items]).catch(() => undefined);
+    const keys = [...this.takeKeys(name), link.key('boxbytes', '')];
+    try {
+      await link.eval(DONE, keys, [name, ...ids]);
+    } catch {
+      // Left in Redis, the entries reach the name's next holder again: a repeat, never a loss.
+      if (tries > 1) setTimeout(() => void this.#done(name, ids, tries - 1), DONE_RETRY_MS).unref();
+    }
   }
 
   /** Age every mailbox; the senders of what expired hear it on their nodes ([SB-6.3-2]). */
@@ -175,4 +189,18 @@ export class ClusterMailboxes {
 function decode(item: string): { header: ItemHeader; body: string } {
   const cut = item.indexOf('\n');
   return { header: JSON.parse(item.slice(0, cut)) as ItemHeader, body: item.slice(cut + 1) };
+}
+
+/**
+ * Whether Redis writes every change to its disk before it answers (`appendonly yes` with `appendfsync
+ * always`): only then is a message that a node reported `queued` kept through a crash of Redis itself
+ * ([SB-16-6]). Undefined when Redis will not say (CONFIG is refused on some managed services).
+ */
+export async function fsyncsEveryWrite(link: Link): Promise<boolean | undefined> {
+  try {
+    const config = await link.withTimeout(link.cmd.configGet('append*'));
+    return config.appendonly === 'yes' && config.appendfsync === 'always';
+  } catch {
+    return undefined;
+  }
 }

@@ -26,7 +26,7 @@ import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
 import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
-import { ClusterMailboxes, type Enqueued, type Queueing } from './mailboxes.js';
+import { ClusterMailboxes, fsyncsEveryWrite, type Enqueued, type Queueing } from './mailboxes.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
 import { Subscriptions } from './subscriptions.js';
 import { ANNOUNCE, CLAIM, JOIN, LOOKUP, RELEASE, SERVICES, parseHolder, type Holder } from './scripts.js';
@@ -76,11 +76,25 @@ export interface Holders {
 
 export { ClusterUnavailable };
 
-/** A claim's result; `ok` comes with what waited in the name's mailbox, which is the claimer's now. */
+/**
+ * A claim's result; `ok` comes with what waited in the name's mailbox (id, item, id, item...), for the
+ * claimer to write (deliverQueued).
+ */
 export type Claim =
   | { kind: 'ok'; queued: readonly string[] }
   | { kind: 'held' | 'taken' | 'conflict' | 'unavailable' }
   | { kind: 'over'; node: string; conn: string; here: boolean };
+
+/** A release to try again: the connection (by id) that let go of `name`, under node id `node`. */
+interface Unreleased {
+  readonly session: Session;
+  readonly name: string;
+  readonly node: string;
+  readonly keepMailbox: boolean;
+}
+
+/** How many releases are kept to try again; past it the oldest goes (its name frees when this node's lease ends). */
+const MAX_UNRELEASED = 100_000;
 
 /** How many pools' member lists are kept for `retry`; past it the least recently looked up goes. */
 const MAX_POOLS_KEPT = 10_000;
@@ -148,6 +162,11 @@ export class ClusterNode implements Outlet {
   #closed = false;
   #wasReady = false;
   #lastWarning = 0;
+  /**
+   * Releases Redis did not take (it was away): tried again on each tick while live, so that a name whose
+   * holder left during a short outage does not stay held by a connection that is gone. Oldest first.
+   */
+  readonly #unreleased = new Map<string, Unreleased>();
   #ready: Promise<void>;
   /** Settles when this node's subscription to its channels is confirmed (link.ts). */
   #listening: Promise<void> = new Promise(() => {});
@@ -181,6 +200,10 @@ export class ClusterNode implements Outlet {
       if (this.#wasReady) this.#reassert();
       this.#wasReady = true;
       this.#tick();
+      void fsyncsEveryWrite(this.#link).then((always) => {
+        const what = always === undefined ? 'cannot say whether it writes to disk' : 'does not write every change to disk before it answers';
+        if (always !== true) this.#host.logger.warn({ node: this.#id }, `cluster: Redis ${what} (appendonly yes, appendfsync always): a queued message may be lost if Redis crashes`);
+      });
       // After our own subscription is confirmed: a `sub` record sent meanwhile is then heard, or read here.
       void this.#listening
         .then(() => this.#loadNodes())
@@ -338,15 +361,17 @@ export class ClusterNode implements Outlet {
     }
   }
 
-  /** [SB-16-6] Write to `session`, which took `name`, what its claim took from the name's mailbox. */
+  /** [SB-16-6] Write to `session`, which took `name`, what its claim was given from the name's mailbox. */
   deliverQueued(session: Session, name: string, queued: readonly string[]): void {
     this.#mailboxes.deliver(session, name, queued);
   }
 
-  /** `session` did not keep the name it claimed: free it, and put back what its claim took from the mailbox. */
-  unclaimed(session: Session, name: string, claimed: Claim): void {
+  /**
+   * `session` did not keep the name it claimed: free it. What its claim was given from the mailbox stays
+   * there, and the release opens the mailbox again (RELEASE).
+   */
+  unclaimed(session: Session, name: string): void {
     this.released(session, name);
-    if (claimed.kind === 'ok') void this.#mailboxes.restore(name, claimed.queued);
   }
 
   /**
@@ -369,14 +394,34 @@ export class ClusterNode implements Outlet {
     return this.#release(session, name, keepMailbox).then(() => undefined);
   }
 
-  /** RELEASE; resolves true when nobody holds the name any more, so that its contract went ([SB-14-1]). */
-  #release(session: Session, name: string, keepMailbox: boolean): Promise<boolean> {
+  /**
+   * RELEASE; resolves true when nobody holds the name any more, so that its contract went ([SB-14-1]).
+   * When Redis does not take it, it is tried again once Redis answers (#retryReleases).
+   */
+  #release(session: Session, name: string, keepMailbox: boolean, node = this.#id): Promise<boolean> {
     const mailbox = this.#mailboxes.releaseArgs(name, keepMailbox);
     const keys = [this.#link.key('name:', name), this.#link.key('pool:', name), ...mailbox.keys, this.#link.key('dur:', name), this.#link.key('svc:', name), this.#link.key('svcs', '')];
-    return this.#link.eval(RELEASE, keys, [this.#id, session.id, this.#member(session), ...mailbox.args]).then(
-      (reply) => (reply as number[])[0] === 1,
-      () => false, // unreachable: the record names this node, and counts no more once the lease it rode on ends
+    const release = `${session.id}|${name}`;
+    return this.#link.eval(RELEASE, keys, [node, session.id, `${node}|${session.id}|${session.dialect}`, ...mailbox.args]).then(
+      (reply) => {
+        this.#unreleased.delete(release);
+        return (reply as number[])[0] === 1;
+      },
+      () => {
+        this.#unreleased.delete(release); // re-inserted: the oldest comes first
+        this.#unreleased.set(release, { session, name, node, keepMailbox });
+        if (this.#unreleased.size > MAX_UNRELEASED) this.#unreleased.delete(this.#unreleased.keys().next().value as string);
+        return false;
+      },
     );
+  }
+
+  /** Try again the releases Redis did not take; one the connection took back since stays with it. */
+  #retryReleases(): void {
+    for (const [key, { session, name, node, keepMailbox }] of this.#unreleased) {
+      if (session.names.has(name)) this.#unreleased.delete(key);
+      else void this.#release(session, name, keepMailbox, node);
+    }
   }
 
   /**
@@ -694,7 +739,10 @@ export class ClusterNode implements Outlet {
   #tick(): void {
     if (this.#closed) return;
     // [SB-6.3-2] Every node ages the mailboxes; the script gives each expired item to one of them.
-    if (this.#checkLive()) this.#mailboxes.sweep().catch(() => {});
+    if (this.#checkLive()) {
+      this.#mailboxes.sweep().catch(() => {});
+      if (this.#unreleased.size > 0) this.#retryReleases();
+    }
     if (this.#link.cmd.isReady) {
       const sentAt = performance.now();
       const key = this.#link.key('node:', this.#id);

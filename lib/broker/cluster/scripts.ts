@@ -7,11 +7,16 @@
  * while its node's lease lives; `<prefix>rr:<name>` is the pool's round-robin counter.
  *
  * The mailbox of an offline durable name ([SB-6.3-1], [SB-16-6]) is the hash `<prefix>box:<name>`
- * (`since`, `bytes`) and the list `<prefix>boxq:<name>` of its items, oldest first; the set
- * `<prefix>boxes` names every mailbox and `<prefix>boxbytes` counts their bytes. An item is
- * `<header JSON>\n<body>` (mailboxes.ts). A mailbox is opened by the release of its name, filled by
- * ENQUEUE, emptied by the claim that takes the name (in the same script, so nothing is queued for a name
- * once it has a holder), and aged by SWEEP. A service's contract ([SB-14-1]) is the JSON string
+ * (`since`, `bytes`, `open`, `last`) and the stream `<prefix>boxq:<name>` of its entries, oldest first,
+ * each with fields `y` (its bytes) and `i` (the item, `<header JSON>\n<body>`, mailboxes.ts); the set
+ * `<prefix>boxes` names every mailbox and `<prefix>boxbytes` counts their bytes. An entry's id is
+ * `<ms>-<n>`, `n` from the counter `<prefix>boxseq`: unique in the cluster, rising within a mailbox; it is
+ * the `mailbox` id its message carries. A mailbox is opened by the release of its name, filled by
+ * ENQUEUE while open, closed by the claim that takes the name (in the same script, so nothing is queued
+ * for a name once it has a holder), which is given its entries; an entry goes (DONE) only once the
+ * holder's node has written it to the holder's socket, and a mailbox closed with entries left opens again
+ * when the name has no live holder (its holder left, or its node died): delivery is at least once.
+ * SWEEP ages the entries of open mailboxes. A service's contract ([SB-14-1]) is the JSON string
  * `<prefix>svc:<name>`, in the set `<prefix>svcs`, and goes with the name's last holder. Scripts name the keys of their names in KEYS; the keys of
  * node leases and of SWEEP's mailboxes are built from the prefix (one Redis, not Redis Cluster).
  */
@@ -41,29 +46,48 @@ end
 `;
 
 /**
- * Lua: the items of the mailbox of the name ARGV[1] being claimed, which goes (KEYS[3..6]: its hash, its
- * list, the set of mailboxes, the byte count). Returns the items, oldest first; none when it has none.
+ * Lua: the entries of the mailbox of the name being claimed, which closes (its hash, its stream, the set of
+ * mailboxes); an empty one goes. Returns id, item, id, item...,
+ * oldest first. The entries stay until DONE: a claimer that never writes them leaves them to the next.
  */
-const TAKE = `
-local function take(name, box, list, boxes, total)
+const MAILBOX = `
+local function take(name, box, stream, boxes)
   if redis.call('EXISTS', box) == 0 then return {} end
-  local items = redis.call('LRANGE', list, 0, -1)
-  redis.call('DECRBY', total, tonumber(redis.call('HGET', box, 'bytes') or '0'))
-  redis.call('DEL', box, list)
-  redis.call('SREM', boxes, name)
-  return items
+  local entries = redis.call('XRANGE', stream, '-', '+')
+  if #entries == 0 then
+    redis.call('DEL', box, stream)
+    redis.call('SREM', boxes, name)
+    return {}
+  end
+  redis.call('HSET', box, 'open', '0')
+  local out = {}
+  for _, e in ipairs(entries) do
+    table.insert(out, e[1])
+    table.insert(out, e[2][4])
+  end
+  return out
+end
+
+-- Open the mailbox \`box\` of \`name\` (again) at \`now\`; a new one only while fewer than \`most\` exist.
+local function open(prefix, name, box, now, most)
+  if redis.call('EXISTS', box) == 1 then
+    redis.call('HSET', box, 'open', '1', 'since', now)
+  elseif redis.call('SCARD', prefix .. 'boxes') < tonumber(most) then
+    redis.call('HSET', box, 'since', now, 'bytes', '0', 'open', '1')
+    redis.call('SADD', prefix .. 'boxes', name)
+  end
 end
 `;
 
 /**
- * Claim a name. KEYS: the name's record and pool, then its mailbox's keys (TAKE), then its durable mark;
+ * Claim a name. KEYS: the name's record and pool, then its mailbox's keys (ClusterMailboxes.takeKeys), then its durable mark;
  * ARGV: prefix, node, conn, dialect, identity ('' when anonymous), takeover ('1' or '0'), the name,
- * durable ('1' or '0': the mark says whether a mailbox opens if the holder's node dies). Returns {'ok', items...}
- * (with what waited in its mailbox, which goes), {'held'} (this connection already holds it),
+ * durable ('1' or '0': the mark says whether a mailbox opens if the holder's node dies). Returns {'ok', id,
+ * item, ...} (what waited in its mailbox, which closes: take), {'held'} (this connection already holds it),
  * {'over', node, conn} (taken over from that holder, same identity [SB-4.1-6]), {'taken', node, conn}
  * ([SB-3-2]) or {'conflict'} (a live pool has the name [SB-6.4-1]).
  */
-export const CLAIM = `${LIVE_MEMBERS}${TAKE}
+export const CLAIM = `${LIVE_MEMBERS}${MAILBOX}
 if #live(ARGV[1], KEYS[2]) > 0 then return {'conflict'} end
 local v = redis.call('GET', KEYS[1])
 local me = ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5]
@@ -73,25 +97,25 @@ if v then
     if node == ARGV[2] and conn == ARGV[3] then return {'held'} end
     if ARGV[6] == '1' and ARGV[5] ~= '' and ident == ARGV[5] then
       redis.call('SET', KEYS[1], me)
-      if ARGV[8] == '1' then redis.call('SET', KEYS[7], '1') else redis.call('DEL', KEYS[7]) end
+      if ARGV[8] == '1' then redis.call('SET', KEYS[6], '1') else redis.call('DEL', KEYS[6]) end
       return {'over', node, conn}
     end
     return {'taken', node, conn}
   end
 end
 redis.call('SET', KEYS[1], me)
-if ARGV[8] == '1' then redis.call('SET', KEYS[7], '1') else redis.call('DEL', KEYS[7]) end
-local out = take(ARGV[7], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+if ARGV[8] == '1' then redis.call('SET', KEYS[6], '1') else redis.call('DEL', KEYS[6]) end
+local out = take(ARGV[7], KEYS[3], KEYS[4], KEYS[5])
 table.insert(out, 1, 'ok')
 return out
 `;
 
 /**
- * Join a pool. KEYS: the name's record and pool, then its mailbox's keys (TAKE); ARGV: prefix, member,
- * the name. Returns {'ok', items...} (what waited in its mailbox), or {'conflict'} when a live connection
+ * Join a pool. KEYS: the name's record and pool, then its mailbox's keys (ClusterMailboxes.takeKeys); ARGV: prefix, member,
+ * the name. Returns {'ok', id, item, ...} (what waited in its mailbox: take), or {'conflict'} when a live connection
  * holds the name exclusively.
  */
-export const JOIN = `${TAKE}
+export const JOIN = `${MAILBOX}
 local v = redis.call('GET', KEYS[1])
 if v then
   local node = string.match(v, '^([^|]*)|')
@@ -99,7 +123,7 @@ if v then
   redis.call('DEL', KEYS[1])
 end
 redis.call('SADD', KEYS[2], ARGV[2])
-local out = take(ARGV[3], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+local out = take(ARGV[3], KEYS[3], KEYS[4], KEYS[5])
 table.insert(out, 1, 'ok')
 return out
 `;
@@ -110,9 +134,9 @@ return out
  * service contract and the set of services; ARGV: node, conn, member, prefix, whether to open a mailbox
  * ('1': a durable name lost its holder otherwise than by unregister), now (ms), the most mailboxes, the
  * name. When nobody holds the name any more, its contract goes ([SB-14-1]) and the mailbox opens if asked
- * ([SB-6.3-1]). Returns {1} when nobody holds it now, else {0}.
+ * ([SB-6.3-1]), or if it still has entries. Returns {1} when nobody holds it now, else {0}.
  */
-export const RELEASE = `${LIVE_MEMBERS}
+export const RELEASE = `${LIVE_MEMBERS}${MAILBOX}
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[1] + #ARGV[2] + 2) == ARGV[1] .. '|' .. ARGV[2] .. '|' then
   redis.call('DEL', KEYS[1], KEYS[5])
@@ -121,10 +145,8 @@ redis.call('SREM', KEYS[2], ARGV[3])
 if held(ARGV[4], KEYS[1], KEYS[2]) then return {0} end
 redis.call('DEL', KEYS[6])
 redis.call('SREM', KEYS[7], ARGV[8])
-if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 0 and redis.call('SCARD', KEYS[4]) < tonumber(ARGV[7]) then
-  redis.call('HSET', KEYS[3], 'since', ARGV[6], 'bytes', '0')
-  redis.call('SADD', KEYS[4], ARGV[8])
-end
+-- A mailbox still holding entries its holder was not shown to have (DONE) opens again, durable or not.
+if ARGV[5] == '1' or redis.call('EXISTS', KEYS[3]) == 1 then open(ARGV[4], ARGV[8], KEYS[3], ARGV[6], ARGV[7]) end
 return {1}
 `;
 
@@ -179,78 +201,101 @@ return out
 /**
  * Queue one message, or one request's slots, in the mailboxes of offline names: all of them or none
  * ([SB-4.3-2]: a send is delivered whole or not at all). KEYS: per name its record, pool, mailbox hash
- * and list; last, the byte count. ARGV: prefix, the body's bytes, maxMailboxSize, maxMailboxBytes,
- * maxMailboxBytesTotal, then one item per name. Returns {'ok'}; {'full', i} (name i's mailbox is at a
- * limit), {'total', i} (every mailbox together would pass maxMailboxBytesTotal) ([SB-6.3-2]); or
- * {'held', i} / {'gone', i} when name i was taken, or its mailbox closed, since it was looked up.
+ * and stream; last, the byte count and the entry counter. ARGV: prefix, the body's bytes, maxMailboxSize,
+ * maxMailboxBytes, maxMailboxBytesTotal, now (ms), then one item per name. Returns {'ok', id...} (each
+ * name's entry id); {'full', i} (name i's mailbox is at a limit), {'total', i} (every mailbox together
+ * would pass maxMailboxBytesTotal) ([SB-6.3-2]); or {'held', i} / {'gone', i} when name i was taken, or
+ * its mailbox closed, since it was looked up.
  */
 export const ENQUEUE = `${LIVE_MEMBERS}
-local n = (#KEYS - 1) / 4
+local n = (#KEYS - 2) / 4
 local bytes = tonumber(ARGV[2])
-local total = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+local total = tonumber(redis.call('GET', KEYS[#KEYS - 1]) or '0')
 for i = 0, n - 1 do
   local k = i * 4
   if held(ARGV[1], KEYS[k + 1], KEYS[k + 2]) then return {'held', tostring(i + 1)} end
-  if redis.call('EXISTS', KEYS[k + 3]) == 0 then return {'gone', tostring(i + 1)} end
+  if redis.call('HGET', KEYS[k + 3], 'open') ~= '1' then return {'gone', tostring(i + 1)} end
   local boxBytes = tonumber(redis.call('HGET', KEYS[k + 3], 'bytes') or '0')
-  if redis.call('LLEN', KEYS[k + 4]) >= tonumber(ARGV[3]) or boxBytes + bytes > tonumber(ARGV[4]) then return {'full', tostring(i + 1)} end
+  if redis.call('XLEN', KEYS[k + 4]) >= tonumber(ARGV[3]) or boxBytes + bytes > tonumber(ARGV[4]) then return {'full', tostring(i + 1)} end
   if total + bytes * (i + 1) > tonumber(ARGV[5]) then return {'total', tostring(i + 1)} end
 end
+local out = {'ok'}
 for i = 0, n - 1 do
   local k = i * 4
-  redis.call('RPUSH', KEYS[k + 4], ARGV[6 + i])
+  -- The id: this mailbox's last ms (never lower) and the cluster's next number, so unique and rising.
+  local ms = math.max(tonumber(ARGV[6]), tonumber(redis.call('HGET', KEYS[k + 3], 'last') or '0'))
+  local id = string.format('%.0f', ms) .. '-' .. redis.call('INCR', KEYS[#KEYS])
+  redis.call('XADD', KEYS[k + 4], id, 'y', ARGV[2], 'i', ARGV[7 + i])
   redis.call('HINCRBY', KEYS[k + 3], 'bytes', bytes)
+  redis.call('HSET', KEYS[k + 3], 'last', string.format('%.0f', ms))
+  table.insert(out, id)
 end
-redis.call('INCRBY', KEYS[#KEYS], bytes * n)
-return {'ok'}
+redis.call('INCRBY', KEYS[#KEYS - 1], bytes * n)
+return out
 `;
 
 /**
- * Put back in front of a mailbox what a claim took for a connection that then did not keep the name.
- * KEYS: the name's record and pool, its mailbox's hash and list, the set of mailboxes, the byte count;
- * ARGV: prefix, now (ms), the name, the items' bytes, the items (oldest first). Returns 0 without doing
- * anything when the name has a live holder again.
+ * The entries ARGV[2...] of the mailbox of the name ARGV[1] were written to its holder's socket: they go
+ * ([SB-16-6]). KEYS: its hash, its stream, the set of mailboxes, the byte count. A closed mailbox left
+ * empty goes too. Returns the bytes that went (an entry already gone counts nothing).
  */
-export const RESTORE = `${LIVE_MEMBERS}
-if held(ARGV[1], KEYS[1], KEYS[2]) then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('HSET', KEYS[3], 'since', ARGV[2], 'bytes', '0') end
-for i = #ARGV, 5, -1 do redis.call('LPUSH', KEYS[4], ARGV[i]) end
-redis.call('HINCRBY', KEYS[3], 'bytes', tonumber(ARGV[4]))
-redis.call('SADD', KEYS[5], ARGV[3])
-redis.call('INCRBY', KEYS[6], tonumber(ARGV[4]))
-return 1
+export const DONE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local gone = 0
+for i = 2, #ARGV do
+  local e = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])
+  if #e > 0 then
+    gone = gone + tonumber(e[1][2][2])
+    redis.call('XDEL', KEYS[2], ARGV[i])
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'bytes', -gone)
+redis.call('DECRBY', KEYS[4], gone)
+if redis.call('XLEN', KEYS[2]) == 0 and redis.call('HGET', KEYS[1], 'open') ~= '1' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[1])
+end
+return gone
 `;
 
 /**
  * Age the mailboxes ([SB-6.3-2], [SB-6.3-3]). KEYS: the set of mailboxes, the byte count; ARGV: prefix,
- * now (ms), maxMailboxAgeMs. An item leaves at its age, a queued request's slot at its deadline (`e`),
- * and an empty mailbox once it is as old as the age; from the head of each list only. Returns, per item gone, its mailbox's name and the
- * item, as a flat list; each item is returned to one caller only.
+ * now (ms), maxMailboxAgeMs. Only open mailboxes age: a closed one whose name has no live holder (its
+ * node died while delivering) opens again here. An entry leaves at its age, a queued request's slot at
+ * its deadline (`e`), and an empty mailbox once it is as old as the age; from the head of each stream
+ * only. Returns, per entry gone, its mailbox's name and the item, as a flat list; each item is returned
+ * to one caller only.
  */
-export const SWEEP = `
+export const SWEEP = `${LIVE_MEMBERS}
 local now = tonumber(ARGV[2])
 local age = tonumber(ARGV[3])
 local out = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local box = ARGV[1] .. 'box:' .. name
-  local list = ARGV[1] .. 'boxq:' .. name
-  while true do
-    local item = redis.call('LINDEX', list, 0)
-    if not item then break end
+  local stream = ARGV[1] .. 'boxq:' .. name
+  local ages = redis.call('HGET', box, 'open') == '1'
+  if not ages and not held(ARGV[1], ARGV[1] .. 'name:' .. name, ARGV[1] .. 'pool:' .. name) then
+    redis.call('HSET', box, 'open', '1')
+    ages = true
+  end
+  while ages do
+    local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    if #head == 0 then break end
+    local item = head[1][2][4]
     local cut = string.find(item, '\\n', 1, true)
     local header = cjson.decode(string.sub(item, 1, cut - 1))
     local ends = header.e or (header.t + age)
-    -- Items queue in the order they came, so the oldest is first. A request's slot that ends sooner
-    -- behind one that has not is left for the claim to drop (mailboxes.ts).
+    -- Entries queue in the order they came, so the oldest is first. A request's slot that ends sooner
+    -- behind one that has not is left for the claimer to drop (mailboxes.ts).
     if now < ends then break end
-    redis.call('LPOP', list)
+    redis.call('XDEL', stream, head[1][1])
     redis.call('HINCRBY', box, 'bytes', -header.y)
     redis.call('DECRBY', KEYS[2], header.y)
     table.insert(out, name)
     table.insert(out, item)
   end
-  if redis.call('LLEN', list) == 0 and now - tonumber(redis.call('HGET', box, 'since') or '0') >= age then
-    redis.call('DEL', box, list)
+  if ages and redis.call('XLEN', stream) == 0 and now - tonumber(redis.call('HGET', box, 'since') or '0') >= age then
+    redis.call('DEL', box, stream)
     redis.call('SREM', KEYS[1], name)
   end
 end
@@ -260,12 +305,12 @@ return out
 /**
  * The live holders of names. KEYS: per name, its record, pool, counter, mailbox hash and durable mark;
  * ARGV: prefix, now (ms), maxMailboxes, then the names. A durable name whose holder's node lease ended
- * without a release (the node died) gets its mailbox here ([SB-16-6]).
+ * without a release (the node died) gets its mailbox here ([SB-16-6]), and a closed one opens again.
  * Returns, per name, the record of its holder; or, for a pool, the list of its live members of every
  * node, sorted and rotated so that the one whose turn it is comes first ([SB-6.4-1]); or 'mailbox' when
  * nobody holds it and it has a mailbox ([SB-6.3-1]); or '' when nobody holds it.
  */
-export const LOOKUP = `${LIVE_MEMBERS}
+export const LOOKUP = `${LIVE_MEMBERS}${MAILBOX}
 local out = {}
 for i = 1, #KEYS, 5 do
   local v = redis.call('GET', KEYS[i])
@@ -273,11 +318,10 @@ for i = 1, #KEYS, 5 do
   if v then
     local node = string.match(v, '^([^|]*)|')
     if node and redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 1 then found = v
-    elseif redis.call('EXISTS', KEYS[i + 4]) == 1 and redis.call('EXISTS', KEYS[i + 3]) == 0
-      and redis.call('SCARD', ARGV[1] .. 'boxes') < tonumber(ARGV[3]) then
-      -- A durable holder whose node died without releasing it: its mailbox opens now.
-      redis.call('HSET', KEYS[i + 3], 'since', ARGV[2], 'bytes', '0')
-      redis.call('SADD', ARGV[1] .. 'boxes', ARGV[4 + (i - 1) / 5])
+    elseif redis.call('EXISTS', KEYS[i + 4]) == 1 or redis.call('EXISTS', KEYS[i + 3]) == 1 then
+      -- A holder whose node died without releasing the name: its mailbox opens now if the name is
+      -- durable, or if it still has entries the holder was not shown to have.
+      open(ARGV[1], ARGV[4 + (i - 1) / 5], KEYS[i + 3], ARGV[2], ARGV[3])
       redis.call('DEL', KEYS[i], KEYS[i + 4])
     end
   end
@@ -288,6 +332,8 @@ for i = 1, #KEYS, 5 do
       found = {}
       for k = 0, #members - 1 do table.insert(found, members[(first + k) % #members + 1]) end
     elseif redis.call('EXISTS', KEYS[i + 3]) == 1 then
+      -- Closed, with entries, by a pool whose members all died: open again.
+      if redis.call('HGET', KEYS[i + 3], 'open') ~= '1' then open(ARGV[1], ARGV[4 + (i - 1) / 5], KEYS[i + 3], ARGV[2], ARGV[3]) end
       found = 'mailbox'
     end
   end

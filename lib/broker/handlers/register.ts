@@ -53,7 +53,7 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
   const durable = frame.durable === true || ctx.durableByPattern(name); // [SB-16-6] a mailbox if its node dies
   const claimed = await cluster.claim(session, name, frame.takeover === true, shared, durable);
   if (!session.accepting) {
-    if (claimed.kind === 'ok' || claimed.kind === 'over') cluster.unclaimed(session, name, claimed);
+    if (claimed.kind === 'ok' || claimed.kind === 'over') cluster.unclaimed(session, name);
     return;
   }
   switch (claimed.kind) {
@@ -78,14 +78,14 @@ async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame,
   const entry = ctx.names.entry(name);
   if (entry !== undefined && !(shared && entry.shared)) {
     // A local holder in the other mode came while the claim was out: the modes never mix ([SB-6.4-1]).
-    cluster.unclaimed(session, name, claimed);
+    cluster.unclaimed(session, name);
     refuse(ctx, session, 'name_conflict', `"${name}" is registered in the other mode; the modes never mix`, name, ids);
     return;
   }
   // [SB-16-5] A subscriber that held no name is reached from other nodes by this one once they all know it.
   if (session.names.size === 0) await cluster.named(session, name);
   if (!session.accepting) {
-    cluster.unclaimed(session, name, claimed);
+    cluster.unclaimed(session, name);
     return;
   }
   take(ctx, session, frame, ids);
