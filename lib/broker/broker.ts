@@ -21,6 +21,7 @@ import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { dispatch } from './dispatch.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
+import { FileMailboxes } from './mailbox-file.js';
 import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import { releaseName, takeName } from './naming.js';
@@ -126,7 +127,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.pending = new PendingTable<Session>(
       pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, () => this.cluster),
     );
-    this.mailboxes = new MemoryMailboxes<Session>(this.limits);
+    const dataDir = this.options.dataDir;
+    this.mailboxes = dataDir === undefined ? new MemoryMailboxes<Session>(this.limits) : new FileMailboxes<Session>(this.limits, dataDir);
     this.cluster = this.options.cluster === undefined ? undefined : new ClusterNode(this.options.cluster, this);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#LocalWebSocket = localWebSocket({
@@ -483,6 +485,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       await stopped;
     }
     await this.cluster?.close();
+    // The journal closes once every connection's cleanup has run: a durable name let go of by the
+    // shutdown keeps its mailbox, on disk too (lib/broker/mailbox-file.ts).
+    const cleanedBy = Date.now() + CLOSE_GRACE_MS;
+    while (this.#connections.sessions.size > 0 && Date.now() < cleanedBy) await sleep(10);
+    this.mailboxes.close();
     await this.#monitor?.close(); // last: its /readyz answers 503 for the whole shutdown
     this.options.logger.info('closed');
   }

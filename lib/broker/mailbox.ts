@@ -2,8 +2,7 @@
  * Mailboxes of offline durable names (protocol.md section 6.3): while a durable name has no holder,
  * what is sent to it waits here, in order, bounded in count (`maxMailboxSize`), in bytes per mailbox
  * (`maxMailboxBytes`) and in all (`maxMailboxBytesTotal`), and in age (`maxMailboxAgeMs`), in at most
- * `maxMailboxes` mailboxes. In memory, behind the `MailboxStore` interface that a durable store can
- * implement later.
+ * `maxMailboxes` mailboxes. In memory here; `FileMailboxes` (mailbox-file.ts) keeps them on disk too.
  *
  * An item names its sender by connection id, not by reference: a queued message keeps no closed
  * connection alive, and its `expired` report goes to the sender only if it is still connected.
@@ -35,6 +34,8 @@ export interface MailboxSummary {
 }
 
 export interface MailboxStore<Peer> {
+  /** True when the store outlives the broker: a queued send is reported once `synced` resolves. */
+  readonly durable: boolean;
   /** True when `name` is offline and keeps a mailbox. */
   has(name: string): boolean;
   /** Open a mailbox for a durable name that just lost its holder; false when the broker keeps too many. */
@@ -44,10 +45,18 @@ export interface MailboxStore<Peer> {
    * (`maxMailboxBytesTotal`, with `alsoQueued` bytes the same send queues elsewhere).
    */
   canQueue(name: string, bytes: number, alsoQueued?: number): 'ok' | 'full' | 'total';
-  /** Queue `item` at the end of `name`'s mailbox, with the next mailbox id ([SB-6.3-4]). */
-  enqueue(name: string, item: QueuedItem<Peer>): void;
+  /** Queue `item` at the end of `name`'s mailbox, with the next mailbox id ([SB-6.3-4]); the id. */
+  enqueue(name: string, item: QueuedItem<Peer>): string | undefined;
   /** Close the mailbox of a name that has a holder again; its items, oldest first. */
   take(name: string): QueuedItem<Peer>[];
+  /**
+   * What `take` gave a holder was `written` to its socket, or not (it left first): a durable store marks
+   * it done, or puts it back in front of the mailbox; the memory store does nothing (at most once).
+   */
+  settle(name: string, items: readonly QueuedItem<Peer>[], written: boolean): void;
+  /** Resolves once what was queued so far would outlive the broker (at once for the memory store). */
+  synced(): Promise<void>;
+  close(): void;
   /** Remove items past their age, and empty mailboxes past it too; the expired items and their names. */
   sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }>;
   /** Each mailbox, for introspection (lib/monitor): its messages, their bytes, the oldest one's queuedAt. */
@@ -66,6 +75,7 @@ interface Box<Peer> {
 }
 
 export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
+  readonly durable = false;
   readonly #boxes = new Map<string, Box<Peer>>();
   readonly #limits: Limits;
   #queued = 0;
@@ -114,15 +124,47 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
     return this.#bytes + alsoQueued + bytes > limits.maxMailboxBytesTotal ? 'total' : 'ok';
   }
 
-  enqueue(name: string, item: QueuedItem<Peer>): void {
+  enqueue(name: string, item: QueuedItem<Peer>): string | undefined {
     const box = this.#boxes.get(name);
-    if (box === undefined) return;
+    if (box === undefined) return undefined;
     this.#lastMs = Math.max(this.#lastMs, item.queuedAt);
-    box.items.push({ ...item, id: `${this.#lastMs}-${++this.#counted}` });
+    // An item read back from a journal keeps its id; the count goes on past it.
+    const id = item.id ?? `${this.#lastMs}-${++this.#counted}`;
+    if (item.id !== undefined) this.#counted = Math.max(this.#counted, Number(item.id.split('-')[1]) || 0);
+    box.items.push(item.id === undefined ? { ...item, id } : item);
     box.bytes += item.bytes;
     this.#queued++;
     this.#bytes += item.bytes;
+    return id;
   }
+
+  /** Put `items` back in front of `name`'s mailbox (opened again if it went), in their order. */
+  putBack(name: string, items: readonly QueuedItem<Peer>[]): void {
+    let box = this.#boxes.get(name);
+    if (box === undefined) {
+      box = { items: [], bytes: 0, since: items[0]?.queuedAt ?? Date.now() };
+      this.#boxes.set(name, box);
+    }
+    box.items.unshift(...items);
+    for (const item of items) {
+      box.bytes += item.bytes;
+      this.#bytes += item.bytes;
+    }
+    this.#queued += items.length;
+  }
+
+  /** Every mailbox: its name, when it opened, its items. */
+  *boxes(): IterableIterator<[string, number, readonly QueuedItem<Peer>[]]> {
+    for (const [name, box] of this.#boxes) yield [name, box.since, box.items];
+  }
+
+  settle(): void {}
+
+  synced(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {}
 
   take(name: string): QueuedItem<Peer>[] {
     const box = this.#boxes.get(name);

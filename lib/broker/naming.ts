@@ -12,7 +12,8 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
   ctx.names.take(name, session, shared);
   session.names.add(name);
   session.send({ action: 'registered', id: name, ...ids });
-  for (const item of ctx.mailboxes.take(name)) {
+  const items = ctx.mailboxes.take(name);
+  for (const item of items) {
     const { payload, request, slot } = item;
     if (request === undefined) {
       writeQueued(session, payload, item.id as string);
@@ -21,6 +22,8 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
     const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });
     if (delivery !== undefined) writeDelivery(delivery);
   }
+  // A durable store marks them done once they have left for the socket, or keeps them ([SB-6.3-4]).
+  if (items.length > 0 && ctx.mailboxes.durable) session.whenFlushed((written) => ctx.mailboxes.settle(name, items, written));
 }
 
 /**

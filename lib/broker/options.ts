@@ -51,6 +51,12 @@ export interface BrokerOptions {
    * ms (default 3000). Default: none, the single-process broker.
    */
   cluster?: string | ClusterAddress;
+  /**
+   * Keep the mailboxes of offline durable names in this folder too, so that they outlive a restart or a
+   * crash of the broker (protocol.md section 6.3; lib/broker/mailbox-file.ts). Not with `cluster`, whose
+   * mailboxes are in Redis. Default: none, in memory only.
+   */
+  dataDir?: string;
 }
 
 export interface ClusterAddress {
@@ -82,6 +88,7 @@ export interface ResolvedOptions {
   readonly peerName: string;
   readonly monitor: Readonly<Required<MonitorAddress>> | undefined;
   readonly cluster: Readonly<Required<ClusterAddress>> | undefined;
+  readonly dataDir: string | undefined;
 }
 
 export const DEFAULT_PORT = 9042;
@@ -137,6 +144,9 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     problems.push(`monitor.port must be an integer 0-65535, got ${String(monitor.port)}`);
   }
   const cluster = resolveCluster(options.cluster, problems);
+  const dataDir = options.dataDir;
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '')) problems.push('dataDir must be a non-empty path');
+  if (dataDir !== undefined && options.cluster !== undefined) problems.push('dataDir and cluster exclude each other: a cluster keeps its mailboxes in Redis');
   if (problems.length > 0) throw new TypeError(`invalid broker options: ${problems.join('; ')}`);
   return Object.freeze({
     host: options.host,
@@ -153,6 +163,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     peerName,
     monitor: monitor === undefined ? undefined : Object.freeze(monitor),
     cluster,
+    dataDir,
   });
 }
 

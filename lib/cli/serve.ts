@@ -32,6 +32,7 @@ export const FLAGS_USAGE = `  -c, --config FILE      a configuration file, JSON 
   --cluster URL          run as a node of the cluster on this Redis (redis://HOST:PORT; protocol.md section 16)
   --cluster-prefix P     the cluster's key prefix in Redis, so that clusters can share one (default switchboard:)
   --cluster-lease MS     how long a node's names outlive it, in ms (default 3000)
+  --data-dir DIR         keep the mailboxes in DIR too, so that they outlive a restart (not with --cluster)
   --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   --log-format FORMAT    json, pretty, or auto (default): pretty on a terminal, JSON lines otherwise
 
@@ -47,7 +48,7 @@ the old ones and logs why. \`switchboard config print\` shows the configuration 
 `;
 
 /** What a reload leaves as it is: these take effect at the next start. */
-const RESTART_ONLY = ['host', 'port', 'socketPath', 'path', 'tls', 'allowedOrigins', 'durableNames', 'peerName', 'shutdownGraceMs', 'monitor', 'cluster', 'log'] as const;
+const RESTART_ONLY = ['host', 'port', 'socketPath', 'path', 'tls', 'allowedOrigins', 'durableNames', 'peerName', 'shutdownGraceMs', 'monitor', 'cluster', 'dataDir', 'log'] as const;
 
 export async function run(argv: string[]): Promise<number> {
   let flags: FlagValues;

@@ -43,6 +43,7 @@ export const FLAG_OPTIONS = {
   cluster: { type: 'string' },
   'cluster-prefix': { type: 'string' },
   'cluster-lease': { type: 'string' },
+  'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', default: false },
@@ -99,11 +100,12 @@ const SETTINGS: ReadonlyArray<{ pointer: string; env: string; flag?: keyof typeo
   { pointer: '/cluster/url', env: 'SWITCHBOARD_CLUSTER', flag: 'cluster', kind: 'text' },
   { pointer: '/cluster/prefix', env: 'SWITCHBOARD_CLUSTER_PREFIX', flag: 'cluster-prefix', kind: 'text' },
   { pointer: '/cluster/leaseMs', env: 'SWITCHBOARD_CLUSTER_LEASE_MS', flag: 'cluster-lease', kind: 'integer' },
+  { pointer: '/dataDir', env: 'SWITCHBOARD_DATA_DIR', flag: 'data-dir', kind: 'path' },
   { pointer: '/log/level', env: 'SWITCHBOARD_LOG_LEVEL', flag: 'log-level', kind: 'text' },
   { pointer: '/log/format', env: 'SWITCHBOARD_LOG_FORMAT', flag: 'log-format', kind: 'text' },
 ];
 const LIMIT_PREFIX = 'SWITCHBOARD_LIMIT_';
-const PATH_POINTERS = ['/auth', '/tls/cert', '/tls/key'];
+const PATH_POINTERS = ['/auth', '/tls/cert', '/tls/key', '/dataDir'];
 
 type Values = Record<string, unknown>;
 
@@ -160,6 +162,7 @@ export function loadConfig(sources: Sources): Loaded {
     peerName: config.peerName,
     shutdownGraceMs: config.shutdownGraceMs,
     monitor: config.monitor,
+    dataDir: config.dataDir,
   };
   if (config.cluster !== undefined) {
     const { url, ...rest } = config.cluster;
@@ -203,6 +206,7 @@ export function loadConfig(sources: Sources): Loaded {
     limits: { ...resolved.limits },
     monitor: resolved.monitor === undefined ? undefined : effectiveMonitor(resolved.monitor),
     cluster: resolved.cluster === undefined ? undefined : { ...resolved.cluster },
+    dataDir: config.dataDir,
     log: { level: (config.log?.level ?? 'info') as LogLevel, format: (config.log?.format ?? 'auto') as LogFormat },
   };
   return { config: effective, options, file: typeof file === 'string' ? resolve(cwd, file) : undefined, warnings };

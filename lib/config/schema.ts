@@ -51,6 +51,8 @@ export const Config = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Keep the mailboxes on disk in this folder (lib/broker/mailbox-file.ts); relative to the file. */
+    dataDir: Type.Optional(Text),
     log: Type.Optional(
       Type.Object(
         { level: Type.Optional(Type.Enum([...LOG_LEVELS])), format: Type.Optional(Type.Enum([...LOG_FORMATS])) },

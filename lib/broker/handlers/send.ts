@@ -99,14 +99,25 @@ function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote:
     trace: frame.trace && traceSuffix(frame.trace), // [SB-15-1]
   };
   const window = frame.stream === true ? ctx.limits.streamWindow : 0; // [SB-13-1]
+  const report = () => {
+    if (frame.ref === undefined) return;
+    const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
+    session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
+  };
+  const routeIt = () => route(ctx, session, resolved, { payload, ack: frame.ack, ref: frame.ref, timeoutMs: deadlineMs, gather, retry: frame.retry === true, window });
   const finish = () => {
-    if (frame.ref !== undefined) {
-      const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
-      session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
-    }
-    route(ctx, session, resolved, { payload, ack: frame.ack, ref: frame.ref, timeoutMs: deadlineMs, gather, retry: frame.retry === true, window });
+    report();
+    routeIt();
   };
   const cluster = ctx.cluster;
+  if (cluster === undefined && queued.length > 0 && frame.ack === undefined && ctx.mailboxes.durable) {
+    // [SB-6.3-1] `queued` means on disk: reported once the store has it there. A message has no outcome
+    // that could come before its report; a request's queued slots are not kept on disk.
+    routeIt();
+    return ctx.mailboxes.synced().then(report, (error: Error) => {
+      session.error('internal_error', `the mailbox store could not write to disk: ${error.message}`, ids);
+    });
+  }
   if (cluster === undefined || queued.length === 0) return finish();
   // [SB-16-6] In a cluster the mailboxes are in Redis: queued there first, all or none, before anything is delivered.
   const request = frame.ack === undefined ? undefined : { ack: frame.ack, deadline: Date.now() + deadlineMs, window: session.dialect === 'legacy' ? 0 : window };
