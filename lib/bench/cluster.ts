@@ -23,6 +23,7 @@ import { switchboardClient } from './load/switchboard.js';
 import { medianOf, table, targetLines, targets, type Figures, type Row } from './cluster-report.js';
 import { natsCluster, Owned, serve, socketioNode } from './cluster-systems.js';
 import { usage } from './proc.js';
+import { parseRounds } from './options.js';
 import { startRedisServer } from './redis.js';
 import { summarize } from './stats.js';
 
@@ -297,27 +298,10 @@ there); 2 for bad options.
  * `switchboard bench --cluster` as a command: the report to `out`, progress to `err`; resolves with the exit code.
  */
 export async function clusterCommand(argv: readonly string[], out: (text: string) => void, err: (text: string) => void): Promise<number> {
-  const args = argv.filter((arg) => arg !== '--cluster');
-  let seconds = 5;
-  let rounds = 3;
-  const problems: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--quick') {
-      seconds = 1;
-      rounds = 1;
-    } else if (arg === '--help' || arg === '-h') {
-      out(CLUSTER_USAGE);
-      return 0;
-    } else if (arg === '--seconds' || arg === '--rounds') {
-      const value = Number(args[++i]);
-      const ok = arg === '--seconds' ? Number.isFinite(value) && value > 0 && value <= 600 : Number.isInteger(value) && value >= 1 && value <= 20;
-      if (!ok) problems.push(`${arg} takes ${arg === '--seconds' ? 'seconds, more than 0 and at most 600' : 'a whole number from 1 to 20'}, not ${args[i] ?? 'nothing'}`);
-      else if (arg === '--seconds') seconds = value;
-      else rounds = value;
-    } else {
-      problems.push(`unknown option ${arg}`);
-    }
+  const { seconds, rounds, help, problems } = parseRounds(argv.filter((arg) => arg !== '--cluster'));
+  if (help) {
+    out(CLUSTER_USAGE);
+    return 0;
   }
   if (problems.length > 0) {
     err(`switchboard bench --cluster: ${problems.join('; ')}\n\n${CLUSTER_USAGE}`);

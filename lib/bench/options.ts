@@ -174,3 +174,31 @@ export function parseOptions(argv: string[], now = new Date()): Parsed {
   };
   return { help: false, options: Object.freeze(options) };
 }
+
+/**
+ * The options of the round-based benches (`--cluster`, `--durability`): `--quick` (1 s, 1 round),
+ * `--seconds S`, `--rounds N`, `--help`; `problems` says what was wrong, empty when nothing was.
+ */
+export function parseRounds(args: readonly string[]): { seconds: number; rounds: number; help: boolean; problems: string[] } {
+  let seconds = 5;
+  let rounds = 3;
+  const problems: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--quick') {
+      seconds = 1;
+      rounds = 1;
+    } else if (arg === '--help' || arg === '-h') {
+      return { seconds, rounds, help: true, problems };
+    } else if (arg === '--seconds' || arg === '--rounds') {
+      const value = Number(args[++i]);
+      const ok = arg === '--seconds' ? Number.isFinite(value) && value > 0 && value <= 600 : Number.isInteger(value) && value >= 1 && value <= 20;
+      if (!ok) problems.push(`${arg} takes ${arg === '--seconds' ? 'seconds, more than 0 and at most 600' : 'a whole number from 1 to 20'}, not ${args[i] ?? 'nothing'}`);
+      else if (arg === '--seconds') seconds = value;
+      else rounds = value;
+    } else {
+      problems.push(`unknown option ${arg}`);
+    }
+  }
+  return { seconds, rounds, help: false, problems };
+}

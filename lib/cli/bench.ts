@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--cluster')) return cluster(argv);
+  if (argv.includes('--durability')) return durability(argv);
   let parsed;
   try {
     parsed = parseOptions(argv);
@@ -33,4 +34,10 @@ export async function run(argv: string[]): Promise<number> {
 async function cluster(argv: string[]): Promise<number> {
   const { clusterCommand } = await import('../bench/cluster.js');
   return clusterCommand(argv, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+}
+
+/** `switchboard bench --durability`: what a mailbox costs, in memory and in Redis (lib/bench/durability.ts). */
+async function durability(argv: string[]): Promise<number> {
+  const { durabilityCommand } = await import('../bench/durability.js');
+  return durabilityCommand(argv, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
 }
