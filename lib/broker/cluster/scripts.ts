@@ -115,14 +115,17 @@ return out
  * the name. Returns {'ok', id, item, ...} (what waited in its mailbox: take), or {'conflict'} when a live connection
  * holds the name exclusively.
  */
-export const JOIN = `${MAILBOX}
+export const JOIN = `${LIVE_MEMBERS}${MAILBOX}
 local v = redis.call('GET', KEYS[1])
 if v then
   local node = string.match(v, '^([^|]*)|')
   if node and redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 1 then return {'conflict'} end
   redis.call('DEL', KEYS[1])
 end
+local others = #live(ARGV[1], KEYS[2])
 redis.call('SADD', KEYS[2], ARGV[2])
+-- A closed mailbox while other members live is being written to one of them: not taken twice.
+if others > 0 and redis.call('HGET', KEYS[3], 'open') ~= '1' then return {'ok'} end
 local out = take(ARGV[3], KEYS[3], KEYS[4], KEYS[5])
 table.insert(out, 1, 'ok')
 return out
