@@ -59,6 +59,8 @@ export type {
 /** Refusals of a token or a name that every later connection would get too; those of a taken name. */
 const ALWAYS_FINAL: ReadonlySet<string> = new Set(['unauthorized', 'forbidden', 'limit_exceeded']);
 const TAKEN: ReadonlySet<string> = new Set(['name_taken', 'name_conflict']);
+/** How many mailbox ids a client remembers to drop repeats by (a mailbox holds 1,000 messages by default). */
+const MAX_MAILBOX_IDS = 10_000;
 
 export class Client extends Emitter<ClientEvents> {
   readonly options: ResolvedOptions;
@@ -77,6 +79,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #names: Names;
   readonly #subscriptions: Subscriptions;
   readonly #responder: Responder;
+  /** [SB-6.3-4] The `mailbox` ids of the messages received lately, the oldest first: one that comes again is dropped. */
+  readonly #mailboxIds = new Set<string>();
   /** The `auth` frame of the current connection, waiting for `authenticated` or an error. */
   #authReply: { resolve(identity: string): void; reject(error: SwitchboardError): void } | undefined;
   #identity: string | undefined;
@@ -403,6 +407,17 @@ export class Client extends Emitter<ClientEvents> {
       );
   }
 
+
+  /**
+   * False for a message that waited in a mailbox and came before: a broker that keeps its mailboxes in
+   * Redis or on disk may deliver one again after a crash ([SB-6.3-4]). The last MAX_MAILBOX_IDS ids count.
+   */
+  #firstTime(id: string): boolean {
+    if (this.#mailboxIds.has(id)) return false;
+    this.#mailboxIds.add(id);
+    if (this.#mailboxIds.size > MAX_MAILBOX_IDS) this.#mailboxIds.delete(this.#mailboxIds.values().next().value as string);
+    return true;
+  }
   #onFrame(conn: Connection, frame: ReadFrame): void {
     if (conn !== this.#conn) return;
     switch (frame.action) {
@@ -427,6 +442,7 @@ export class Client extends Emitter<ClientEvents> {
         this.#replies.confirm('services', '', frame.ref, frame);
         return;
       case 'message':
+        if (frame.mailbox !== undefined && !this.#firstTime(frame.mailbox)) return;
         return this.#responder.receive(frame, (text) => conn === this.#conn && conn.send(text));
       case 'answer':
         return this.#outbox.answer(frame);

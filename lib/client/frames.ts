@@ -57,6 +57,7 @@ export function readBrokerFrame(data: unknown): ReadResult {
         return invalid('"message" with a bad "topic", "context" or "event"');
       }
       if (f.credit !== undefined && !isCount(f.credit)) return invalid('"message" with a bad "credit"');
+      if (!optionalString(f.mailbox)) return invalid('"message" with a bad "mailbox"');
       // The parsed object is the frame (the hottest path: no copy); unknown fields ride along unread.
       f.message ??= null;
       // [SB-4.7-2] a published message carries both; a broker that sent only one still names the subscription

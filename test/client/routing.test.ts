@@ -357,6 +357,30 @@ t.test('a durable name gets what was sent while it was away, in order, once it i
   t.same(await drained(broker), NOTHING_HELD);
 });
 
+t.test('a message that waited in a mailbox and comes again, by its mailbox id, reaches the handler once [SB-6.3-4]', async (t) => {
+  // What a broker that kept its mailboxes in Redis or on disk does after a crash mid-delivery: the same
+  // queued messages again, with the ids they had; a message without an id is never a repeat.
+  const queued = [
+    { action: 'message', from: 'web', message: 'one', mailbox: '1000-1' },
+    { action: 'message', from: 'web', message: 'two', mailbox: '1000-2' },
+  ];
+  const fake = await fakeBroker(t, {
+    onFrame(ws, frame) {
+      if (frame.action !== 'send') return;
+      for (const frame of [...queued, { action: 'message', from: 'web', message: 'direct' }, ...queued, { action: 'message', from: 'web', message: 'direct' }]) {
+        ws.send(JSON.stringify(frame));
+      }
+    },
+  });
+  const inbox = await readyClient(t, fake.url, { name: 'inbox' });
+  const got: unknown[] = [];
+  inbox.handle((message) => void got.push(message));
+  await inbox.send('anyone', 'go', { report: false });
+  await until(() => got.length >= 4, 'four messages');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(got, ['one', 'two', 'direct', 'direct'], 'the repeats by id are dropped, messages without one are not');
+});
+
 t.test('a full mailbox rejects with mailbox_full; an expired message is an error event with code expired [SB-6.3-2]', async (t) => {
   const { broker, url } = await startBroker(t, { durableNames: ['box'], limits: { maxMailboxSize: 1, maxMailboxAgeMs: 200 } });
   const web = await readyClient(t, url, { name: 'web' });
