@@ -847,6 +847,9 @@ export class ClusterNode implements Outlet {
         this.claim(session, name, false, this.#host.names.entry(name)?.shared === true).then(
           (claim) => {
             if (claim.kind === 'taken') session.close(CLOSE_CODES.takenOver, `taken over: ${name}`);
+            // A mailbox opened while Redis did not know the holder (its record lost or ended) is the
+            // holder's again: written now, ahead of anything sent once Redis knows it ([SB-16-6]).
+            if (claim.kind === 'ok') this.deliverQueued(session, name, claim.queued);
           },
           () => {},
         );
