@@ -205,3 +205,33 @@ t.test('a node killed before what it took from a mailbox is on its holder\'s soc
   }
   t.equal(left, 0, 'the mailbox is gone from Redis');
 });
+
+t.test('a message sent while a register is out comes after its registered and after what waited in the mailbox [SB-16-6] [SB-6.3-1]', { skip: built() }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = clusterPrefix();
+  const [home, other, slow] = await Promise.all([0, 1, 2].map(async () => spawnNode(t, await freePort(), redis.url, cluster)));
+  await offline(t, home.url, 'inbox');
+  const web = await peer(t, other.url, 'web');
+  web.send({ action: 'send', dest: 'inbox', message: 'queued', ref: 's1' });
+  t.match(await web.next((f) => f.ref === 's1'), { action: 'sent', queued: ['inbox'] });
+  // A subscriber that let go of its last name: its next register waits until every node knows its name,
+  // up to a second for a node that does not answer (protocol.md [SB-16-5]). Meanwhile Redis has the claim.
+  const back = await peer(t, home.url, 'tmp');
+  back.send({ action: 'subscribe', topic: 'news', ref: 'sub' });
+  t.match(await back.next((f) => f.ref === 'sub'), { action: 'subscribed' });
+  back.send({ action: 'unregister', id: 'tmp', ref: 'unreg' });
+  t.match(await back.next((f) => f.ref === 'unreg'), { action: 'unregistered' });
+  slow.child.kill('SIGSTOP');
+  t.teardown(() => void slow.child.kill('SIGCONT'));
+  back.send({ action: 'register', id: 'inbox', ref: 'reg' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  web.send({ action: 'send', dest: 'inbox', message: 'direct', ref: 's2' });
+  t.match(await web.next((f) => f.ref === 's2', 5000), { action: 'sent', delivered: ['inbox'] }, 'sent to the holder Redis names');
+  const frames: Frame[] = [];
+  while (frames.length < 3) frames.push(await back.next((f) => f.action === 'registered' || f.action === 'message', 5000));
+  t.same(
+    frames.map((f) => (f.action === 'registered' ? 'registered' : f.message)),
+    ['registered', 'queued', 'direct'],
+    'registered, then the mailbox, then what was sent meanwhile',
+  );
+});

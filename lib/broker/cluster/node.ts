@@ -93,6 +93,9 @@ interface Unreleased {
   readonly keepMailbox: boolean;
 }
 
+/** How many frames are held for one connection while its register is out; past it they are written at once. */
+const MAX_HELD_FRAMES = 10_000;
+
 /** How many releases are kept to try again; past it the oldest goes (its name frees when this node's lease ends). */
 const MAX_UNRELEASED = 100_000;
 
@@ -167,6 +170,12 @@ export class ClusterNode implements Outlet {
    * holder left during a short outage does not stay held by a connection that is gone. Oldest first.
    */
   readonly #unreleased = new Map<string, Unreleased>();
+  /**
+   * Frames from other nodes for connections whose `register` is out in Redis (hold), kept until it is
+   * settled: a sender that found the new record must not reach the connection ahead of its `registered`
+   * and of what waited in the name's mailbox ([SB-16-6]).
+   */
+  readonly #holding = new Map<Session, Array<{ header: Header; body: string }>>();
   #ready: Promise<void>;
   /** Settles when this node's subscription to its channels is confirmed (link.ts). */
   #listening: Promise<void> = new Promise(() => {});
@@ -293,6 +302,19 @@ export class ClusterNode implements Outlet {
       return { kind: 'over', node, conn, here: node === id };
     }
     return { kind: kind as 'held' | 'taken' | 'conflict' };
+  }
+
+  /** Hold what other nodes write to `session` until `settled`: its claim is going out ([SB-16-6]). */
+  hold(session: Session): void {
+    if (!this.#holding.has(session)) this.#holding.set(session, []);
+  }
+
+  /** `session`'s register is settled (taken, with its mailbox written, or refused): write what was held. */
+  settled(session: Session): void {
+    const held = this.#holding.get(session);
+    if (held === undefined) return;
+    this.#holding.delete(session);
+    for (const { header, body } of held) this.#handle(header, body);
   }
 
   /** The name nobody holds any more has no contract ([SB-14-1]); one held here again keeps the new one. */
@@ -609,6 +631,11 @@ export class ClusterNode implements Outlet {
         const session = this.#host.sessionById(header.c);
         if (session === undefined || !session.isOpen) {
           this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
+          return;
+        }
+        const held = this.#holding.get(session);
+        if (held !== undefined && held.length < MAX_HELD_FRAMES) {
+          held.push({ header, body });
           return;
         }
         if (header.d !== undefined) {

@@ -47,6 +47,16 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
  * refused or taken over, and a pool on any node never mixes with an exclusive holder ([SB-6.4-1]).
  */
 async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
+  // [SB-16-6] What other nodes send it once Redis has the claim waits for `registered` and the mailbox.
+  ctx.cluster!.hold(session);
+  try {
+    await claimThenTake(ctx, session, frame, ids);
+  } finally {
+    ctx.cluster!.settled(session);
+  }
+}
+
+async function claimThenTake(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
   const name = frame.id;
   const shared = frame.shared === true;
   const cluster = ctx.cluster!;
