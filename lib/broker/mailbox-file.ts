@@ -119,7 +119,11 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
   sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }> {
     const expired = this.#memory.sweep(now);
     const byName = new Map<string, QueuedItem<Peer>[]>();
-    for (const { name, item } of expired) byName.set(name, [...(byName.get(name) ?? []), item]);
+    for (const { name, item } of expired) {
+      const items = byName.get(name);
+      if (items === undefined) byName.set(name, [item]);
+      else items.push(item);
+    }
     for (const [name, items] of byName) this.#done(name, items);
     return expired;
   }

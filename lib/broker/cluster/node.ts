@@ -633,7 +633,7 @@ export class ClusterNode implements Outlet {
           this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
           return;
         }
-        const held = this.#holding.get(session);
+        const held = this.#holding.size === 0 ? undefined : this.#holding.get(session);
         if (held !== undefined && held.length < MAX_HELD_FRAMES) {
           held.push({ header, body });
           return;
