@@ -72,7 +72,7 @@ export class RemoteSession extends Session {
   readonly #socket: RemoteSocket;
   /** When it was last written to (ms since the epoch): idle remote sessions are forgotten (RemoteSessions.idle). */
   lastUsed = Date.now();
-  /** The names this node has it cached as the holder of (node.ts). */
+  /** The names this node has it cached as the holder of (claims.ts). */
   readonly cachedNames = new Set<string>();
 
   constructor(node: string, conn: string, dialect: Dialect, outlet: Outlet) {
@@ -94,6 +94,15 @@ export class RemoteSession extends Session {
 
   override writeDelivery(id: string, name: string, data: string | Buffer): void {
     this.#ship('message', data, { id, name });
+  }
+
+  /**
+   * The owning node said the connection is reached by `name` as a subscriber now ([SB-4.7-4]); '' for no
+   * name: it is not reached.
+   */
+  renamed(name: string): void {
+    this.names.clear();
+    if (name !== '') this.names.add(name);
   }
 
   /** The owning node said the connection is gone. */

@@ -19,7 +19,7 @@ export function handleAnnounce(ctx: BrokerContext, session: Session, frame: Anno
   }
   if (ctx.cluster !== undefined) {
     // [SB-16-7] The contract is the cluster's: the pool's members on every node announce one version.
-    return ctx.cluster.announce(frame).then(
+    return ctx.cluster.services.announce(frame).then(
       (kept) => {
         if (kept === undefined) session.send({ action: 'announced', id: name, ...ids }); // [SB-14-1]
         else conflict(session, name, kept, ids);

@@ -18,7 +18,7 @@ export function handleServices(ctx: BrokerContext, session: Session, frame: Serv
     session.send({ action: 'services', services: list, ...ids }); // [SB-14-4]
   };
   if (ctx.cluster !== undefined) {
-    return ctx.cluster.services(frame.id === undefined ? undefined : [frame.id]).then(
+    return ctx.cluster.services.list(frame.id === undefined ? undefined : [frame.id]).then(
       (found) => {
         for (const [name, service] of found) {
           if (!ctx.authorize(session, 'send', name)) continue; // [SB-14-4], [SB-12-3]
