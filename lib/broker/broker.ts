@@ -125,7 +125,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#auth = this.options.auth;
     this.#connections = new Connections(this);
     this.pending = new PendingTable<Session>(
-      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, () => this.cluster),
+      pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, this.options.cluster === undefined ? undefined : () => this.cluster),
     );
     const dataDir = this.options.dataDir;
     this.mailboxes = dataDir === undefined ? new MemoryMailboxes<Session>(this.limits) : new FileMailboxes<Session>(this.limits, dataDir);

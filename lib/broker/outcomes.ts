@@ -19,7 +19,7 @@ export function pendingHooks(
   services?: ServiceRegistry,
   cluster?: () => ClusterNode | undefined,
 ): PendingHooks<Session> {
-  return {
+  const hooks: PendingHooks<Session> = {
     outcome(request, outcome) {
       const { sender, ack } = request;
       services?.ended(request, outcome); // [SB-14-5]
@@ -57,4 +57,7 @@ export function pendingHooks(
     },
     deliver: writeDelivery,
   };
+  // [SB-16-2] A member's node counts what it holds from every node; the embedded broker pays nothing for it.
+  if (cluster !== undefined) hooks.held = (receiver) => cluster()?.held(receiver);
+  return hooks;
 }

@@ -106,6 +106,8 @@ export interface PendingHooks<Peer> {
   reroute(request: PendingRequest<Peer>, lost: Delivery<Peer>): Target<Peer> | undefined;
   /** Write the `message` frame of a delivery made after the request was opened. */
   deliver(delivery: Delivery<Peer>): void;
+  /** What `receiver` holds changed: a delivery to it began or ended (a cluster counts it, cluster/busy.ts). */
+  held?(receiver: Peer): void;
 }
 
 export type AnswerResult = 'won' | 'recorded' | 'late' | 'ended' | 'unknown';
@@ -340,6 +342,7 @@ export class PendingTable<Peer> {
     let held = this.#receivers.get(target.peer);
     if (held === undefined) this.#receivers.set(target.peer, (held = new Set()));
     held.add(delivery);
+    this.#hooks.held?.(target.peer);
     return delivery;
   }
 
@@ -417,6 +420,7 @@ export class PendingTable<Peer> {
     if (held !== undefined) {
       held.delete(delivery);
       if (held.size === 0) this.#receivers.delete(delivery.receiver);
+      this.#hooks.held?.(delivery.receiver);
     }
   }
 }

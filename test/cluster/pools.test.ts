@@ -1,10 +1,12 @@
 /**
  * Responder pools across nodes (protocol.md sections 6.4 and 16, [SB-6.4-1]): members on every node take
  * their turn, round-robin over the whole cluster; a pool and an exclusive holder never mix across nodes;
- * a member that leaves is no longer picked. Real redis-server, broker nodes in this process.
+ * a member that leaves is no longer picked; a member's in-flight limit counts the requests of every node.
+ * Real redis-server, broker nodes in this process.
  */
 import t, { type Test } from 'tap';
-import { startCluster } from '../fixtures/cluster.js';
+import { createClient } from 'redis';
+import { lastPrefix, startCluster } from '../fixtures/cluster.js';
 import { Peer, type Frame } from '../fixtures/peer.js';
 
 async function connect(t: Test, url: string): Promise<Peer> {
@@ -98,4 +100,55 @@ t.test('a retry-safe request moves to a pool member on another node when its mem
   t.match(moved, { from: 'web', message: 'job' }, 'the other node\'s member gets it');
   taken.stays.send({ action: 'answer', ack: moved.ack, message: 'done' });
   t.match(await web.next((f) => f.ack === 'q1'), { action: 'answer', message: 'done' });
+});
+
+t.test('a member at its in-flight limit with requests from two nodes is skipped, whichever node sends next [SB-16-2] [SB-6.4-1]', async (t) => {
+  const { urls, redis } = await startCluster(t, 3, { limits: { maxInFlightPerMember: 2 } });
+  const busyKey = `${lastPrefix()}busy:workers`;
+  const admin = createClient({ url: redis.url });
+  await admin.connect();
+  t.teardown(() => admin.close());
+  /** Wait until the member's node has (or no longer has) it marked busy in Redis. */
+  const marked = async (want: boolean): Promise<boolean> => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if ((await admin.hLen(busyKey)) > 0 === want) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  };
+  const member = await join(t, urls[1], 'workers');
+  const near = await Peer.named(urls[0], 'near');
+  const far = await Peer.named(urls[2], 'far');
+  t.teardown(() => Promise.all([near.close(), far.close()]));
+
+  // One request from each of two other nodes: each of them counts one, the member holds two.
+  near.send({ action: 'send', dest: 'workers', message: 1, ack: 'q1' });
+  const first = await member.next((f) => f.action === 'message');
+  far.send({ action: 'send', dest: 'workers', message: 2, ack: 'q2' });
+  await member.next((f) => f.action === 'message' && f.message === 2);
+  t.ok(await marked(true), "the member's node marks it busy in Redis");
+  near.send({ action: 'send', dest: 'workers', message: 3, ack: 'q3' });
+  t.match(await near.next((f) => f.ack === 'q3'), { action: 'error', code: 'limit_exceeded', limit: 'maxInFlightPerMember' }, 'a third request is refused though its node sent only one');
+  t.same(await member.quiet(100), [], 'and never reaches the member');
+
+  // Another member, on the node of the third sender: it takes what the busy one cannot.
+  const other = await join(t, urls[0], 'workers');
+  near.send({ action: 'send', dest: 'workers', message: 4, ack: 'q4' });
+  t.match(await other.next((f) => f.action === 'message'), { message: 4 }, 'the other member takes it');
+
+  // An answer brings the busy member below its limit: its mark goes, and it is picked again.
+  member.send({ action: 'answer', ack: first.ack as string, message: 'done' });
+  t.match(await near.next((f) => f.ack === 'q1'), { action: 'answer', message: 'done' });
+  t.ok(await marked(false), 'the mark goes once the member is below its limit');
+  const reached: unknown[] = [];
+  member.ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    if (frame.action === 'message') reached.push(frame.message);
+  });
+  for (let i = 5; i < 9; i++) {
+    far.send({ action: 'send', dest: 'workers', message: i, ack: `q${i}` });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (let attempt = 0; attempt < 50 && reached.length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.ok(reached.length > 0, `the member is picked again (${reached.length} of 4 requests)`);
 });

@@ -19,6 +19,8 @@ import { CLAIM, JOIN, LOOKUP, RELEASE, parseHolder, type Holder } from './script
 export interface Holders {
   readonly pool: boolean;
   readonly members: readonly Session[];
+  /** A pool's members that their nodes marked busy: at `maxInFlightPerMember` ([SB-6.4-1], busy.ts). */
+  readonly busy?: ReadonlySet<Session>;
   readonly mailbox?: true;
 }
 
@@ -150,7 +152,7 @@ export class ClusterClaims {
    */
   async lookup(names: readonly string[]): Promise<Map<string, Holders>> {
     const { link, options, host } = this.#core;
-    const keys = names.flatMap((name) => ['name:', 'pool:', 'rr:', 'box:', 'dur:'].map((kind) => link.key(kind, name)));
+    const keys = names.flatMap((name) => ['name:', 'pool:', 'rr:', 'box:', 'dur:', 'busy:'].map((kind) => link.key(kind, name)));
     const args = [options.prefix, String(Date.now()), String(host.limits.maxMailboxes), ...names];
     const reply = (await whenLive(this.#core, () => link.eval(LOOKUP, keys, args))) as Array<string | string[]>;
     const id = this.#core.id();
@@ -170,16 +172,20 @@ export class ClusterClaims {
         this.#cache(name, session);
         return;
       }
-      // A pool's members in turn order; never cached, as the turn moves on.
+      // A pool's members in turn order, a busy one's record marked '!'; never cached, as the turn moves on.
       const members: Session[] = [];
+      let busy: Set<Session> | undefined;
       for (const record of records) {
-        const holder = parseHolder(record);
+        const marked = record.startsWith('!');
+        const holder = parseHolder(marked ? record.slice(1) : record);
         if (holder === undefined) continue;
         const local = holder.node === id ? host.sessionById(holder.conn) : undefined;
-        if (holder.node !== id) members.push(this.#host.remote(holder));
-        else if (local?.names.has(name) === true) members.push(local);
+        const member = holder.node !== id ? this.#host.remote(holder) : local?.names.has(name) === true ? local : undefined;
+        if (member === undefined) continue;
+        members.push(member);
+        if (marked) (busy ??= new Set()).add(member);
       }
-      if (members.length > 0) found.set(name, { pool: true, members });
+      if (members.length > 0) found.set(name, busy === undefined ? { pool: true, members } : { pool: true, members, busy });
       this.#pools.delete(name);
       this.#pools.set(name, members);
       if (this.#pools.size > MAX_POOLS_KEPT) this.#pools.delete(this.#pools.keys().next().value as string);

@@ -14,6 +14,17 @@ const REMEMBERED_PER_CONNECTION = 1024;
 export class Inbound {
   readonly #open = new Map<Session, Map<string, string>>();
   readonly #ended = new Map<Session, Set<string>>();
+  /** What a connection holds changed (busy.ts counts it). */
+  readonly #changed: (session: Session) => void;
+
+  constructor(changed: (session: Session) => void) {
+    this.#changed = changed;
+  }
+
+  /** How many deliveries from other nodes `session` holds. */
+  count(session: Session): number {
+    return this.#open.get(session)?.size ?? 0;
+  }
 
   /** `session` got delivery `id` of a request kept on `origin`. */
   add(session: Session, id: string, origin: string): void {
@@ -21,6 +32,7 @@ export class Inbound {
     if (open === undefined) this.#open.set(session, (open = new Map()));
     open.set(id, origin);
     if (open.size > MAX_PER_CONNECTION) open.delete(open.keys().next().value as string);
+    this.#changed(session);
   }
 
   /**
@@ -34,6 +46,7 @@ export class Inbound {
     if (last) {
       open!.delete(id);
       if (open!.size === 0) this.#open.delete(session);
+      this.#changed(session);
     }
     return origin;
   }
@@ -43,6 +56,7 @@ export class Inbound {
     const open = this.#open.get(session);
     if (open?.delete(id) !== true) return;
     if (open.size === 0) this.#open.delete(session);
+    this.#changed(session);
     let ended = this.#ended.get(session);
     if (ended === undefined) this.#ended.set(session, (ended = new Set()));
     ended.add(id);
@@ -63,5 +77,6 @@ export class Inbound {
   drop(session: Session): void {
     this.#open.delete(session);
     this.#ended.delete(session);
+    this.#changed(session);
   }
 }

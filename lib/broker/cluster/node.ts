@@ -23,6 +23,7 @@ import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
 import { ClusterClaims, type Claim, type Holders } from './claims.js';
 import { whenLive, type ClusterHost, type ClusterOptions, type NodeCore } from './core.js';
+import { BusyMarks } from './busy.js';
 import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
 import { ClusterMailboxes, fsyncsEveryWrite, type Enqueued, type Queueing } from './mailboxes.js';
@@ -63,7 +64,9 @@ export class ClusterNode implements Outlet {
   /** The mailboxes of offline durable names, in Redis ([SB-16-6]). */
   readonly #mailboxes: ClusterMailboxes;
   /** Deliveries of requests kept on other nodes, per connection of this node: delivery id -> that node. */
-  readonly #inbound = new Inbound();
+  readonly #inbound = new Inbound((session) => this.#busy.changed(session));
+  /** This node's pool members at their in-flight limit, marked in Redis for every node. */
+  readonly #busy: BusyMarks;
   /** performance.now() when the last lease renewal that succeeded was sent; 0: no lease. */
   #leaseFrom = 0;
   #fenced = false;
@@ -112,6 +115,7 @@ export class ClusterNode implements Outlet {
       remote: (holder) => this.#remote(holder),
       closeRemote: (node, conn, code, reason) => this.closeRemote(node, conn, code, reason),
     });
+    this.#busy = new BusyMarks(core, (session) => host.pending.inFlight(session) + this.#inbound.count(session), (session) => this.#claims.member(session));
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
     this.#loaded = new Promise((resolve) => (this.#onLoaded = resolve));
     this.#link.cmd.on('ready', () => {
@@ -260,6 +264,11 @@ export class ClusterNode implements Outlet {
     this.#tellAll(session, undefined);
     this.#inbound.drop(session);
     this.#subscriptions.closed(this.#id, session);
+  }
+
+  /** What `session` holds changed: a delivery to it began or ended (the pending table says so). */
+  held(session: Session): void {
+    this.#busy.changed(session);
   }
 
   /** The connection on another node that holds `name`, when cached; undefined: look it up. */
@@ -490,6 +499,7 @@ export class ClusterNode implements Outlet {
     if (this.#checkLive()) {
       this.#mailboxes.sweep().catch(() => {});
       this.#claims.retryReleases();
+      this.#busy.renew();
     }
     if (this.#link.cmd.isReady) {
       const sentAt = performance.now();

@@ -4,7 +4,8 @@
  * `<prefix>node:<node>` of the node it names is alive, so a dead node's names free themselves when its
  * lease ends, with nothing to clean up. The identity comes last: it is the one part that may hold a `|`.
  * A pool's members ([SB-6.4-1]) are the set `<prefix>pool:<name>` of `node|conn|dialect`, each counting
- * while its node's lease lives; `<prefix>rr:<name>` is the pool's round-robin counter.
+ * while its node's lease lives; `<prefix>rr:<name>` is the pool's round-robin counter, and the hash
+ * `<prefix>busy:<name>` marks the members at their in-flight limit (member -> until when, ms; busy.ts).
  *
  * The mailbox of an offline durable name ([SB-6.3-1], [SB-16-6]) is the hash `<prefix>box:<name>`
  * (`since`, `bytes`, `open`, `last`) and the stream `<prefix>boxq:<name>` of its entries, oldest first,
@@ -306,16 +307,17 @@ return out
 `;
 
 /**
- * The live holders of names. KEYS: per name, its record, pool, counter, mailbox hash and durable mark;
- * ARGV: prefix, now (ms), maxMailboxes, then the names. A durable name whose holder's node lease ended
- * without a release (the node died) gets its mailbox here ([SB-16-6]), and a closed one opens again.
- * Returns, per name, the record of its holder; or, for a pool, the list of its live members of every
- * node, sorted and rotated so that the one whose turn it is comes first ([SB-6.4-1]); or 'mailbox' when
- * nobody holds it and it has a mailbox ([SB-6.3-1]); or '' when nobody holds it.
+ * The live holders of names. KEYS: per name, its record, pool, counter, mailbox hash, durable mark and
+ * busy marks; ARGV: prefix, now (ms), maxMailboxes, then the names. A durable name whose holder's node
+ * lease ended without a release (the node died) gets its mailbox here ([SB-16-6]), and a closed one opens
+ * again. Returns, per name, the record of its holder; or, for a pool, the list of its live members of
+ * every node, sorted and rotated so that the one whose turn it is comes first ([SB-6.4-1]), the record of
+ * a member whose node marked it busy (busy.ts) until later than now prefixed '!'; or 'mailbox' when nobody
+ * holds it and it has a mailbox ([SB-6.3-1]); or '' when nobody holds it.
  */
 export const LOOKUP = `${LIVE_MEMBERS}${MAILBOX}
 local out = {}
-for i = 1, #KEYS, 5 do
+for i = 1, #KEYS, 6 do
   local v = redis.call('GET', KEYS[i])
   local found = ''
   if v then
@@ -324,7 +326,7 @@ for i = 1, #KEYS, 5 do
     elseif redis.call('EXISTS', KEYS[i + 4]) == 1 or redis.call('EXISTS', KEYS[i + 3]) == 1 then
       -- A holder whose node died without releasing the name: its mailbox opens now if the name is
       -- durable, or if it still has entries the holder was not shown to have.
-      open(ARGV[1], ARGV[4 + (i - 1) / 5], KEYS[i + 3], ARGV[2], ARGV[3])
+      open(ARGV[1], ARGV[4 + (i - 1) / 6], KEYS[i + 3], ARGV[2], ARGV[3])
       redis.call('DEL', KEYS[i], KEYS[i + 4])
     end
   end
@@ -333,10 +335,16 @@ for i = 1, #KEYS, 5 do
     if #members > 0 then
       local first = (redis.call('INCR', KEYS[i + 2]) - 1) % #members
       found = {}
-      for k = 0, #members - 1 do table.insert(found, members[(first + k) % #members + 1]) end
+      for k = 0, #members - 1 do
+        local member = members[(first + k) % #members + 1]
+        local busy = redis.call('HGET', KEYS[i + 5], member)
+        if busy and tonumber(busy) > tonumber(ARGV[2]) then member = '!' .. member
+        elseif busy then redis.call('HDEL', KEYS[i + 5], member) end
+        table.insert(found, member)
+      end
     elseif redis.call('EXISTS', KEYS[i + 3]) == 1 then
       -- Closed, with entries, by a pool whose members all died: open again.
-      if redis.call('HGET', KEYS[i + 3], 'open') ~= '1' then open(ARGV[1], ARGV[4 + (i - 1) / 5], KEYS[i + 3], ARGV[2], ARGV[3]) end
+      if redis.call('HGET', KEYS[i + 3], 'open') ~= '1' then open(ARGV[1], ARGV[4 + (i - 1) / 6], KEYS[i + 3], ARGV[2], ARGV[3]) end
       found = 'mailbox'
     end
   end

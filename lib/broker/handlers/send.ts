@@ -189,9 +189,13 @@ function resolve(
       resolved.slotNames.push(name);
       continue;
     }
-    // A pool's members of every node in turn order: the first below its in-flight limit (as counted by the
-    // requests of this node) takes it ([SB-6.4-1]); none: the pool is busy.
-    const elsewhere = holders?.pool === true ? holders.members.find((member) => usable?.(member) !== false) : holders?.members[0];
+    // A pool's members of every node in turn order: the first below its in-flight limit takes a request,
+    // both as its own node counts (it marks the member busy) and as this node does ([SB-6.4-1]); none: the
+    // pool is busy.
+    const elsewhere =
+      holders?.pool === true
+        ? holders.members.find((member) => usable === undefined || (usable(member) && holders.busy?.has(member) !== true))
+        : holders?.members[0];
     if (holders !== undefined && elsewhere === undefined) return { refused: 'pool_busy' };
     if (entry === undefined && elsewhere === undefined) {
       if (!ctx.mailboxes.has(name)) {
