@@ -6,15 +6,21 @@
  * - spec/schema/auth-config.json: the auth file (section 12);
  * - spec/asyncapi.json: an AsyncAPI 3.0 document of the extended dialect. AsyncAPI describes one
  *   application's view; here the application is the broker: it receives the client frames and sends the
- *   broker frames.
+ *   broker frames;
+ * - lib/protocol/validators.ts: the validators of the client frames and of the auth file, generated ahead
+ *   of time (TypeBox's Build), with those schemas as plain data, so that the broker never loads TypeBox;
+ * - lib/config/validators.ts: the same for the configuration of `switchboard serve` (lib/config/schema.ts).
  *
  * Run after changing lib/protocol:  node --import=@tapjs/typescript/import scripts/gen-schema.ts
  * test/conformance/schema.test.ts fails while the checked-in files differ from what this generates.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Build } from 'typebox/schema';
 import { DEFAULT_PORT } from '../lib/broker/options.js';
+import { Config } from '../lib/config/schema.js';
 import { AuthConfig, BROKER_FRAMES, CLIENT_FRAMES, EDITION, SUBPROTOCOL } from '../lib/protocol/index.js';
+import { UNDERSTOOD_KEYWORDS } from '../lib/protocol/schema-errors.js';
 
 export const SPEC_DIR = fileURLToPath(new URL('../spec/', import.meta.url));
 export const SCHEMA_DIR = fileURLToPath(new URL('../spec/schema/', import.meta.url));
@@ -164,17 +170,136 @@ export function asyncapiDocument(): Json {
   };
 }
 
+/** Where the generated validators go, from spec/. */
+export const VALIDATORS_FILE = '../lib/protocol/validators.ts';
+
+/** Keywords that only annotate: a validator ignores them. */
+const ANNOTATIONS = new Set(['description', 'title', 'examples', 'default', '$comment']);
+
+/** Throws unless every keyword of `schema` is one schema-errors.ts explains: it must explain every refusal. */
+function assertExplained(schema: unknown, at: string): void {
+  if (typeof schema !== 'object' || schema === null) return;
+  for (const [keyword, value] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(keyword)) continue;
+    if (!UNDERSTOOD_KEYWORDS.has(keyword)) throw new Error(`${at}: keyword "${keyword}" is not explained by lib/protocol/schema-errors.ts`);
+    if (keyword === 'properties' || keyword === 'patternProperties') {
+      for (const [key, sub] of Object.entries(value as Json)) assertExplained(sub, `${at}/${keyword}/${key}`);
+    } else if (keyword === 'anyOf') (value as unknown[]).forEach((sub, index) => assertExplained(sub, `${at}/anyOf/${index}`));
+    else if (keyword === 'items' || keyword === 'additionalProperties') assertExplained(value, `${at}/${keyword}`);
+  }
+}
+
+/** One validator as an expression: TypeBox's generated check functions, with their regular expressions. */
+function validatorOf(schema: Json, at: string): string {
+  assertExplained(schema, at);
+  const build = Build(schema as never);
+  if (build.UseUnevaluated()) throw new Error(`${at}: a validator that needs an evaluation context`);
+  const external = build.External();
+  const variables = external.variables.map((variable: unknown) => {
+    if (!(variable instanceof RegExp)) throw new Error(`${at}: an external value that is not a regular expression`);
+    return `new RegExp(${JSON.stringify(variable.source)}, ${JSON.stringify(variable.flags)})`;
+  });
+  const functions = build.Functions().map((code: string) => `  ${code};`).join('\n');
+  // uniqueItems hashes each item with TypeBox's Hashing; equal JSON values have equal canonical texts.
+  const hashing = functions.includes('Hashing.') ? '  const Hashing = { Hash: canonical };\n' : '';
+  return `(() => {\n  const ${external.identifier} = [${variables.join(', ')}];\n${hashing}${functions}\n  return (value: unknown): boolean => ${build.Entry()};\n})()`;
+}
+
+/**
+ * lib/protocol/validators.ts: each client frame's validator and the auth file's, generated from the
+ * TypeBox source ahead of time; their schemas as plain JSON Schema, for schema-errors.ts to explain a
+ * refusal; and the actions of each direction.
+ */
+export function validatorsModule(): string {
+  const clientSchemas: Json = {};
+  const clientChecks: string[] = [];
+  for (const [action, schema] of Object.entries(CLIENT_FRAMES)) {
+    clientSchemas[action] = plain(schema);
+    clientChecks.push(`  ${JSON.stringify(action)}: ${validatorOf(plain(schema), `client frame ${action}`).replace(/\n/g, '\n  ')},`);
+  }
+  return [
+    `// ${DO_NOT_EDIT}`,
+    '// @ts-nocheck: TypeBox writes the checks; test/protocol/schema-errors.test.ts checks them against its compiler.',
+    '/**',
+    ' * The validators of what the broker receives, generated ahead of time from the TypeBox schemas of',
+    ' * lib/protocol, so that the broker loads no schema builder nor compiler: each a function of TypeBox\'s',
+    ' * own code generation, true when the value is valid. schema-errors.ts explains a refusal from the',
+    ' * plain schemas here. Regenerate: node --import=@tapjs/typescript/import scripts/gen-schema.ts',
+    ' */',
+    "import { Guard } from 'typebox/guard';",
+    "import type { AuthConfig } from './auth-config.js';",
+    '',
+    '/** A JSON value\'s text with its object keys sorted: equal values, equal texts (uniqueItems). */',
+    'function canonical(value: unknown): string {',
+    "  if (typeof value !== 'object' || value === null) return JSON.stringify(value);",
+    "  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;",
+    "  return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;",
+    '}',
+    '',
+    '/** Every action a client may send (protocol.md section 4), in the order of CLIENT_FRAMES. */',
+    `export const CLIENT_ACTIONS = ${JSON.stringify(Object.keys(CLIENT_FRAMES))} as const;`,
+    '',
+    '/** Every action the broker may send (protocol.md section 5), in the order of BROKER_FRAMES. */',
+    `export const BROKER_ACTIONS = ${JSON.stringify(Object.keys(BROKER_FRAMES))} as const;`,
+    '',
+    '/** Each client frame\'s schema as plain JSON Schema. */',
+    `export const CLIENT_FRAME_SCHEMAS: Record<string, Record<string, unknown>> = ${JSON.stringify(clientSchemas)};`,
+    '',
+    '/** Each client frame\'s validator, by action. */',
+    'export const CLIENT_FRAME_CHECKS: Record<string, (value: unknown) => boolean> = {',
+    ...clientChecks,
+    '};',
+    '',
+    ...schemaAndCheck('AUTH_CONFIG_SCHEMA', 'checkAuthConfig', 'AuthConfig', AuthConfig, 'auth file'),
+  ].join('\n');
+}
+
+/** A schema as plain data and its validator, as two exported constants of a generated module. */
+function schemaAndCheck(schemaName: string, checkName: string, type: string, schema: unknown, what: string): string[] {
+  return [
+    `/** The ${what}'s schema as plain JSON Schema. */`,
+    `export const ${schemaName}: Record<string, unknown> = ${JSON.stringify(plain(schema))};`,
+    '',
+    `/** The ${what}'s validator. */`,
+    `export const ${checkName}: (value: unknown) => value is ${type} = ${validatorOf(plain(schema), what)};`,
+    '',
+  ];
+}
+
+/** Where the configuration's validator goes, from spec/. */
+export const CONFIG_VALIDATORS_FILE = '../lib/config/validators.ts';
+
+/** lib/config/validators.ts: the validator of `switchboard serve`'s configuration, and its schema as plain data. */
+export function configValidatorsModule(): string {
+  return [
+    `// ${DO_NOT_EDIT}`,
+    '// @ts-nocheck: TypeBox writes the check; test/protocol/validators.test.ts checks it against its compiler.',
+    '/**',
+    ' * The validator of the configuration of `switchboard serve` (lib/config/schema.ts), generated ahead of',
+    ' * time so that the server loads no schema builder nor compiler; lib/protocol/schema-errors.ts explains a',
+    ' * refusal from the plain schema here. Regenerate: node --import=@tapjs/typescript/import scripts/gen-schema.ts',
+    ' */',
+    "import { Guard } from 'typebox/guard';",
+    "import type { Config } from './schema.js';",
+    '',
+    ...schemaAndCheck('CONFIG_SCHEMA', 'checkConfig', 'Config', Config, 'configuration'),
+  ].join('\n');
+}
+
 /** Path under spec/ -> file text, for every file this script writes. */
 export function generatedFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const [file, content] of Object.entries(schemaFiles())) files[`schema/${file}`] = content;
   files[ASYNCAPI_FILE] = text(asyncapiDocument());
+  files[VALIDATORS_FILE] = validatorsModule();
+  files[CONFIG_VALIDATORS_FILE] = configValidatorsModule();
   return files;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const [file, content] of Object.entries(generatedFiles())) {
-    writeFileSync(new URL(file, pathToFileURL(SPEC_DIR)), content);
-    process.stdout.write(`wrote spec/${file}\n`);
+    const url = new URL(file, pathToFileURL(SPEC_DIR));
+    writeFileSync(url, content);
+    process.stdout.write(`wrote ${fileURLToPath(url)}\n`);
   }
 }

@@ -8,14 +8,14 @@ import { EventEmitter } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Client } from '../client/client.js';
+import type { Client } from '../client/client.js';
 import type { ClientOptions } from '../client/options.js';
 import { SwitchboardError } from '../client/errors.js';
 import type { GatherResult, RequestResult, SendReport } from '../client/requests.js';
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
 import type { WebSocketConstructor } from '../client/connection.js';
 import type { Monitor } from '../monitor/server.js';
-import { CLOSE_CODES, DEFAULT_LIMITS, encodeMessage, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/index.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, encodeMessage, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/wire.js';
 import { patternMatcher, type AuthPolicy, type Identity, type Permission } from './auth/policy.js';
 import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
@@ -262,6 +262,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    * rejects with the client's error (`name_taken`, ...) otherwise. It closes with the broker.
    */
   async peer(name: string, options: Omit<ClientOptions, 'WebSocket' | 'name' | 'names'> = {}): Promise<Client> {
+    if (this.#shuttingDown) throw new SwitchboardError('closed', 'the broker is closing');
+    // The client loads on first use: a broker that never makes a peer does not load it (nor TypeBox, for contracts).
+    const { Client } = await import('../client/client.js');
     if (this.#shuttingDown) throw new SwitchboardError('closed', 'the broker is closing');
     const client = new Client(LOCAL_URL, {
       maxMessageBytes: this.limits.maxMessageBytes,

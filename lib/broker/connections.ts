@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, SUBPROTOCOL, decodeFrame, type ClientFrame, type Dialect } from '../protocol/index.js';
+import { CLOSE_CODES, SUBPROTOCOL, decodeFrame, type ClientFrame, type Dialect } from '../protocol/wire.js';
 import { OPEN_IDENTITY, type AuthPolicy } from './auth/policy.js';
 import type { BrokerContext } from './context.js';
 import { dispatch } from './dispatch.js';

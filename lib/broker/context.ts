@@ -2,7 +2,7 @@
  * What a handler may touch: the limits, the name registry, the pending-request table, and the broker's
  * events. Handlers get it as their first argument; the broker owns the one instance.
  */
-import type { ErrorCode, Limits } from '../protocol/index.js';
+import type { ErrorCode, Limits } from '../protocol/wire.js';
 import type { Permission } from './auth/policy.js';
 import type { ClusterNode } from './cluster/node.js';
 import type { Authenticated } from './hooks.js';

@@ -4,7 +4,7 @@
  * decode split it off (see codec.ts). A handler that must wait for a hook returns the promise of that
  * work: the connection's next frames wait for it (executor.ts).
  */
-import type { ClientFrame } from '../protocol/index.js';
+import type { ClientFrame } from '../protocol/wire.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { handleAnnounce } from './handlers/announce.js';

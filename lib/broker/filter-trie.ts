@@ -10,7 +10,7 @@
  *
  * Plain topics are not here: TopicTable finds them by their prefixes, as it always did.
  */
-import { WILDCARD_ONE, WILDCARD_REST } from '../protocol/index.js';
+import { WILDCARD_ONE, WILDCARD_REST } from '../protocol/wire.js';
 
 interface TrieNode {
   // Segments come off the wire: a Map, never a plain object (`__proto__` is a valid segment).

@@ -15,7 +15,7 @@
  */
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Limits } from '../protocol/index.js';
+import type { Limits } from '../protocol/wire.js';
 import { MemoryMailboxes, type MailboxStore, type MailboxSummary, type QueuedItem } from './mailbox.js';
 
 /** One line of the journal. */

@@ -7,7 +7,7 @@
  * An item names its sender by connection id, not by reference: a queued message keeps no closed
  * connection alive, and its `expired` report goes to the sender only if it is still connected.
  */
-import type { Limits } from '../protocol/index.js';
+import type { Limits } from '../protocol/wire.js';
 import type { Payload, PendingRequest } from './pending.js';
 
 export interface QueuedItem<Peer> {

@@ -5,7 +5,7 @@
  * identity from the wire. The one table keyed by names, `byName`, is bounded and read only by the
  * monitor's JSON views (lib/monitor), never exported as metric labels.
  */
-import { BROKER_FRAMES, CLIENT_FRAMES, OUTCOME_CODES, type BrokerAction, type ClientAction } from '../protocol/index.js';
+import { BROKER_ACTIONS, CLIENT_ACTIONS, OUTCOME_CODES } from '../protocol/wire.js';
 
 /** How a request ended: its answer, an error answer, a gather, a failure code, or its sender left. */
 export const REQUEST_OUTCOMES = ['answer', 'error_answer', 'gathered', ...OUTCOME_CODES, 'sender_gone'] as const;
@@ -56,8 +56,8 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
 }
 
 export class BrokerMetrics {
-  readonly framesIn = zeros(Object.keys(CLIENT_FRAMES) as ClientAction[]);
-  readonly framesOut = zeros(Object.keys(BROKER_FRAMES) as BrokerAction[]);
+  readonly framesIn = zeros(CLIENT_ACTIONS);
+  readonly framesOut = zeros(BROKER_ACTIONS);
   bytesIn = 0;
   bytesOut = 0;
   /** Frames refused by the decode (bad_frame, unknown_action, too_large). */

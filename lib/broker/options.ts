@@ -2,7 +2,7 @@
  * Broker options: validated once, all problems reported together, then frozen (protocol.md section 9
  * for the limits).
  */
-import { DEFAULT_LIMITS, isName, type Limits } from '../protocol/index.js';
+import { DEFAULT_LIMITS, isName, type Limits } from '../protocol/wire.js';
 import type { AuthPolicy } from './auth/policy.js';
 
 /**

@@ -2,7 +2,7 @@
  * What the pending-request table's decisions look like on the wire (protocol.md section 6): the one
  * outcome to the sender, `cancel` to receivers still working, and the deliveries of pool failover.
  */
-import { encodeAnswer, encodeGathered, traceSuffix, type Limits } from '../protocol/index.js';
+import { encodeAnswer, encodeGathered, traceSuffix, type Limits } from '../protocol/wire.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { NameRegistry } from './names.js';
 import type { PendingHooks, PendingTable } from './pending.js';

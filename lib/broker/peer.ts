@@ -10,7 +10,7 @@
  * the broker's.
  */
 import type { WebSocketConstructor, WebSocketLike } from '../client/connection.js';
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { SUBPROTOCOL } from '../protocol/wire.js';
 import type { SessionSocket } from './session.js';
 
 /** Where in-process sockets connect: the broker's connections. */

@@ -12,7 +12,7 @@
  * The table writes no frames: it reports through hooks, and the broker writes.
  */
 import { nanoid } from 'nanoid';
-import type { AnswerError, CancelOutFrame, OUTCOME_CODES, Trace } from '../protocol/index.js';
+import type { AnswerError, CancelOutFrame, OUTCOME_CODES, Trace } from '../protocol/wire.js';
 
 type OutcomeCode = (typeof OUTCOME_CODES)[number];
 export type CancelReason = CancelOutFrame['reason'];

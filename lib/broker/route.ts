@@ -4,7 +4,7 @@
  * `ack`. Everything that could refuse the send has been checked before: nothing here refuses, except a
  * request that reaches no one ([SB-6-6]).
  */
-import { encodeMessage } from '../protocol/index.js';
+import { encodeMessage } from '../protocol/wire.js';
 import type { BrokerContext } from './context.js';
 import type { Delivery, Payload, Target } from './pending.js';
 import type { ErrorDetails, Session } from './session.js';

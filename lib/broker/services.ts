@@ -8,7 +8,7 @@
  * come off the wire: Map keys, never keys of a plain object. Nothing here is on a request's route: a
  * method call is routed as any send, and no message is checked against a contract [SB-14-2].
  */
-import type { AnnounceFrame, MethodContract, MethodStats, ServiceInfo, ServiceStats } from '../protocol/index.js';
+import type { AnnounceFrame, MethodContract, MethodStats, ServiceInfo, ServiceStats } from '../protocol/wire.js';
 import type { Outcome, PendingRequest } from './pending.js';
 
 /** How many recent answer times each service and method keeps for its p50/p99: a fixed bound. */

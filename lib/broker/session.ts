@@ -20,7 +20,7 @@ import {
   type ErrorCode,
   type ErrorFrame,
   type Limits,
-} from '../protocol/index.js';
+} from '../protocol/wire.js';
 
 /** What a session needs of its socket: a ws WebSocket, or the broker side of an in-process pair (peer.ts). */
 export interface SessionSocket {

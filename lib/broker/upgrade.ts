@@ -3,7 +3,7 @@
  * its own status and the socket is closed (protocol.md section 2 and section 9).
  */
 import type { IncomingMessage } from 'node:http';
-import type { Limits } from '../protocol/index.js';
+import type { Limits } from '../protocol/wire.js';
 
 export interface UpgradeState {
   readonly closing: boolean;

@@ -7,7 +7,7 @@
  * reason, duration). Payloads are never logged.
  */
 import type { Broker, ConnectionInfo } from '../broker/index.js';
-import { CLOSE_CODES } from '../protocol/index.js';
+import { CLOSE_CODES } from '../protocol/wire.js';
 import type { Pino } from './log.js';
 
 interface Tracked {

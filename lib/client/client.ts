@@ -17,7 +17,7 @@
  * switchboard broker (`unreachable` with an HTTP status, `protocol_error`). Later those are retried: the
  * holder may be this client's own old connection, and a proxy may answer 404 while the broker restarts.
  */
-import { CLOSE_CODES, OUTCOME_CODES, type ErrorFrame } from '../protocol/index.js';
+import { CLOSE_CODES, OUTCOME_CODES, type ErrorFrame } from '../protocol/wire.js';
 import { backoffDelay } from './backoff.js';
 import { Connection, type CloseInfo } from './connection.js';
 import { ControlReplies, type ControlAction } from './control.js';
@@ -30,7 +30,7 @@ import { asked, Outbox, told } from './outbox.js';
 import type { GatherResult, RequestResult, SendReport } from './requests.js';
 import { Responder, type Handler, type TopicHandler } from './responder.js';
 import * as svc from './services.js';
-import type { ServiceInfo } from '../protocol/index.js';
+import type { ServiceInfo } from '../protocol/wire.js';
 import { AnswerStream } from './stream.js';
 import { Subscriptions } from './topics.js';
 import { loadTracing } from './trace.js';

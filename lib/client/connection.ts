@@ -14,7 +14,7 @@
  * which both browsers and the `ws` package provide, so the constructor is injected and the core stays
  * free of `node:*` and `ws`.
  */
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { SUBPROTOCOL } from '../protocol/wire.js';
 import { SwitchboardError } from './errors.js';
 import { readBrokerFrame, type ReadFrame } from './frames.js';
 

@@ -13,7 +13,7 @@
  * - The setup calls (register, subscribe, handle) capture their call site (`callSite()`), and their
  *   errors take that stack, whoever awaits them.
  */
-import type { ErrorCode } from '../protocol/index.js';
+import type { ErrorCode } from '../protocol/wire.js';
 
 /** Codes the client itself produces, each with its one-sentence meaning. */
 export const CLIENT_ERROR_CODES = {

@@ -14,7 +14,7 @@ import type {
   MessageFrame,
   ProgressOutFrame,
   ServicesOutFrame,
-} from '../protocol/index.js';
+} from '../protocol/wire.js';
 
 /**
  * The broker frames this client reads. Frames a later broker adds are skipped as `unknown`, so the

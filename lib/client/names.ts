@@ -9,7 +9,7 @@
  * refusal rejects that `register()` and drops the name. So a name someone else holds never joins the
  * names a new connection must get back, where its refusal would fail every connection.
  */
-import { isName } from '../protocol/index.js';
+import { isName } from '../protocol/wire.js';
 import type { Connection } from './connection.js';
 import type { ControlAction } from './control.js';
 import { SwitchboardError } from './errors.js';

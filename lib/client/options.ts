@@ -3,7 +3,7 @@
  * constructor, which throws one `invalid_argument` error listing every problem; the result is frozen.
  * Each default is stated in its JSDoc and in lib/client/README.md.
  */
-import { DEFAULT_LIMITS, isName } from '../protocol/index.js';
+import { DEFAULT_LIMITS, isName } from '../protocol/wire.js';
 import { DEFAULT_RECONNECT, checkReconnect, type ReconnectOptions, type ResolvedBackoff } from './backoff.js';
 import type { WebSocketConstructor } from './connection.js';
 import { SwitchboardError } from './errors.js';

@@ -5,7 +5,7 @@
  * order) until it is; the replies (`answer`, `gathered`, `sent`, `published`, `error`) settle it by its
  * correlation id. The connection itself belongs to the Client, which says when it may be written.
  */
-import type { AnswerOutFrame, ErrorFrame, GatheredFrame, ProgressOutFrame, PublishedFrame, SentFrame, Trace } from '../protocol/index.js';
+import type { AnswerOutFrame, ErrorFrame, GatheredFrame, ProgressOutFrame, PublishedFrame, SentFrame, Trace } from '../protocol/wire.js';
 import type { Connection } from './connection.js';
 import { Failure, settle, type SwitchboardErrorDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';

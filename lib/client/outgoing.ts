@@ -4,7 +4,7 @@
  * call, so that a bad argument rejects at once with the caller's stack; only the correlation id and the
  * deadline left are added when it goes out.
  */
-import { isName, type Trace } from '../protocol/index.js';
+import { isName, type Trace } from '../protocol/wire.js';
 import { isTrace } from './trace.js';
 import type { SwitchboardErrorCode } from './errors.js';
 import { exceedsBytes } from './responder.js';

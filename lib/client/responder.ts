@@ -7,7 +7,7 @@
  * connection ([SB-6-4], [SB-4.2-4]): an answer for a request received before a reconnect is dropped,
  * never queued. A request the broker cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
  */
-import { isName, type Trace } from '../protocol/index.js';
+import { isName, type Trace } from '../protocol/wire.js';
 import { SwitchboardError } from './errors.js';
 import { startIncoming, type IncomingSpan } from './trace.js';
 

@@ -9,7 +9,7 @@
  * is dropped: retrying cannot fix it. It rejects the `subscribe()` that waits for it, or else is
  * reported as an `error` event.
  */
-import { TOPIC_FILTER_PATTERN, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from '../protocol/index.js';
+import { TOPIC_FILTER_PATTERN, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from '../protocol/wire.js';
 import type { Connection } from './connection.js';
 import type { ControlAction } from './control.js';
 import { SwitchboardError } from './errors.js';

@@ -13,7 +13,7 @@
  * span's context. Without a registered tracer provider the API's spans do not record and carry no valid
  * context: nothing goes on the wire.
  */
-import type { Trace } from '../protocol/index.js';
+import type { Trace } from '../protocol/wire.js';
 import type { Failure } from './errors.js';
 
 // The part of the API used here, written out: the core names no module it may not import, and the

@@ -3,7 +3,7 @@
  * options of a call.
  */
 import type { SwitchboardError } from './errors.js';
-import type { Trace } from '../protocol/index.js';
+import type { Trace } from '../protocol/wire.js';
 import type { MessageContext } from './responder.js';
 
 export type ClientStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';

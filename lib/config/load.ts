@@ -10,8 +10,9 @@ import { dirname, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { loadAuthConfig, resolveOptions, type BrokerOptions } from '../broker/index.js';
-import type { Limits } from '../protocol/index.js';
-import { configProblems, type Config, type LogFormat, type LogLevel } from './schema.js';
+import type { Limits } from '../protocol/wire.js';
+import { configProblems } from './problems.js';
+import type { Config, LogFormat, LogLevel } from './schema.js';
 
 /** A configuration that cannot be used: every problem, each a sentence naming where it came from. */
 export class ConfigError extends Error {

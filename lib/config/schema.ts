@@ -2,11 +2,12 @@
  * The configuration of `switchboard serve` (README "Configuration"): one TypeBox schema for the file,
  * the environment and the flags alike. It mirrors the broker's options (options.ts), with files named
  * by path (the auth file, the TLS certificate and key), plus the monitor and the logs. Every setting is
- * optional: an unset one keeps its default. Problems come back as sentences, all of them at once.
+ * optional: an unset one keeps its default. The server checks a configuration with the validator
+ * generated from this schema (validators.ts, by scripts/gen-schema.ts) and words its problems in
+ * problems.ts: it never loads TypeBox.
  */
-import Type, { type Static, type TInteger, type TOptional, type TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
-import { DEFAULT_LIMITS, type Limits } from '../protocol/index.js';
+import Type, { type Static, type TInteger, type TOptional } from 'typebox';
+import { DEFAULT_LIMITS, type Limits } from '../protocol/wire.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /** `auto`: pretty when standard output is a terminal, JSON lines otherwise. */
@@ -63,40 +64,3 @@ export const Config = Type.Object(
   { additionalProperties: false },
 );
 export type Config = Static<typeof Config>;
-
-const check = Compile(Config as TSchema);
-
-/**
- * The problems of one source's settings, each a sentence naming the setting as that source spells it:
- * `label(pointer)` turns a JSON pointer (`/limits/maxDepth`) into `SWITCHBOARD_LIMIT_MAX_DEPTH`,
- * `--limit maxDepth`, `switchboard.yaml: limits.maxDepth`. Returns the pointers at fault too, so that
- * the caller can drop those values and still find the problems further on.
- */
-export function configProblems(values: unknown, label: (pointer: string) => string): { problems: string[]; faulty: string[] } {
-  if (check.Check(values)) return { problems: [], faulty: [] };
-  const problems: string[] = [];
-  const faulty: string[] = [];
-  const seen = new Set<string>();
-  for (const error of check.Errors(values)) {
-    if (error.keyword === 'boolean') continue; // the "schema is false" twin of an additionalProperties error
-    if (error.keyword === 'additionalProperties') {
-      for (const key of (error.params as { additionalProperties: string[] }).additionalProperties) {
-        const pointer = `${error.instancePath}/${key}`;
-        faulty.push(pointer);
-        problems.push(`${label(pointer)}: unknown ${error.instancePath === '/limits' ? 'limit' : 'setting'}`);
-      }
-      continue;
-    }
-    if (seen.has(error.instancePath)) continue; // one sentence per setting
-    seen.add(error.instancePath);
-    faulty.push(error.instancePath);
-    const message =
-      error.keyword === 'enum'
-        ? `must be one of ${(error.params as { allowedValues: string[] }).allowedValues.join(', ')}`
-        : error.keyword === 'pattern' && error.instancePath === '/path'
-          ? 'must start with "/"'
-          : error.message;
-    problems.push(`${label(error.instancePath)}: ${message}`);
-  }
-  return { problems, faulty };
-}

@@ -12,7 +12,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricValueWithName } from 'prom-client';
 import { DURATION_BUCKETS, REQUEST_OUTCOMES, type Histogram as BrokerHistogram, type RequestOutcome } from '../broker/metrics.js';
-import { CLOSE_CODES } from '../protocol/index.js';
+import { CLOSE_CODES } from '../protocol/wire.js';
 import type { MonitoredBroker } from './introspect.js';
 
 export const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;

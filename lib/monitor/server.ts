@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { CLOSE_CODES } from '../protocol/index.js';
+import { CLOSE_CODES } from '../protocol/wire.js';
 import { checkAccess, type Access } from './access.js';
 import { Assets, type Asset } from './assets.js';
 import {

@@ -3,18 +3,20 @@
  *
  * decode: size check, the envelope scan of the frame's UTF-8 bytes (envelope.ts: every top-level value
  * is checked for depth and JSON, the `message` value is located, not parsed), a depth bound on whatever
- * the scan could not vouch for, JSON.parse of the envelope, a compiled per-action check, then a typed
+ * the scan could not vouch for, JSON.parse of the envelope, a per-action check (validators.ts, generated
+ * ahead of time; schema-errors.ts explains a refusal), then a typed
  * frame and the message's raw text; or a coded failure that names the problem and carries the
  * correlation id when one can be read [SB-7-2]. No frame is parsed whole before its depth is known to be
  * bounded [SB-4.0-4]. Each byte of a frame is read once by the scan; only the envelope is parsed, and the
  * body is made text once, to be spliced into the frames that carry it on.
  */
-import { Compile } from 'typebox/compile';
 import type { BrokerFrame } from './broker-frames.js';
-import { CLIENT_FRAMES, type ClientAction, type ClientFrame } from './client-frames.js';
+import type { ClientAction, ClientFrame } from './client-frames.js';
 import { envelopeOf, findMessage, nestsDeeper, textOf, topLevelIds } from './envelope.js';
 import type { ErrorCode } from './errors.js';
 import type { Trace } from './grammar.js';
+import { schemaErrors, type SchemaError } from './schema-errors.js';
+import { CLIENT_FRAME_CHECKS, CLIENT_FRAME_SCHEMAS } from './validators.js';
 
 export interface DecodeFailure {
   readonly code: Extract<ErrorCode, 'bad_frame' | 'unknown_action' | 'too_large'>;
@@ -31,9 +33,7 @@ export interface DecodeFailure {
  */
 export type Decoded = { ok: true; frame: ClientFrame; body: string | undefined } | { ok: false; failure: DecodeFailure };
 
-const validators = new Map(
-  (Object.keys(CLIENT_FRAMES) as ClientAction[]).map((action) => [action, Compile(CLIENT_FRAMES[action])]),
-);
+const validators = new Map(Object.entries(CLIENT_FRAME_CHECKS) as Array<[ClientAction, (value: unknown) => boolean]>);
 
 const encoder = new TextEncoder();
 
@@ -92,8 +92,8 @@ function check(envelope: string, body: string | undefined): Decoded {
   if (validator === undefined) {
     return fail({ code: 'unknown_action', message: `unknown action "${action.slice(0, 64)}"`, path: '/action', ...readableIds(record) });
   }
-  if (!validator.Check(value)) {
-    return fail({ code: 'bad_frame', ...describe(validator.Errors(value)[0], action), ...readableIds(record) });
+  if (!validator(value)) {
+    return fail({ code: 'bad_frame', ...describe(schemaErrors(CLIENT_FRAME_SCHEMAS[action], value)[0], action), ...readableIds(record) });
   }
   return { ok: true, frame: value as ClientFrame, body };
 }
@@ -112,14 +112,6 @@ function readableIds(record: { ack?: unknown; ref?: unknown }): { ack?: string; 
 
 function isShortString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 128;
-}
-
-interface SchemaError {
-  keyword: string;
-  schemaPath: string;
-  instancePath: string;
-  message: string;
-  params: object;
 }
 
 function describe(error: SchemaError | undefined, action: string): { message: string; path: string } {

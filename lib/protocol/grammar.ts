@@ -1,17 +1,11 @@
 /**
- * The grammar of the strings that travel in frames: names, correlation ids, references
- * (protocol.md section 3, "Names and identifiers").
- *
- * A name is what a client registers and what a sender addresses. The grammar keeps out everything a
- * later feature wants for itself: `*`, `>`, `?`, `#` and `+` (patterns in access rules), whitespace,
- * control characters and anything outside printable ASCII (no normalisation questions, no lone
- * surrogates). `__proto__` and `constructor` are valid names: the broker never uses a name as a key of
- * a plain object.
+ * The schemas of the strings that travel in frames: names, topics, correlation ids, references, trace
+ * context (protocol.md section 3, "Names and identifiers"), made of the patterns in patterns.ts.
  */
 import Type, { type Static } from 'typebox';
+import { NAME_MAX_LENGTH, NAME_PATTERN, TOPIC_FILTER_PATTERN, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from './patterns.js';
 
-export const NAME_MAX_LENGTH = 128;
-export const NAME_PATTERN = '^[A-Za-z0-9_.:@/~-]+$';
+export * from './patterns.js';
 
 /** [SB-3-1] A name is 1 to 128 characters from `A-Z a-z 0-9 _ . : @ / ~ -`. */
 export const Name = Type.String({
@@ -21,11 +15,6 @@ export const Name = Type.String({
   description: 'A registered name: 1 to 128 characters from A-Z a-z 0-9 _ . : @ / ~ -',
 });
 export type Name = Static<typeof Name>;
-
-export const TOPIC_MAX_LENGTH = 256;
-export const TOPIC_MAX_DEPTH = 16;
-const SEGMENT = '[A-Za-z0-9_:@/~-]+';
-export const TOPIC_PATTERN = `^${SEGMENT}(\\.${SEGMENT}){0,${TOPIC_MAX_DEPTH - 1}}$`;
 
 /**
  * [SB-3-4] A topic is 1 to 16 dot-separated segments, 256 characters at most, each segment made of name
@@ -39,20 +28,6 @@ export const Topic = Type.String({
   description: 'A topic: 1 to 16 dot-separated segments of A-Z a-z 0-9 _ : @ / ~ -, at most 256 characters',
 });
 export type Topic = Static<typeof Topic>;
-
-const topicRegExp = new RegExp(TOPIC_PATTERN);
-
-/** True when `value` is a topic by [SB-3-4]. */
-export function isTopic(value: string): boolean {
-  return value.length <= TOPIC_MAX_LENGTH && topicRegExp.test(value);
-}
-
-/** A segment of a topic filter besides a topic's: exactly one segment. */
-export const WILDCARD_ONE = '*';
-/** A last segment of a topic filter besides a topic's: one or more segments. */
-export const WILDCARD_REST = '>';
-const FILTER_SEGMENT = `(?:${SEGMENT}|\\*)`;
-export const TOPIC_FILTER_PATTERN = `^(?:${FILTER_SEGMENT}\\.){0,${TOPIC_MAX_DEPTH - 1}}(?:${FILTER_SEGMENT}|>)$`;
 
 /**
  * [SB-3-5] A topic filter (what `subscribe` and `unsubscribe` take) is a topic whose segments may also be
@@ -68,13 +43,6 @@ export const TopicFilter = Type.String({
     'or as the last segment ">" (one or more); at most 256 characters',
 });
 export type TopicFilter = Static<typeof TopicFilter>;
-
-const topicFilterRegExp = new RegExp(TOPIC_FILTER_PATTERN);
-
-/** True when `value` is a topic filter by [SB-3-5]. */
-export function isTopicFilter(value: string): boolean {
-  return value.length <= TOPIC_MAX_LENGTH && topicFilterRegExp.test(value);
-}
 
 /** The event name a message may carry, for clients that dispatch by event: the grammar of names. */
 export const EventName = Type.String({
@@ -118,10 +86,3 @@ export type Trace = Static<typeof Trace>;
 
 /** The code of an error answer, chosen by the responder (not one of the broker's codes). */
 export const AnswerErrorCode = Type.String({ minLength: 1, maxLength: 64 });
-
-const nameRegExp = new RegExp(NAME_PATTERN);
-
-/** True when `value` is a name by [SB-3-1]; for code that holds a string of unknown origin. */
-export function isName(value: string): boolean {
-  return value.length > 0 && value.length <= NAME_MAX_LENGTH && nameRegExp.test(value);
-}

@@ -1,22 +1,19 @@
 /**
  * The authentication configuration file (`switchboard serve --auth FILE`, protocol.md section 12): loading
- * it into a policy. Its schema is the protocol's (lib/protocol/auth-config.ts). A missing, empty or
- * malformed file, or one that would admit no one, is an error with a clear message: the broker refuses to
- * start rather than fall open [SB-12-1].
+ * it into a policy. Its schema is the protocol's (lib/protocol/auth-config.ts), checked by the validator
+ * generated from it. A missing, empty or malformed file, or one that would admit no one, is an error with
+ * a clear message: the broker refuses to start rather than fall open [SB-12-1].
  */
 import { readFileSync } from 'node:fs';
-import { Compile } from 'typebox/compile';
-import { AuthConfig } from '../../protocol/index.js';
+import { AUTH_CONFIG_SCHEMA, checkAuthConfig, schemaErrors, type AuthConfig } from '../../protocol/wire.js';
 import { tokenPolicy, type AuthPolicy } from './policy.js';
 
-export { AuthConfig };
-
-const check = Compile(AuthConfig);
+export type { AuthConfig };
 
 /** Build a policy from a parsed configuration; throws an Error naming every problem [SB-12-1]. */
 export function policyFromConfig(config: unknown, source = 'auth configuration'): AuthPolicy {
-  if (!check.Check(config)) {
-    const problems = check.Errors(config).map((e) => `${e.instancePath || '/'} ${e.message}`);
+  if (!checkAuthConfig(config)) {
+    const problems = schemaErrors(AUTH_CONFIG_SCHEMA, config).map((e) => `${e.instancePath || '/'} ${e.message}`);
     throw new Error(`${source} is malformed: ${problems.join('; ')}`);
   }
   if (config.identities.length === 0 && config.anonymous === undefined) {

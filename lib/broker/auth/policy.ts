@@ -8,7 +8,7 @@
  * exactly what its patterns allow; without `anonymous`, a connection must authenticate.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AuthPermissions } from '../../protocol/index.js';
+import type { AuthPermissions } from '../../protocol/wire.js';
 
 /**
  * The keys of an identity's permissions, as the auth file has them (protocol.md section 12). `monitor` is

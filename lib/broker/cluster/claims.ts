@@ -5,7 +5,7 @@
  * live, so that a name whose holder left during a short outage does not stay held by a connection that
  * is gone.
  */
-import { CLOSE_CODES } from '../../protocol/index.js';
+import { CLOSE_CODES } from '../../protocol/wire.js';
 import type { Session } from '../session.js';
 import { whenLive, type NodeCore } from './core.js';
 import type { ClusterMailboxes } from './mailboxes.js';

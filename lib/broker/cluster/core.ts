@@ -2,7 +2,7 @@
  * What the parts of a cluster node share (node.ts wires them): the options, the broker it serves, its
  * link to Redis, and its id and lease, which node.ts keeps.
  */
-import type { AnswerFrame, Limits, ProgressFrame } from '../../protocol/index.js';
+import type { AnswerFrame, Limits, ProgressFrame } from '../../protocol/wire.js';
 import type { Logger } from '../options.js';
 import type { NameRegistry } from '../names.js';
 import type { Payload, PendingTable } from '../pending.js';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { AnswerFrame, BrokerAction, Dialect, ProgressFrame } from '../../protocol/index.js';
+import type { AnswerFrame, BrokerAction, Dialect, ProgressFrame } from '../../protocol/wire.js';
 
 /** An answer or a part sent back to the node that keeps its request. */
 export type UpFrame = Pick<AnswerFrame, 'action' | 'ack' | 'error' | 'trace'> | Pick<ProgressFrame, 'action' | 'ack' | 'trace'>;

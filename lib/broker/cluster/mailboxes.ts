@@ -13,7 +13,7 @@
  * draws, and tells the sender's node (`att`), which attaches that delivery to the request.
  */
 import { nanoid } from 'nanoid';
-import { encodeMessage, type Limits } from '../../protocol/index.js';
+import { encodeMessage, type Limits } from '../../protocol/wire.js';
 import type { Payload } from '../pending.js';
 import { traceFor, writeQueued } from '../route.js';
 import type { Session } from '../session.js';

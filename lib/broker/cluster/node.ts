@@ -17,7 +17,7 @@
  * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
  */
 import { nanoid } from 'nanoid';
-import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type ProgressFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type ProgressFrame } from '../../protocol/wire.js';
 import type { Payload } from '../pending.js';
 import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';

@@ -6,7 +6,7 @@
  * the same code paths as on one broker. The owning node writes what arrives to its own connection
  * (node.ts) and sends back what that connection answers.
  */
-import { BROKER_FRAMES, type BrokerAction, type BrokerFrame, type Dialect, LEGACY_BROKER_ACTIONS, DEFAULT_LIMITS } from '../../protocol/index.js';
+import { BROKER_ACTIONS, type BrokerAction, type BrokerFrame, type Dialect, LEGACY_BROKER_ACTIONS, DEFAULT_LIMITS } from '../../protocol/wire.js';
 import { Session, type SessionCounters, type SessionSocket } from '../session.js';
 
 /** What a remote session writes through: the node that holds the connection, over Redis. */
@@ -61,7 +61,7 @@ class RemoteSocket implements SessionSocket {
 
 /** Remote sessions count nothing: the node that holds the connection counts what it writes. */
 const UNCOUNTED: SessionCounters = {
-  framesOut: Object.fromEntries(Object.keys(BROKER_FRAMES).map((action) => [action, 0])) as Record<BrokerAction, number>,
+  framesOut: Object.fromEntries(BROKER_ACTIONS.map((action) => [action, 0])) as Record<BrokerAction, number>,
   bytesOut: 0,
   slowConsumerCloses: 0,
 };

@@ -3,7 +3,7 @@
  * (scripts.ts ANNOUNCE, SERVICES) and known to every node, which learns it when it is announced or when
  * it starts; what each node counted for a service is asked of every node when the services are listed.
  */
-import type { AnnounceFrame } from '../../protocol/index.js';
+import type { AnnounceFrame } from '../../protocol/wire.js';
 import type { RawStats } from '../services.js';
 import { whenLive, type NodeCore } from './core.js';
 import type { Peers } from './peers.js';

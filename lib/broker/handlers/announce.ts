@@ -4,7 +4,7 @@
  * `name_conflict` and changes nothing [SB-14-1]. A legacy client never gets an answer [SB-2-3], so its
  * announce changes nothing either.
  */
-import type { AnnounceFrame } from '../../protocol/index.js';
+import type { AnnounceFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';

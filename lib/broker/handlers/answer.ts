@@ -2,7 +2,7 @@
  * `answer` (protocol.md section 4.4): hand an answer to the pending-request table, which decides
  * whether it wins, is late, or is unknown; in cluster mode, to the node that keeps its request.
  */
-import type { AnswerFrame } from '../../protocol/index.js';
+import type { AnswerFrame } from '../../protocol/wire.js';
 import { forwardable } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Answer } from '../pending.js';

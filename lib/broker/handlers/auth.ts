@@ -3,7 +3,7 @@
  * A policy may answer asynchronously: the connection's next frames wait until it has (the returned
  * promise), and a hook that fails or does not answer in time refuses the token (hooks.ts).
  */
-import { CLOSE_CODES, type AuthFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, type AuthFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Authenticated } from '../hooks.js';

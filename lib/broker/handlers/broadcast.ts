@@ -2,7 +2,7 @@
  * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name, on
  * every node of a cluster.
  */
-import { messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/wire.js';
 import { forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';

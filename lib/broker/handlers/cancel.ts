@@ -3,7 +3,7 @@
  * `cancelled` and the receivers still working on it are told to stop. A cancel that finds no pending
  * request (it raced the outcome) changes nothing and is not answered.
  */
-import type { CancelFrame } from '../../protocol/index.js';
+import type { CancelFrame } from '../../protocol/wire.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 

@@ -2,7 +2,7 @@
  * `hello` (protocol.md section 4.10): the protocol edition, the features and the limits of this broker,
  * so that a client can learn what it may use before it uses it. Answered also before `auth`.
  */
-import { EDITION, FEATURES, SUBPROTOCOL, type HelloFrame } from '../../protocol/index.js';
+import { EDITION, FEATURES, SUBPROTOCOL, type HelloFrame } from '../../protocol/wire.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 

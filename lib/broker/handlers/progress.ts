@@ -2,7 +2,7 @@
  * `progress` (protocol.md section 13): a receiver of a streaming request sends one part of its answer,
  * which goes on to the sender at once, within the credit the sender granted.
  */
-import { encodeProgress, traceSuffix, type ProgressFrame } from '../../protocol/index.js';
+import { encodeProgress, traceSuffix, type ProgressFrame } from '../../protocol/wire.js';
 import { forwardable } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';

@@ -3,7 +3,7 @@
  * subscriber once, with the topic and the subscription that matched; with `ack`, a request to them. In a
  * cluster, the subscribers on other nodes are reached too: this node keeps their subscriptions.
  */
-import { messageSuffix, traceSuffix, type PublishFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type PublishFrame } from '../../protocol/wire.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Target } from '../pending.js';

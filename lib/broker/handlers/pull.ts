@@ -2,7 +2,7 @@
  * `pull` (protocol.md section 13): the sender of a streaming request took more parts; each receiver still
  * working on it may send as many more, and is told so by its delivery id.
  */
-import type { PullFrame } from '../../protocol/index.js';
+import type { PullFrame } from '../../protocol/wire.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
 

@@ -3,7 +3,7 @@
  * same identity, or refuse it. In cluster mode an exclusive name is claimed in the cluster first, and is
  * refused when a connection on another node holds it.
  */
-import { CLOSE_CODES, type RegisterFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, type RegisterFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';

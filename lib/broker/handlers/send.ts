@@ -4,7 +4,7 @@
  * delivery when asked (`ref`), then route. Every refusal happens before the first delivery, so a send is
  * delivered whole or not at all.
  */
-import { messageSuffix, traceSuffix, type SendFrame } from '../../protocol/index.js';
+import { messageSuffix, traceSuffix, type SendFrame } from '../../protocol/wire.js';
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Holders } from '../cluster/node.js';

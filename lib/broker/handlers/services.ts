@@ -4,7 +4,7 @@
  * Nothing for a legacy client [SB-2-3]. In a cluster, the services of every node, with what every node
  * measured ([SB-16-7]).
  */
-import type { ServiceInfo, ServicesFrame } from '../../protocol/index.js';
+import type { ServiceInfo, ServicesFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';

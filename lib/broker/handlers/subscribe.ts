@@ -2,7 +2,7 @@
  * `subscribe` and `unsubscribe` (protocol.md section 4.6): each is answered, and both are idempotent. A
  * subscription's topic is a filter ([SB-3-5]): a topic, or one with `*` and `>` segments ([SB-4.6-4]).
  */
-import { isTopic, type SubscribeFrame, type UnsubscribeFrame } from '../../protocol/index.js';
+import { isTopic, type SubscribeFrame, type UnsubscribeFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';

@@ -1,7 +1,7 @@
 /**
  * `unregister` (protocol.md section 4.2): release one name, or all of them.
  */
-import type { UnregisterFrame } from '../../protocol/index.js';
+import type { UnregisterFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Session } from '../session.js';
