@@ -1,7 +1,7 @@
 /**
  * The auth file (protocol.md section 12): who may connect, with which token, and what each identity may
- * do. One schema is the type, the validator the broker compiles (lib/broker/auth/config.ts) and
- * spec/schema/auth-config.json (scripts/gen-schema.ts). Loading a file and building the policy is the
+ * do. One schema is the type, the validator the broker uses (validators.ts, generated ahead of time) and
+ * spec/schema/auth-config.json (both by scripts/gen-schema.ts). Loading a file and building the policy is the
  * broker's business; what a valid file looks like is the protocol's.
  */
 import Type, { type Static } from 'typebox';

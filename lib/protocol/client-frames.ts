@@ -1,6 +1,7 @@
 /**
  * Frames a client sends to the broker (protocol.md section 4). One schema per action is both the
- * TypeScript type and, compiled once in codec.ts, the validator. Both dialects share these schemas;
+ * TypeScript type and the validator codec.ts uses (validators.ts, generated ahead of time by
+ * scripts/gen-schema.ts). Both dialects share these schemas;
  * fields marked "extended" are ignored from legacy clients only in the sense that the broker never
  * answers them with a frame a legacy client does not know [SB-2-3].
  */
