@@ -23,7 +23,9 @@ type Entry =
   | { k: 'open'; n: string; t: number }
   | { k: 'add'; n: string; id: string; t: number; y: number; b: string; f: string; s: string; tr?: string; c: string; r?: string }
   | { k: 'done'; n: string; ids: string[] }
-  | { k: 'close'; n: string };
+  | { k: 'close'; n: string }
+  | { k: 'held'; n: string }
+  | { k: 'free'; n: string };
 
 const FILE = 'mailboxes.jsonl';
 /** Write the journal anew once it has this many lines and more than REWRITE_FACTOR times the items it holds. */
@@ -49,6 +51,8 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
   #syncing = false;
   #closed = false;
   #waiters: Array<{ upTo: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /** The durable names that have a holder: after a crash, each gets a mailbox (replay). */
+  readonly #held = new Set<string>();
 
   /** Open the store in `dir` (made if missing), with what its journal still holds. Throws when it cannot. */
   constructor(limits: Limits, dir: string) {
@@ -106,6 +110,13 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     const items = this.#memory.take(name);
     this.#append({ k: 'close', n: name });
     return items;
+  }
+
+  held(name: string, holding: boolean): void {
+    if (holding === this.#held.has(name)) return;
+    if (holding) this.#held.add(name);
+    else this.#held.delete(name);
+    this.#append({ k: holding ? 'held' : 'free', n: name });
   }
 
   settle(name: string, items: readonly QueuedItem<Peer>[], written: boolean): void {
@@ -194,6 +205,8 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
       writeSync(fd, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
       lines += entries.length;
     }
+    for (const name of this.#held) writeSync(fd, `${JSON.stringify({ k: 'held', n: name } satisfies Entry)}\n`);
+    lines += this.#held.size;
     fsyncSync(fd);
     closeSync(fd);
     renameSync(fresh, path);
@@ -208,8 +221,9 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
 
 /**
  * The mailboxes a journal says are owed: every box opened and not taken, and every item added and not
- * done, in order. A last line cut short by a crash (no newline, or not JSON) is ignored: its `send` was
- * never reported.
+ * done, in order; and an empty one for every durable name still held when the broker stopped without
+ * releasing it (a crash), as its release would have opened. A last line cut short by a crash (no newline,
+ * or not JSON) is ignored: its `send` was never reported.
  */
 function replay(path: string): Map<string, Replayed> {
   let text: string;
@@ -219,6 +233,7 @@ function replay(path: string): Map<string, Replayed> {
     return new Map();
   }
   const boxes = new Map<string, Replayed>();
+  const held = new Set<string>();
   for (const line of text.split('\n')) {
     let entry: Entry;
     try {
@@ -226,6 +241,12 @@ function replay(path: string): Map<string, Replayed> {
     } catch {
       continue;
     }
+    if (entry.k === 'held') {
+      held.add(entry.n);
+      continue;
+    }
+    if (entry.k === 'free' || entry.k === 'open') held.delete(entry.n);
+    if (entry.k === 'free') continue;
     const box = boxes.get(entry.n);
     if (entry.k === 'open') {
       if (box === undefined) boxes.set(entry.n, { since: entry.t, closed: false, items: new Map() });
@@ -235,7 +256,13 @@ function replay(path: string): Map<string, Replayed> {
     else if (box !== undefined) box.closed = true;
   }
   // A taken mailbox is owed still what its holder was not shown to have: it opens again with it.
-  for (const [name, box] of boxes) if (box.closed && box.items.size === 0) boxes.delete(name);
+  for (const [name, box] of boxes) if (box.closed && box.items.size === 0 && !held.has(name)) boxes.delete(name);
+  // [SB-6.3-1] A durable name held when the broker crashed keeps a mailbox, from the restart on.
+  for (const name of held) {
+    const box = boxes.get(name);
+    if (box === undefined) boxes.set(name, { since: Date.now(), closed: false, items: new Map() });
+    else box.closed = false;
+  }
   return boxes;
 }
 

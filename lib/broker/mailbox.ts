@@ -54,6 +54,11 @@ export interface MailboxStore<Peer> {
    * it done, or puts it back in front of the mailbox; the memory store does nothing (at most once).
    */
   settle(name: string, items: readonly QueuedItem<Peer>[], written: boolean): void;
+  /**
+   * A durable name got a holder (`holding`), or lost its last one: a durable store remembers which durable
+   * names are held, so that after a crash each of them has a mailbox again, as a stop would have given it.
+   */
+  held(name: string, holding: boolean): void;
   /** Resolves once what was queued so far would outlive the broker (at once for the memory store). */
   synced(): Promise<void>;
   close(): void;
@@ -159,6 +164,8 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   }
 
   settle(): void {}
+
+  held(): void {}
 
   synced(): Promise<void> {
     return Promise.resolve();

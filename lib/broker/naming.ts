@@ -11,6 +11,7 @@ import type { Session } from './session.js';
 export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
   ctx.names.take(name, session, shared);
   session.names.add(name);
+  if (session.durableNames.has(name) || ctx.durableByPattern(name)) ctx.mailboxes.held(name, true); // [SB-6.3-1] kept through a crash
   session.send({ action: 'registered', id: name, ...ids });
   const items = ctx.mailboxes.take(name);
   for (const item of items) {
@@ -43,7 +44,10 @@ export function releaseName(
   // [SB-14-1] In a cluster, once Redis says nobody holds the name on any node (cluster/node.ts).
   if (ctx.cluster === undefined && ctx.names.entry(name) === undefined) ctx.services.drop(name);
   ctx.pending.nameReleased(session, name);
-  const keepsMailbox = (session.durableNames.delete(name) || durable) && !explicit && ctx.names.entry(name) === undefined;
+  const wasDurable = session.durableNames.delete(name) || durable;
+  const unheld = ctx.names.entry(name) === undefined;
+  if (wasDurable && unheld) ctx.mailboxes.held(name, false);
+  const keepsMailbox = wasDurable && !explicit && unheld;
   // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next. In
   // a cluster the mailbox is in Redis, opened there unless another node's connection holds the name [SB-16-6].
   if (ctx.cluster !== undefined) ctx.cluster.released(session, name, keepsMailbox);

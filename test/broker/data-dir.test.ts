@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { Broker } from '../../lib/broker/index.js';
 import { FileMailboxes } from '../../lib/broker/mailbox-file.js';
 import { DEFAULT_LIMITS } from '../../lib/protocol/index.js';
-import { built, freePort, spawnBroker } from '../fixtures/broker-process.js';
+import { built, freePort, spawnBroker, type BrokerProcess } from '../fixtures/broker-process.js';
 import { Peer, type Frame } from '../fixtures/peer.js';
 
 const message = (f: Frame) => f.action === 'message';
@@ -29,14 +29,20 @@ async function peer(t: Test, url: string, name?: string): Promise<Peer> {
   return made;
 }
 
-t.test('what was reported queued outlives kill -9 of the broker, in order and with its mailbox ids; what was written is not sent again [SB-6.3-1] [SB-6.3-4]', { skip: built() }, async (t) => {
-  const dir = folder(t);
+/** A broker process keeping its mailboxes in a new folder, and a connection holding the durable name `inbox` on it. */
+async function startWithInbox(t: Test): Promise<{ port: number; args: string[]; broker: BrokerProcess; inbox: Peer }> {
   const port = await freePort();
-  const args = ['--data-dir', dir];
-  let broker = await spawnBroker(t, port, 10_000, args);
+  const args = ['--data-dir', folder(t)];
+  const broker = await spawnBroker(t, port, 10_000, args);
   const inbox = await peer(t, broker.url);
   inbox.send({ action: 'register', id: 'inbox', durable: true });
   await inbox.next((f) => f.action === 'registered');
+  return { port, args, broker, inbox };
+}
+
+t.test('what was reported queued outlives kill -9 of the broker, in order and with its mailbox ids; what was written is not sent again [SB-6.3-1] [SB-6.3-4]', { skip: built() }, async (t) => {
+  const { port, args, broker: first, inbox } = await startWithInbox(t);
+  let broker = first;
   inbox.ws.close();
   await new Promise((resolve) => inbox.ws.once('close', resolve));
   const web = await peer(t, broker.url, 'web');
@@ -62,6 +68,34 @@ t.test('what was reported queued outlives kill -9 of the broker, in order and wi
   again.send({ action: 'register', id: 'inbox' });
   await again.next((f) => f.action === 'registered');
   t.same((await again.quiet(300)).filter(message), [], 'what its holder was written is not delivered again');
+});
+
+t.test('a durable name held when the broker is killed keeps a mailbox after the restart: sends to it are queued, not unknown [SB-6.3-1]', { skip: built() }, async (t) => {
+  const { port, args, broker: first, inbox } = await startWithInbox(t);
+  let broker = first;
+  const pool = await peer(t, broker.url);
+  pool.send({ action: 'register', id: 'workers', durable: true, shared: true });
+  await pool.next((f) => f.action === 'registered');
+  const plain = await peer(t, broker.url, 'plain');
+  plain.send({ action: 'unregister', id: 'plain' });
+  await plain.next((f) => f.action === 'unregistered');
+  await broker.kill();
+
+  broker = await spawnBroker(t, port, 10_000, args);
+  const web = await peer(t, broker.url, 'web');
+  web.send({ action: 'send', dest: ['inbox', 'workers', 'plain'], message: 'after', ref: 's1' });
+  t.match(await web.next((f) => f.ref === 's1'), { action: 'sent', queued: ['inbox', 'workers'], unknown: ['plain'] }, 'the held durable names have mailboxes; a name that was not durable has none');
+  const back = await peer(t, broker.url);
+  back.send({ action: 'register', id: 'inbox', durable: true });
+  await back.next((f) => f.action === 'registered');
+  t.match(await back.next(message), { message: 'after', from: 'web' }, 'the next holder gets what was queued');
+  await broker.kill();
+
+  // Held, durable, again when killed again: a mailbox again.
+  broker = await spawnBroker(t, port, 10_000, args);
+  const sender = await peer(t, broker.url, 'web');
+  sender.send({ action: 'send', dest: 'inbox', message: 'again', ref: 's2' });
+  t.match(await sender.next((f) => f.ref === 's2'), { action: 'sent', queued: ['inbox'] });
 });
 
 t.test('a message queued after a restart gets an id above every id from before it [SB-6.3-4]', async (t) => {
