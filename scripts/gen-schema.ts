@@ -219,7 +219,7 @@ export function validatorsModule(): string {
   }
   return [
     `// ${DO_NOT_EDIT}`,
-    '// @ts-nocheck: TypeBox writes the checks; test/protocol/schema-errors.test.ts checks them against its compiler.',
+    '// @ts-nocheck: TypeBox writes the checks; test/protocol/validators.test.ts checks them against its compiler.',
     '/**',
     ' * The validators of what the broker receives, generated ahead of time from the TypeBox schemas of',
     ' * lib/protocol, so that the broker loads no schema builder nor compiler: each a function of TypeBox\'s',

@@ -4,7 +4,7 @@
  * the configuration's use. The broker checks frames with validators generated ahead of time
  * (validators.ts); this explains the rare frame they refuse, so that the broker never loads TypeBox's
  * compiler (about 2,300 modules, 0.35 s and 15 MiB at start). scripts/gen-schema.ts refuses a schema with
- * any other keyword, and test/protocol/schema-errors.test.ts checks that these errors are TypeBox's.
+ * any other keyword, and test/protocol/validators.test.ts checks that these errors are TypeBox's.
  */
 
 /** An error as TypeBox's validators report it. */

@@ -1,5 +1,5 @@
 // Generated from lib/protocol by scripts/gen-schema.ts: do not edit by hand.
-// @ts-nocheck: TypeBox writes the checks; test/protocol/schema-errors.test.ts checks them against its compiler.
+// @ts-nocheck: TypeBox writes the checks; test/protocol/validators.test.ts checks them against its compiler.
 /**
  * The validators of what the broker receives, generated ahead of time from the TypeBox schemas of
  * lib/protocol, so that the broker loads no schema builder nor compiler: each a function of TypeBox's
