@@ -46,7 +46,8 @@ export function releaseName(
   ctx.pending.nameReleased(session, name);
   const wasDurable = session.durableNames.delete(name) || durable;
   const unheld = ctx.names.entry(name) === undefined;
-  if (wasDurable && unheld) ctx.mailboxes.held(name, false);
+  // Whatever the last holder's flags: a pool whose durable member left first was held durable until now.
+  if (unheld) ctx.mailboxes.held(name, false);
   const keepsMailbox = wasDurable && !explicit && unheld;
   // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next. In
   // a cluster the mailbox is in Redis, opened there unless another node's connection holds the name [SB-16-6].
