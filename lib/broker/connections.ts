@@ -22,6 +22,15 @@ import { checkUpgrade } from './upgrade.js';
 /** How long a connection the broker closes may take to answer the close before it is cut. */
 const CLOSE_TIMEOUT_MS = 1000;
 
+/**
+ * A connection's id: 21 URL-safe characters, never starting with `-`, so that an operator can pass it to
+ * a command line (`switchboard server kick <id>`) without it being read as an option.
+ */
+function connectionId(): string {
+  const id = nanoid();
+  return id.startsWith('-') ? `_${id.slice(1)}` : id;
+}
+
 export interface ConnectionInfo {
   readonly id: string;
   readonly dialect: Dialect;
@@ -103,7 +112,7 @@ export class Connections {
    * per address. Its client's frames arrive through `localFrame`.
    */
   addLocal(socket: BrokerSide): void {
-    const session = new Session(nanoid(), socket, 'extended', LOCAL_ADDRESS, this.#owner.limits, this.metrics, this.#executor.batch);
+    const session = new Session(connectionId(), socket, 'extended', LOCAL_ADDRESS, this.#owner.limits, this.metrics, this.#executor.batch);
     session.identity = OPEN_IDENTITY;
     this.#local.set(socket, session);
     this.#add(session);
@@ -161,7 +170,7 @@ export class Connections {
     const dialect: Dialect = ws.protocol === SUBPROTOCOL ? 'extended' : 'legacy';
     const address = req.socket.remoteAddress ?? '';
     const stream = (ws as unknown as { _socket: Corkable })._socket; // ws exposes no cork of its own
-    const session = new Session(nanoid(), ws, dialect, address, this.#owner.limits, this.metrics, this.#executor.batch, stream);
+    const session = new Session(connectionId(), ws, dialect, address, this.#owner.limits, this.metrics, this.#executor.batch, stream);
     this.#add(session);
     ws.on('error', () => {}); // ws closes the socket itself (1002, 1007, 1008, 1009); the close handler cleans up
     ws.on('pong', () => {
