@@ -346,6 +346,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return this.options.logger;
   }
 
+  /** ClusterHost: what is written until this synchronous run ends leaves in one write per socket. */
+  corkWrites(): void {
+    this.#connections.corkWrites();
+  }
+
   /** ClusterHost: a broadcast from another node, to this node's named connections ([SB-16-5]). */
   remoteBroadcast(payload: Payload): number {
     let plain: Buffer | undefined;

@@ -89,6 +89,11 @@ export class Connections {
     return this.#byId.get(id);
   }
 
+  /** Cork the sockets written to until this synchronous run ends (executor.ts Batch.untilMicrotask). */
+  corkWrites(): void {
+    this.#executor.batch.untilMicrotask();
+  }
+
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, closing: boolean): void {
     socket.on('error', () => socket.destroy());
     const { options } = this.#owner;

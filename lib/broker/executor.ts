@@ -69,6 +69,25 @@ export class Batch {
   /** True during a pass: a session corks its socket at its first write. */
   corking = false;
   readonly written: Session[] = [];
+
+  /**
+   * Cork what is written outside a pass until the synchronous run in progress ends (a microtask): the
+   * frames written for one read from another source (a batch of records from another cluster node) leave
+   * in one write per socket, not one each.
+   */
+  untilMicrotask(): void {
+    if (this.corking) return;
+    this.corking = true;
+    queueMicrotask(this.end);
+  }
+
+  /** Stop corking, and uncork every socket written to meanwhile. */
+  readonly end = (): void => {
+    this.corking = false;
+    const written = this.written;
+    for (let i = 0; i < written.length; i++) written[i].uncork();
+    written.length = 0;
+  };
 }
 
 export class Executor {
@@ -165,12 +184,9 @@ export class Executor {
       for (const session of this.#ready) this.#drain(session);
     } finally {
       this.#busy = false;
-      batch.corking = false;
       // Due again only now: a frame that arrived during the pass (the broker's own peer) waits for the next one.
       this.#scheduled = false;
-      const written = batch.written;
-      for (let i = 0; i < written.length; i++) written[i].uncork();
-      written.length = 0;
+      batch.end();
     }
     if (this.#ready.size > 0) {
       this.#scheduled = true;

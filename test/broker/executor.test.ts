@@ -6,7 +6,7 @@
  * socket cannot show exactly); order and holds are shown again over real sockets.
  */
 import t from 'tap';
-import { BATCH, Executor, Inbox } from '../../lib/broker/executor.js';
+import { BATCH, Batch, Executor, Inbox } from '../../lib/broker/executor.js';
 import type { Session } from '../../lib/broker/session.js';
 import { sha256, tokenPolicy } from '../../lib/broker/index.js';
 import { drained, NOTHING_HELD, startBroker } from '../fixtures/broker.js';
@@ -185,4 +185,19 @@ t.test('over real sockets: frames behind an authenticate hook that takes its tim
   t.match(rest.find((f) => f.action === 'message'), { message: 'to myself', from: 'late' });
   await p.close();
   t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('writes made outside a pass can be corked until the synchronous run ends, then leave together', async (t) => {
+  const batch = new Batch();
+  const uncorked: string[] = [];
+  const written = (name: string) => ({ uncork: () => uncorked.push(name) }) as unknown as Session;
+  batch.untilMicrotask();
+  t.equal(batch.corking, true, 'a session written to now corks its socket');
+  batch.written.push(written('a'), written('b'));
+  batch.untilMicrotask(); // a second batch of records in the same run joins the first
+  t.same(uncorked, [], 'nothing leaves during the synchronous run');
+  await Promise.resolve();
+  t.same(uncorked, ['a', 'b'], 'each socket uncorked once when it ends');
+  t.equal(batch.corking, false);
+  t.equal(batch.written.length, 0);
 });

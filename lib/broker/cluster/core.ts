@@ -37,6 +37,8 @@ export interface ClusterHost {
   attachQueued(sender: Session, ack: string, slot: number, session: Session, name: string): void;
   /** Tell the sender of a queued message that it expired ([SB-6.3-2]). */
   expired(senderId: string, name: string, ref: string): void;
+  /** Cork the sockets written to until this synchronous run ends: a batch of records leaves in one write per socket. */
+  corkWrites(): void;
   /** How many connections of this node hold a name. */
   readonly namedCount: number;
   fault(error: unknown): void;

@@ -368,6 +368,7 @@ export class ClusterNode implements Outlet {
     if (header.o === this.#id) return; // our own, on the shared channel
     this.#peers.heard(header.o);
     if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
+    this.#host.corkWrites();
     try {
       this.#handle(header, body);
     } catch (error) {
