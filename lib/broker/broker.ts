@@ -22,7 +22,7 @@ import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './
 import { dispatch } from './dispatch.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { FileMailboxes } from './mailbox-file.js';
-import { MemoryMailboxes, type MailboxStore } from './mailbox.js';
+import { MemoryMailboxes, type MailboxStore, type MailboxView } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './names.js';
@@ -237,6 +237,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return this.#connections.sessions;
   }
 
+  /** The mailboxes the monitor shows: this broker's, or in cluster mode the cluster's as its last sweep found them. */
+  get mailboxView(): MailboxView {
+    return this.cluster?.mailboxes ?? this.mailboxes;
+  }
+
   stats(): BrokerStats {
     const metrics = this.#connections.metrics;
     return {
@@ -245,8 +250,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       pending: this.pending.open,
       deliveries: this.pending.deliveries,
       subscriptions: this.topics.size,
-      queued: this.mailboxes.queued,
-      queuedBytes: this.mailboxes.bytes,
+      queued: this.mailboxView.queued,
+      queuedBytes: this.mailboxView.bytes,
       framesIn: sum(metrics.framesIn),
       framesOut: sum(metrics.framesOut),
       badFrames: metrics.badFrames,

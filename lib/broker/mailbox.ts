@@ -33,11 +33,22 @@ export interface MailboxSummary {
   readonly oldestAt: number | undefined;
 }
 
-export interface MailboxStore<Peer> {
-  /** True when the store outlives the broker: a queued send is reported once `synced` resolves. */
-  readonly durable: boolean;
+/** What the monitor reads of the mailboxes: a store's, or in cluster mode the cluster's (cluster/mailboxes.ts). */
+export interface MailboxView {
   /** True when `name` is offline and keeps a mailbox. */
   has(name: string): boolean;
+  /** Each mailbox, for introspection (lib/monitor): its messages, their bytes, the oldest one's queuedAt. */
+  summaries(): Iterable<MailboxSummary>;
+  /** Messages waiting, over all mailboxes. */
+  readonly queued: number;
+  /** Bytes waiting, over all mailboxes. */
+  readonly bytes: number;
+  readonly size: number;
+}
+
+export interface MailboxStore<Peer> extends MailboxView {
+  /** True when the store outlives the broker: a queued send is reported once `synced` resolves. */
+  readonly durable: boolean;
   /** Open a mailbox for a durable name that just lost its holder; false when the broker keeps too many. */
   open(name: string, now: number): boolean;
   /**
@@ -64,13 +75,6 @@ export interface MailboxStore<Peer> {
   close(): void;
   /** Remove items past their age, and empty mailboxes past it too; the expired items and their names. */
   sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }>;
-  /** Each mailbox, for introspection (lib/monitor): its messages, their bytes, the oldest one's queuedAt. */
-  summaries(): Iterable<MailboxSummary>;
-  /** Messages waiting, over all mailboxes. */
-  readonly queued: number;
-  /** Bytes waiting, over all mailboxes. */
-  readonly bytes: number;
-  readonly size: number;
 }
 
 interface Box<Peer> {

@@ -13,7 +13,7 @@ import { quantile } from './snapshot.js';
 /** What the monitor reads of a broker (and, for kicks, `sessionById` and the names). */
 export type MonitoredBroker = Pick<
   Broker,
-  'stats' | 'metrics' | 'sessions' | 'names' | 'pending' | 'topics' | 'mailboxes' | 'limits' | 'auth' | 'acceptingRequests' | 'sessionById' | 'fault' | 'cluster'
+  'stats' | 'metrics' | 'sessions' | 'names' | 'pending' | 'topics' | 'mailboxView' | 'limits' | 'auth' | 'acceptingRequests' | 'sessionById' | 'fault' | 'cluster'
 >;
 
 export interface ServerInfo {
@@ -152,8 +152,8 @@ export function nameView(broker: MonitoredBroker, name: string, now = Date.now()
   const entry = broker.names.entry(name);
   const stats = broker.metrics.byName.get(name);
   let mailbox: { depth: number; bytes: number; oldestAgeMs: number | null } | null = null;
-  if (broker.mailboxes.has(name)) {
-    for (const box of broker.mailboxes.summaries()) {
+  if (broker.mailboxView.has(name)) {
+    for (const box of broker.mailboxView.summaries()) {
       if (box.name === name) mailbox = { depth: box.depth, bytes: box.bytes, oldestAgeMs: box.oldestAt === undefined ? null : Math.max(0, now - box.oldestAt) };
     }
   }
@@ -200,7 +200,7 @@ export function topicsView(broker: MonitoredBroker) {
 }
 
 export function mailboxesView(broker: MonitoredBroker, now = Date.now()) {
-  const boxes = [...broker.mailboxes.summaries()].sort((a, b) => compare(a.name, b.name));
+  const boxes = [...broker.mailboxView.summaries()].sort((a, b) => compare(a.name, b.name));
   return {
     mailboxes: boxes.map((box) => ({
       name: box.name,

@@ -111,9 +111,9 @@ export class BrokerExporter {
     gauge('switchboard_subscriptions', 'Subscriptions held, over all connections.', () => broker.topics.size);
     gauge('switchboard_pending_requests', 'Requests waiting for their outcome.', () => broker.pending.open);
     gauge('switchboard_deliveries_in_flight', 'Deliveries that receivers may still answer.', () => broker.pending.deliveries);
-    gauge('switchboard_mailboxes', 'Mailboxes of offline durable names.', () => broker.mailboxes.size);
-    gauge('switchboard_mailbox_messages', 'Messages waiting in mailboxes.', () => broker.mailboxes.queued);
-    gauge('switchboard_mailbox_bytes', 'Bytes of the messages waiting in mailboxes.', () => broker.mailboxes.bytes);
+    gauge('switchboard_mailboxes', 'Mailboxes of offline durable names.', () => broker.mailboxView.size);
+    gauge('switchboard_mailbox_messages', 'Messages waiting in mailboxes.', () => broker.mailboxView.queued);
+    gauge('switchboard_mailbox_bytes', 'Bytes of the messages waiting in mailboxes.', () => broker.mailboxView.bytes);
 
     counters('switchboard_frames_received_total', 'Frames received and decoded, by action.', 'action', () => Object.entries(metrics.framesIn));
     counters('switchboard_frames_sent_total', 'Frames written, by action.', 'action', () => Object.entries(metrics.framesOut));

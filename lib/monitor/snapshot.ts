@@ -110,7 +110,7 @@ export class Sampler {
         subscriptions: stats.subscriptions,
         pending: stats.pending,
         deliveries: stats.deliveries,
-        mailboxes: broker.mailboxes.size,
+        mailboxes: broker.mailboxView.size,
         queued: stats.queued,
         queuedBytes: stats.queuedBytes,
       },

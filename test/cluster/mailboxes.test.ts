@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { built, freePort } from '../fixtures/broker-process.js';
 import { clusterPrefix, peerOn as peer, registerWhenFree, spawnNode, startCluster } from '../fixtures/cluster.js';
 import { Peer, type Frame } from '../fixtures/peer.js';
+import { mailboxesView, nameView } from '../../lib/monitor/introspect.js';
 import { startRedis } from '../fixtures/redis.js';
 
 const message = (f: Frame) => f.action === 'message';
@@ -111,6 +112,36 @@ t.test('the mailbox limits count what every node queued: the 4th message is refu
   b.send({ action: 'send', dest: ['a', 'inbox'], message: 4, ack: 'q4', ref: 'b2' });
   t.match(await b.next((f) => f.ref === 'b2'), { action: 'error', code: 'mailbox_full', id: 'inbox', ack: 'q4' });
   t.same((await a.quiet(100)).filter(message), [], 'a refused send is delivered to no destination');
+});
+
+t.test('the monitor of every node shows the cluster\'s mailboxes, as its last sweep found them [SB-16-6]', async (t) => {
+  const { urls, brokers } = await startCluster(t, 2);
+  await offline(t, urls[0], 'inbox');
+  const a = await peer(t, urls[0], 'a');
+  const sentAt = Date.now();
+  for (const [i, text] of ['one', 'three'].entries()) {
+    a.send({ action: 'send', dest: 'inbox', message: text, ref: `s${i}` });
+    t.match(await a.next((f) => f.ref === `s${i}`), { action: 'sent', queued: ['inbox'] });
+  }
+  const other = brokers[1]; // queued through node 1: node 2 knows only what Redis says
+  /** The mailboxes node 2 shows once they have `depth` messages in all (within a few lease ticks). */
+  const shown = async (depth: number) => {
+    const total = () => mailboxesView(other).mailboxes.reduce((sum, box) => sum + box.depth, 0);
+    for (let tries = 0; tries < 60 && total() !== depth; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    return mailboxesView(other).mailboxes;
+  };
+  const [box] = await shown(2);
+  t.match(box, { name: 'inbox', depth: 2, bytes: Buffer.byteLength('"one""three"') }, 'its messages and their bytes');
+  t.ok(box.oldestAgeMs !== null && box.oldestAgeMs >= 0 && box.oldestAgeMs <= Date.now() - sentAt + 50, 'the age of the oldest');
+  t.match(other.stats(), { queued: 2, queuedBytes: box.bytes }, 'the counts of stats() are the cluster\'s too');
+  t.equal(nameView(other, 'inbox')?.mailbox?.depth, 2, 'and the view of the name');
+  const back = await peer(t, urls[1]);
+  back.send({ action: 'register', id: 'inbox' });
+  await back.next((f) => f.action === 'registered');
+  await back.next(message);
+  await back.next(message);
+  t.same(await shown(0), [], 'a mailbox taken by its holder is gone from the view');
+  t.match(other.stats(), { queued: 0, queuedBytes: 0 });
 });
 
 t.test('what was queued outlives kill -9 of the nodes that queued it and of the node that opened the mailbox [SB-16-6]', { skip: built() }, async (t) => {

@@ -14,6 +14,7 @@
  */
 import { nanoid } from 'nanoid';
 import { encodeMessage, type Limits } from '../../protocol/wire.js';
+import type { MailboxSummary, MailboxView } from '../mailbox.js';
 import type { Payload } from '../pending.js';
 import { traceFor, writeQueued } from '../route.js';
 import type { Session } from '../session.js';
@@ -70,11 +71,48 @@ export interface MailboxHost {
   expired(senderId: string, name: string, ref: string): void;
 }
 
-export class ClusterMailboxes {
+/** How many of the cluster's mailboxes a node describes to its monitor; all of them are counted. */
+const MAX_LISTED = 1000;
+
+/**
+ * The cluster's mailboxes as the last sweep found them, for the monitor ([SB-16-6]): a sweep runs on
+ * every lease tick, so this is at most a tick old.
+ */
+interface Seen {
+  readonly size: number;
+  readonly queued: number;
+  readonly bytes: number;
+  readonly listed: ReadonlyMap<string, MailboxSummary>;
+}
+
+export class ClusterMailboxes implements MailboxView {
   readonly #host: MailboxHost;
+  #seen: Seen = { size: 0, queued: 0, bytes: 0, listed: new Map() };
 
   constructor(host: MailboxHost) {
     this.#host = host;
+  }
+
+  // MailboxView: the cluster's mailboxes, as the last sweep found them.
+
+  has(name: string): boolean {
+    return this.#seen.listed.has(name);
+  }
+
+  summaries(): Iterable<MailboxSummary> {
+    return this.#seen.listed.values();
+  }
+
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  get queued(): number {
+    return this.#seen.queued;
+  }
+
+  get bytes(): number {
+    return this.#seen.bytes;
   }
 
   /** The keys of `name`'s mailbox that CLAIM and JOIN take it with (scripts.ts `take`). */
@@ -171,10 +209,16 @@ export class ClusterMailboxes {
     }
   }
 
-  /** Age every mailbox; the senders of what expired hear it on their nodes ([SB-6.3-2]). */
+  /**
+   * Age every mailbox; the senders of what expired hear it on their nodes ([SB-6.3-2]). What remains is
+   * what the monitor sees until the next sweep.
+   */
   async sweep(): Promise<void> {
     const { link, limits } = this.#host;
-    const gone = (await link.eval(SWEEP, [link.key('boxes', ''), link.key('boxbytes', '')], [this.#host.prefix, String(Date.now()), String(limits.maxMailboxAgeMs)])) as string[];
+    const keys = [link.key('boxes', ''), link.key('boxbytes', '')];
+    const args = [this.#host.prefix, String(Date.now()), String(limits.maxMailboxAgeMs), String(MAX_LISTED)];
+    const [gone, listed] = (await link.eval(SWEEP, keys, args)) as [string[], string[]];
+    this.#seen = seen(listed);
     for (let i = 0; i < gone.length; i += 2) {
       const name = gone[i];
       const { header } = decode(gone[i + 1]);
@@ -184,6 +228,15 @@ export class ClusterMailboxes {
       else link.publish(header.o, { t: 'exp', o: this.#host.id(), c: header.c, n: name, r: header.r }, '');
     }
   }
+}
+
+function seen(listed: readonly string[]): Seen {
+  const boxes = new Map<string, MailboxSummary>();
+  for (let i = 3; i + 3 < listed.length; i += 4) {
+    const name = listed[i];
+    boxes.set(name, { name, depth: Number(listed[i + 1]), bytes: Number(listed[i + 2]), oldestAt: listed[i + 3] === '' ? undefined : Number(listed[i + 3]) });
+  }
+  return { size: Number(listed[0]), queued: Number(listed[1]), bytes: Number(listed[2]), listed: boxes };
 }
 
 function decode(item: string): { header: ItemHeader; body: string } {

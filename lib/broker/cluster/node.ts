@@ -18,6 +18,7 @@
  */
 import { nanoid } from 'nanoid';
 import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type ProgressFrame } from '../../protocol/wire.js';
+import type { MailboxView } from '../mailbox.js';
 import type { Payload } from '../pending.js';
 import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
@@ -143,6 +144,11 @@ export class ClusterNode implements Outlet {
   }
 
   /** This node's id: the names it holds are recorded under it. It changes when the node fences itself. */
+  /** The cluster's mailboxes as this node's last sweep found them, for the monitor ([SB-16-6]). */
+  get mailboxes(): MailboxView {
+    return this.#mailboxes;
+  }
+
   get id(): string {
     return this.#id;
   }

@@ -267,13 +267,18 @@ return gone
  * now (ms), maxMailboxAgeMs. Only open mailboxes age: a closed one whose name has no live holder (its
  * node died while delivering) opens again here. An entry leaves at its age, a queued request's slot at
  * its deadline (`e`), and an empty mailbox once it is as old as the age; from the head of each stream
- * only. Returns, per entry gone, its mailbox's name and the item, as a flat list; each item is returned
- * to one caller only.
+ * only. ARGV[4]: how many mailboxes to describe. Returns two flat lists: per entry gone, its mailbox's
+ * name and the item (each item is returned to one caller only); then the mailboxes that remain, counted
+ * (how many, their entries, their bytes) and the first ARGV[4] described (name, entries, bytes, the
+ * oldest entry's ms), for the monitor ([SB-16-6]).
  */
 export const SWEEP = `${LIVE_MEMBERS}
 local now = tonumber(ARGV[2])
 local age = tonumber(ARGV[3])
+local most = tonumber(ARGV[4])
 local out = {}
+local totals = {0, 0, 0}
+local listed = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local box = ARGV[1] .. 'box:' .. name
   local stream = ARGV[1] .. 'boxq:' .. name
@@ -298,12 +303,25 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     table.insert(out, name)
     table.insert(out, item)
   end
-  if ages and redis.call('XLEN', stream) == 0 and now - tonumber(redis.call('HGET', box, 'since') or '0') >= age then
+  local depth = redis.call('XLEN', stream)
+  if ages and depth == 0 and now - tonumber(redis.call('HGET', box, 'since') or '0') >= age then
     redis.call('DEL', box, stream)
     redis.call('SREM', KEYS[1], name)
+  else
+    local bytes = tonumber(redis.call('HGET', box, 'bytes') or '0')
+    totals[1] = totals[1] + 1
+    totals[2] = totals[2] + depth
+    totals[3] = totals[3] + bytes
+    if totals[1] <= most then
+      local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+      local oldest = ''
+      if #head > 0 then oldest = string.match(head[1][1], '^(%d+)') end
+      for _, v in ipairs({name, tostring(depth), tostring(bytes), oldest}) do table.insert(listed, v) end
+    end
   end
 end
-return out
+for i = 3, 1, -1 do table.insert(listed, 1, tostring(totals[i])) end
+return {out, listed}
 `;
 
 /**
