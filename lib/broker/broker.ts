@@ -25,7 +25,7 @@ import { FileMailboxes } from './mailbox-file.js';
 import { MemoryMailboxes, type MailboxStore, type MailboxView } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import { releaseName, takeName } from './naming.js';
-import { MemoryNameRegistry, type NameRegistry } from './names.js';
+import { MemoryNameRegistry, type NameRegistry } from './name-registry.js';
 import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';

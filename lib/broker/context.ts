@@ -8,7 +8,7 @@ import type { ClusterNode } from './cluster/node.js';
 import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
-import type { NameRegistry } from './names.js';
+import type { NameRegistry } from './name-registry.js';
 import type { TopicTable } from './topics.js';
 import type { PendingTable } from './pending.js';
 import type { ServiceRegistry } from './services.js';

@@ -4,7 +4,7 @@
  */
 import { encodeAnswer, encodeGathered, traceSuffix, type Limits } from '../protocol/wire.js';
 import type { BrokerMetrics } from './metrics.js';
-import type { NameRegistry } from './names.js';
+import type { NameRegistry } from './name-registry.js';
 import type { PendingHooks, PendingTable } from './pending.js';
 import type { ClusterNode } from './cluster/node.js';
 import type { ServiceRegistry } from './services.js';

@@ -4,7 +4,7 @@
  */
 import type { AnswerFrame, Limits, ProgressFrame } from '../../protocol/wire.js';
 import type { Logger } from '../options.js';
-import type { NameRegistry } from '../names.js';
+import type { NameRegistry } from '../name-registry.js';
 import type { Payload, PendingTable } from '../pending.js';
 import type { ServiceRegistry } from '../services.js';
 import type { Session } from '../session.js';
