@@ -152,3 +152,24 @@ t.test('a member at its in-flight limit with requests from two nodes is skipped,
   for (let attempt = 0; attempt < 50 && reached.length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 20));
   t.ok(reached.length > 0, `the member is picked again (${reached.length} of 4 requests)`);
 });
+
+t.test('a retry-safe request whose member leaves does not move to a member another node marked busy [SB-16-2] [SB-6.4-2] [SB-6.4-1]', async (t) => {
+  const { urls, redis } = await startCluster(t, 3, { limits: { maxInFlightPerMember: 1 } });
+  const admin = createClient({ url: redis.url });
+  await admin.connect();
+  t.teardown(() => admin.close());
+  const busy = await join(t, urls[1], 'workers');
+  const far = await Peer.named(urls[2], 'far');
+  const web = await Peer.named(urls[0], 'web');
+  t.teardown(() => Promise.all([far.close(), web.close()]));
+  far.send({ action: 'send', dest: 'workers', message: 'first', ack: 'q1' });
+  await busy.next((f) => f.action === 'message');
+  for (let attempt = 0; attempt < 50 && (await admin.hLen(`${lastPrefix()}busy:workers`)) === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 20));
+  // The web's node has sent the busy member nothing: only the mark in Redis says it is at its limit.
+  const leaving = await join(t, urls[0], 'workers');
+  web.send({ action: 'send', dest: 'workers', message: 'job', ack: 'q2', retry: true });
+  t.match(await leaving.next((f) => f.action === 'message'), { message: 'job' }, 'the request goes to the member that is not busy');
+  await leaving.close();
+  t.match(await web.next((f) => f.ack === 'q2'), { action: 'error', code: 'responder_gone' }, 'with no other member free, it ends');
+  t.same((await busy.quiet(200)).filter((f) => f.action === 'message'), [], 'the busy member gets nothing past its limit');
+});

@@ -65,7 +65,10 @@ export class ClusterClaims {
    * never told `no_responders` for a name already registered elsewhere ([SB-16-2]).
    */
   readonly #holders = new Map<string, RemoteSession>();
-  /** The members of every node of the pools looked up lately, for `retry` ([SB-6.4-2]). */
+  /**
+   * The members of every node of the pools looked up lately, for `retry` ([SB-6.4-2]), without those their
+   * nodes had marked busy then ([SB-6.4-1]): every request to a pool looks it up, so that is recent.
+   */
   readonly #pools = new Map<string, readonly Session[]>();
   /** Releases Redis did not take (it was away), oldest first. */
   readonly #unreleased = new Map<string, Unreleased>();
@@ -187,7 +190,7 @@ export class ClusterClaims {
       }
       if (members.length > 0) found.set(name, busy === undefined ? { pool: true, members } : { pool: true, members, busy });
       this.#pools.delete(name);
-      this.#pools.set(name, members);
+      this.#pools.set(name, busy === undefined ? members : members.filter((member) => !busy.has(member)));
       if (this.#pools.size > MAX_POOLS_KEPT) this.#pools.delete(this.#pools.keys().next().value as string);
     });
     return found;
@@ -199,7 +202,10 @@ export class ClusterClaims {
     if (members !== undefined && !members.includes(member)) this.#pools.set(name, [...members, member]);
   }
 
-  /** The members of pool `name` on every node, as last looked up: where a `retry` may go next ([SB-6.4-2]). */
+  /**
+   * The members of pool `name` on every node that were not busy when it was last looked up: where a
+   * `retry` may go next ([SB-6.4-2]).
+   */
   members(name: string): readonly Session[] | undefined {
     return this.#pools.get(name);
   }

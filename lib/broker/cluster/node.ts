@@ -293,7 +293,7 @@ export class ClusterNode implements Outlet {
     this.#link.publish('*', { t: 'join', o: this.#id, c: session.id, l: session.dialect, n: name }, '');
   }
 
-  /** The members of pool `name` on every node, as last looked up: where a `retry` may go next ([SB-6.4-2]). */
+  /** The members of pool `name` on every node not busy when last looked up: where a `retry` may go next ([SB-6.4-2]). */
   members(name: string): readonly Session[] | undefined {
     return this.#claims.members(name);
   }
