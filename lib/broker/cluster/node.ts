@@ -143,12 +143,12 @@ export class ClusterNode implements Outlet {
     return this.#subscriptions.remote;
   }
 
-  /** This node's id: the names it holds are recorded under it. It changes when the node fences itself. */
   /** The cluster's mailboxes as this node's last sweep found them, for the monitor ([SB-16-6]). */
   get mailboxes(): MailboxView {
     return this.#mailboxes;
   }
 
+  /** This node's id: the names it holds are recorded under it. It changes when the node fences itself. */
   get id(): string {
     return this.#id;
   }
