@@ -41,11 +41,11 @@ export function releaseName(
 ): boolean {
   if (!session.names.delete(name)) return false;
   ctx.names.release(name, session);
+  const unheld = ctx.names.entry(name) === undefined;
   // [SB-14-1] In a cluster, once Redis says nobody holds the name on any node (cluster/node.ts).
-  if (ctx.cluster === undefined && ctx.names.entry(name) === undefined) ctx.services.drop(name);
+  if (ctx.cluster === undefined && unheld) ctx.services.drop(name);
   ctx.pending.nameReleased(session, name);
   const wasDurable = session.durableNames.delete(name) || durable;
-  const unheld = ctx.names.entry(name) === undefined;
   // Whatever the last holder's flags: a pool whose durable member left first was held durable until now.
   if (unheld) ctx.mailboxes.held(name, false);
   const keepsMailbox = wasDurable && !explicit && unheld;
