@@ -24,6 +24,7 @@ import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { FileMailboxes } from './mailbox-file.js';
 import { MemoryMailboxes, type MailboxStore, type MailboxView } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
+import { MemoryNameDirectory, type NameDirectory } from './name-directory.js';
 import { releaseName, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './name-registry.js';
 import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js';
@@ -95,7 +96,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly options: ResolvedOptions;
   /** The limits in force: `options.limits` until a reload() changes them in place. */
   readonly limits: Readonly<Limits>;
+  /** Who holds each name: the one registry, or in cluster mode this node's local copy of it. */
   readonly names: NameRegistry<Session> = new MemoryNameRegistry<Session>();
+  /** Who may hold each name: decided over `names`, or in cluster mode in Redis (name-directory.ts). */
+  readonly directory: NameDirectory<Session>;
   readonly pending: PendingTable<Session>;
   readonly topics = new TopicTable<Session>();
   readonly mailboxes: MailboxStore<Session>;
@@ -130,6 +134,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const dataDir = this.options.dataDir;
     this.mailboxes = dataDir === undefined ? new MemoryMailboxes<Session>(this.limits) : new FileMailboxes<Session>(this.limits, dataDir);
     this.cluster = this.options.cluster === undefined ? undefined : new ClusterNode(this.options.cluster, this);
+    this.directory = this.cluster?.directory ?? new MemoryNameDirectory(this.names);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#LocalWebSocket = localWebSocket({
       accept: (socket) => {

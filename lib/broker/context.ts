@@ -8,6 +8,7 @@ import type { ClusterNode } from './cluster/node.js';
 import type { Authenticated } from './hooks.js';
 import type { MailboxStore } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { NameDirectory } from './name-directory.js';
 import type { NameRegistry } from './name-registry.js';
 import type { TopicTable } from './topics.js';
 import type { PendingTable } from './pending.js';
@@ -16,7 +17,10 @@ import type { Session } from './session.js';
 
 export interface BrokerContext {
   readonly limits: Limits;
+  /** Who holds each name here (in cluster mode, this node's local copy). */
   readonly names: NameRegistry<Session>;
+  /** Who may hold each name: claims are decided here, atomically (name-directory.ts). */
+  readonly directory: NameDirectory<Session>;
   readonly pending: PendingTable<Session>;
   readonly topics: TopicTable<Session>;
   readonly mailboxes: MailboxStore<Session>;

@@ -12,7 +12,7 @@ export type NameEntry<Holder> =
 
 export interface NameRegistry<Holder> {
   entry(name: string): NameEntry<Holder> | undefined;
-  /** Add `holder` to a free name, or to a pool (the caller has checked the modes). */
+  /** Add `holder` to a free name, or to a pool (the caller has checked the modes); nothing if it holds it. */
   take(name: string, holder: Holder, shared: boolean): void;
   /** Remove `holder` from `name`; true when it held it. */
   release(name: string, holder: Holder): boolean;
@@ -34,8 +34,9 @@ export class MemoryNameRegistry<Holder> implements NameRegistry<Holder> {
 
   take(name: string, holder: Holder, shared: boolean): void {
     const entry = this.#entries.get(name);
-    if (entry?.shared === true) entry.members.push(holder);
-    else this.#entries.set(name, shared ? { shared: true, members: [holder], cursor: 0 } : { shared: false, holder });
+    if (entry?.shared === true) {
+      if (!entry.members.includes(holder)) entry.members.push(holder);
+    } else this.#entries.set(name, shared ? { shared: true, members: [holder], cursor: 0 } : { shared: false, holder });
   }
 
   release(name: string, holder: Holder): boolean {

@@ -6,6 +6,7 @@
  * is gone.
  */
 import { CLOSE_CODES } from '../../protocol/wire.js';
+import type { Claim, Claimant, ClaimRequest, NameDirectory } from '../name-directory.js';
 import type { Session } from '../session.js';
 import { whenLive, type NodeCore } from './core.js';
 import type { ClusterMailboxes } from './mailboxes.js';
@@ -24,15 +25,6 @@ export interface Holders {
   readonly mailbox?: true;
 }
 
-/**
- * A claim's result; `ok` comes with what waited in the name's mailbox (id, item, id, item...), for the
- * claimer to write (ClusterNode.deliverQueued).
- */
-export type Claim =
-  | { kind: 'ok'; queued: readonly string[] }
-  | { kind: 'held' | 'taken' | 'conflict' | 'unavailable' }
-  | { kind: 'over'; node: string; conn: string; here: boolean };
-
 /** What the names of a node need of the node besides its core. */
 export interface ClaimsHost {
   readonly mailboxes: ClusterMailboxes;
@@ -43,7 +35,7 @@ export interface ClaimsHost {
 
 /** A release to try again: the connection that let go of `name`, under node id `node`. */
 interface Unreleased {
-  readonly session: Session;
+  readonly session: Claimant;
   readonly name: string;
   readonly node: string;
   readonly keepMailbox: boolean;
@@ -56,7 +48,7 @@ const MAX_POOLS_KEPT = 10_000;
 /** How many names' holders on other nodes are cached; past it the oldest is forgotten. */
 const MAX_CACHED_HOLDERS = 100_000;
 
-export class ClusterClaims {
+export class ClusterClaims implements NameDirectory {
   readonly #core: NodeCore;
   readonly #host: ClaimsHost;
   /**
@@ -79,7 +71,7 @@ export class ClusterClaims {
   }
 
   /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]), or join its pool ([SB-6.4-1]). */
-  async claim(session: Session, name: string, takeover: boolean, shared: boolean, durable: boolean): Promise<Claim> {
+  async claim(session: Claimant, name: string, { takeover, shared, durable }: ClaimRequest): Promise<Claim> {
     const { link, options } = this.#core;
     if (!this.#core.checkLive()) return { kind: 'unavailable' };
     const identity = session.authenticated ? (session.identity?.id ?? '') : '';
@@ -105,7 +97,7 @@ export class ClusterClaims {
   }
 
   /** How `session` is recorded as a member of a pool. */
-  member(session: Session, node = this.#core.id()): string {
+  member(session: Pick<Claimant, 'id' | 'dialect'>, node = this.#core.id()): string {
     return `${node}|${session.id}|${session.dialect}`;
   }
 
@@ -113,7 +105,7 @@ export class ClusterClaims {
    * RELEASE; resolves true when nobody holds the name any more, so that its contract went ([SB-14-1]).
    * When Redis does not take it, it is tried again once Redis answers (retryReleases).
    */
-  release(session: Session, name: string, keepMailbox: boolean, node = this.#core.id()): Promise<boolean> {
+  release(session: Claimant, name: string, keepMailbox: boolean, node = this.#core.id()): Promise<boolean> {
     const { link } = this.#core;
     const mailbox = this.#host.mailboxes.releaseArgs(name, keepMailbox);
     const keys = [link.key('name:', name), link.key('pool:', name), ...mailbox.keys, link.key('dur:', name), link.key('svc:', name), link.key('svcs', '')];

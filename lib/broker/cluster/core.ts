@@ -39,6 +39,8 @@ export interface ClusterHost {
   expired(senderId: string, name: string, ref: string): void;
   /** Cork the sockets written to until this synchronous run ends: a batch of records leaves in one write per socket. */
   corkWrites(): void;
+  /** Whether `name` is durable by the broker's `durableNames` patterns ([SB-16-6]). */
+  durableByPattern(name: string): boolean;
   /** How many connections of this node hold a name. */
   readonly namedCount: number;
   fault(error: unknown): void;

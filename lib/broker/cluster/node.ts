@@ -19,10 +19,11 @@
 import { nanoid } from 'nanoid';
 import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type ProgressFrame } from '../../protocol/wire.js';
 import type { MailboxView } from '../mailbox.js';
+import type { NameDirectory } from '../name-directory.js';
 import type { Payload } from '../pending.js';
 import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
-import { ClusterClaims, type Claim, type Holders } from './claims.js';
+import { ClusterClaims, type Holders } from './claims.js';
 import { whenLive, type ClusterHost, type ClusterOptions, type NodeCore } from './core.js';
 import { BusyMarks } from './busy.js';
 import { Inbound } from './inbound.js';
@@ -34,7 +35,7 @@ import { ClusterServices } from './services.js';
 import { Subscriptions } from './subscriptions.js';
 import type { Holder } from './scripts.js';
 
-export { ClusterUnavailable, type ClusterHost, type ClusterOptions, type Claim, type Holders };
+export { ClusterUnavailable, type ClusterHost, type ClusterOptions, type Holders };
 
 /** How many frames are held for one connection while its register is out; past it they are written at once. */
 const MAX_HELD_FRAMES = 10_000;
@@ -195,9 +196,9 @@ export class ClusterNode implements Outlet {
 
   // Names.
 
-  /** Claim `name` for `session` in the cluster ([SB-3-2], [SB-4.1-6]), or join its pool ([SB-6.4-1]). */
-  claim(session: Session, name: string, takeover: boolean, shared = false, durable = false): Promise<Claim> {
-    return this.#claims.claim(session, name, takeover, shared, durable);
+  /** Who may hold each name: claims in Redis ([SB-3-2], [SB-4.1-6], [SB-6.4-1]; claims.ts). */
+  get directory(): NameDirectory {
+    return this.#claims;
   }
 
   /** Hold what other nodes write to `session` until `settled`: its claim is going out ([SB-16-6]). */
@@ -579,7 +580,9 @@ export class ClusterNode implements Outlet {
     this.#subscriptions.reassert(this.#id);
     for (const session of [...this.#host.sessions]) {
       for (const name of session.names) {
-        this.claim(session, name, false, this.#host.names.entry(name)?.shared === true).then(
+        const shared = this.#host.names.entry(name)?.shared === true;
+        const durable = session.durableNames.has(name) || this.#host.durableByPattern(name);
+        this.#claims.claim(session, name, { takeover: false, shared, durable }).then(
           (claim) => {
             if (claim.kind === 'taken') session.close(CLOSE_CODES.takenOver, `taken over: ${name}`);
             // A mailbox opened while Redis did not know the holder (its record lost or ended) is the

@@ -113,8 +113,8 @@ return out
 
 /**
  * Join a pool. KEYS: the name's record and pool, then its mailbox's keys (ClusterMailboxes.takeKeys); ARGV: prefix, member,
- * the name. Returns {'ok', id, item, ...} (what waited in its mailbox: take), or {'conflict'} when a live connection
- * holds the name exclusively.
+ * the name. Returns {'ok', id, item, ...} (what waited in its mailbox: take), {'held'} (this connection is a
+ * member already), or {'conflict'} when a live connection holds the name exclusively.
  */
 export const JOIN = `${LIVE_MEMBERS}${MAILBOX}
 local v = redis.call('GET', KEYS[1])
@@ -124,6 +124,7 @@ if v then
   redis.call('DEL', KEYS[1])
 end
 local others = #live(ARGV[1], KEYS[2])
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return {'held'} end
 redis.call('SADD', KEYS[2], ARGV[2])
 -- A closed mailbox while other members live is being written to one of them: not taken twice.
 if others > 0 and redis.call('HGET', KEYS[3], 'open') ~= '1' then return {'ok'} end

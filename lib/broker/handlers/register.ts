@@ -6,6 +6,7 @@
 import { CLOSE_CODES, type RegisterFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
+import { verdict, type Claim, type ClaimRequest } from '../name-directory.js';
 import type { Session } from '../session.js';
 
 type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden' | 'unavailable';
@@ -14,8 +15,7 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
   const name = frame.id;
   const shared = frame.shared === true;
   const ids = refOf(session, frame); // [SB-4.0-5]
-  const entry = ctx.names.entry(name);
-  if (session.names.has(name) && entry?.shared === shared) {
+  if (session.names.has(name) && ctx.names.entry(name)?.shared === shared) {
     session.send({ action: 'registered', id: name, ...ids }); // [SB-4.1-3]
     return;
   }
@@ -23,22 +23,24 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
     refuse(ctx, session, 'forbidden', `this identity may not register "${name}"`, name, ids); // [SB-4.5-3]
     return;
   }
-  if (entry !== undefined && entry.shared !== shared) {
-    const modes = entry.shared ? 'a shared pool' : 'exclusively';
-    refuse(ctx, session, 'name_conflict', `"${name}" is registered ${modes}; the modes never mix`, name, ids); // [SB-6.4-1]
-    return;
-  }
-  const holder = entry?.shared === false ? entry.holder : undefined;
-  if (holder !== undefined && !(frame.takeover === true && sameIdentity(holder, session))) {
-    refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name, ids); // [SB-4.1-2]
+  const request = { takeover: frame.takeover === true, shared, durable: frame.durable === true || ctx.durableByPattern(name) };
+  // What the holders here say, before the limit: in a cluster, a refusal that needs no round trip to Redis.
+  const local = verdict(ctx.names.entry(name), session, request);
+  if (local.kind === 'conflict' || local.kind === 'taken') {
+    refuseClaim(ctx, session, local.kind, shared, name, ids);
     return;
   }
   if (session.names.size >= ctx.limits.maxNamesPerConnection) {
     refuse(ctx, session, 'limit_exceeded', `a connection may hold at most ${ctx.limits.maxNamesPerConnection} names`, name, ids); // [SB-4.1-5]
     return;
   }
-  if (ctx.cluster !== undefined) return claim(ctx, session, frame, ids);
-  if (holder !== undefined) takeOver(ctx, holder, name);
+  if (ctx.cluster !== undefined) return claim(ctx, session, frame, request, ids);
+  const claimed = ctx.directory.claim(session, name, request) as Claim; // the memory directory decides at once
+  if (isRefusal(claimed)) {
+    refuseClaim(ctx, session, claimed.kind, shared, name, ids);
+    return;
+  }
+  if (claimed.kind === 'over') takeOver(ctx, claimed, session, name);
   take(ctx, session, frame, ids);
 }
 
@@ -46,45 +48,31 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
  * [SB-16-1] Claim the name in the cluster, or join its pool, then take it here; a holder on any node is
  * refused or taken over, and a pool on any node never mixes with an exclusive holder ([SB-6.4-1]).
  */
-async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
+async function claim(ctx: BrokerContext, session: Session, frame: RegisterFrame, request: ClaimRequest, ids: { ref?: string }): Promise<void> {
   // [SB-16-6] What other nodes send it once Redis has the claim waits for `registered` and the mailbox.
   ctx.cluster!.hold(session);
   try {
-    await claimThenTake(ctx, session, frame, ids);
+    await claimThenTake(ctx, session, frame, request, ids);
   } finally {
     ctx.cluster!.settled(session);
   }
 }
 
-async function claimThenTake(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): Promise<void> {
+async function claimThenTake(ctx: BrokerContext, session: Session, frame: RegisterFrame, request: ClaimRequest, ids: { ref?: string }): Promise<void> {
   const name = frame.id;
-  const shared = frame.shared === true;
+  const { shared } = request;
   const cluster = ctx.cluster!;
-  const durable = frame.durable === true || ctx.durableByPattern(name); // [SB-16-6] a mailbox if its node dies
-  const claimed = await cluster.claim(session, name, frame.takeover === true, shared, durable);
+  const claimed = await ctx.directory.claim(session, name, request);
   if (!session.accepting) {
     if (claimed.kind === 'ok' || claimed.kind === 'over') cluster.unclaimed(session, name);
     return;
   }
-  switch (claimed.kind) {
-    case 'unavailable':
-      refuse(ctx, session, 'unavailable', 'the cluster cannot be reached from this broker node: try again', name, ids); // [SB-16-2]
-      return;
-    case 'taken':
-      refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name, ids); // [SB-4.1-2], [SB-16-1]
-      return;
-    case 'conflict': {
-      const modes = shared ? 'exclusively' : 'a shared pool';
-      refuse(ctx, session, 'name_conflict', `"${name}" is registered ${modes} on another node; the modes never mix`, name, ids); // [SB-6.4-1]
-      return;
-    }
-    case 'over': {
-      // The cluster moved the name; a holder on another node is closed by its own node.
-      const holder = claimed.here ? ctx.sessionById(claimed.conn) : undefined;
-      if (holder !== undefined && holder !== session) takeOver(ctx, holder, name);
-      break;
-    }
+  if (isRefusal(claimed)) {
+    refuseClaim(ctx, session, claimed.kind, shared, name, ids, ' on another node');
+    return;
   }
+  // The cluster moved the name; a holder on another node is closed by its own node.
+  if (claimed.kind === 'over') takeOver(ctx, claimed, session, name);
   const entry = ctx.names.entry(name);
   if (entry !== undefined && !(shared && entry.shared)) {
     // A local holder in the other mode came while the claim was out: the modes never mix ([SB-6.4-1]).
@@ -103,7 +91,41 @@ async function claimThenTake(ctx: BrokerContext, session: Session, frame: Regist
   if (shared) cluster.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
 }
 
-function takeOver(ctx: BrokerContext, holder: Session, name: string): void {
+type RefusedClaim = { kind: 'unavailable' | 'taken' | 'conflict' };
+
+function isRefusal(claim: Claim): claim is RefusedClaim {
+  return claim.kind === 'unavailable' || claim.kind === 'taken' || claim.kind === 'conflict';
+}
+
+/** The directory refused the claim: say why. */
+function refuseClaim(
+  ctx: BrokerContext,
+  session: Session,
+  kind: RefusedClaim['kind'],
+  shared: boolean,
+  name: string,
+  ids: { ref?: string },
+  where = '',
+): void {
+  switch (kind) {
+    case 'unavailable':
+      refuse(ctx, session, 'unavailable', 'the cluster cannot be reached from this broker node: try again', name, ids); // [SB-16-2]
+      return;
+    case 'taken':
+      refuse(ctx, session, 'name_taken', `the name "${name}" is held by another connection`, name, ids); // [SB-4.1-2], [SB-16-1]
+      return;
+    case 'conflict': {
+      const modes = shared ? 'exclusively' : 'a shared pool';
+      refuse(ctx, session, 'name_conflict', `"${name}" is registered ${modes}${where}; the modes never mix`, name, ids); // [SB-6.4-1]
+      return;
+    }
+  }
+}
+
+/** The claim took the name over from a connection of the same identity: one here is closed. */
+function takeOver(ctx: BrokerContext, claimed: Extract<Claim, { kind: 'over' }>, session: Session, name: string): void {
+  const holder = claimed.here ? ctx.sessionById(claimed.conn) : undefined;
+  if (holder === undefined || holder === session) return;
   holder.close(CLOSE_CODES.takenOver, `taken over: ${name}`); // [SB-4.1-6]
   ctx.releaseName(holder, name, false);
 }
@@ -111,11 +133,6 @@ function takeOver(ctx: BrokerContext, holder: Session, name: string): void {
 function take(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): void {
   if (frame.durable === true) session.durableNames.add(frame.id); // [SB-6.3-1]
   ctx.takeName(session, frame.id, frame.shared === true, ids); // [SB-4.1-1]
-}
-
-/** Both connections proved the same identity with a token; anonymous connections never match. */
-function sameIdentity(a: Session, b: Session): boolean {
-  return a.authenticated && b.authenticated && a.identity?.id === b.identity?.id;
 }
 
 function refuse(ctx: BrokerContext, session: Session, code: Refusal, message: string, name: string, ids: { ref?: string }): void {
