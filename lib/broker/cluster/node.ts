@@ -6,8 +6,8 @@
  * between nodes: each node listens on its own channel and on one channel shared by all. A request stays
  * on the node of its sender, which decides its one outcome; a receiver on another node is a
  * RemoteSession there (remote.ts), and its node writes to the connection what arrives for it and sends
- * back what the connection answers for those requests (`relay`). The mailboxes of offline durable names
- * are in Redis too (mailboxes.ts).
+ * back what the connection answers for those requests (`relay`); what arrives from other nodes is acted
+ * on by records.ts. The mailboxes of offline durable names are in Redis too (mailboxes.ts).
  *
  * Leases: a node's names count only while its lease key lives. The node renews it every `leaseMs / 6`;
  * when it has not renewed for three quarters of `leaseMs` it closes its named connections (4011) before
@@ -17,7 +17,7 @@
  * ([SB-6-9]) and the requests sent from there are cancelled at their receivers.
  */
 import { nanoid } from 'nanoid';
-import { CLOSE_CODES, type AnswerFrame, type BrokerAction, type ProgressFrame } from '../../protocol/wire.js';
+import { CLOSE_CODES, type BrokerAction } from '../../protocol/wire.js';
 import type { MailboxView } from '../mailbox.js';
 import type { NameDirectory } from '../name-directory.js';
 import type { Payload } from '../pending.js';
@@ -30,15 +30,13 @@ import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
 import { ClusterMailboxes, fsyncsEveryWrite, type Enqueued, type Queueing } from './mailboxes.js';
 import { Peers } from './peers.js';
+import { Records } from './records.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
 import { ClusterServices } from './services.js';
 import { Subscriptions } from './subscriptions.js';
 import type { Holder } from './scripts.js';
 
 export { ClusterUnavailable, type ClusterHost, type ClusterOptions, type Holders };
-
-/** How many frames are held for one connection while its register is out; past it they are written at once. */
-const MAX_HELD_FRAMES = 10_000;
 
 /** Remote sessions idle this long, with nothing in flight, are forgotten. */
 const REMOTE_IDLE_MS = 30_000;
@@ -76,12 +74,8 @@ export class ClusterNode implements Outlet {
   #closed = false;
   #wasReady = false;
   #lastWarning = 0;
-  /**
-   * Frames from other nodes for connections whose `register` is out in Redis (hold), kept until it is
-   * settled: a sender that found the new record must not reach the connection ahead of its `registered`
-   * and of what waited in the name's mailbox ([SB-16-6]).
-   */
-  readonly #holding = new Map<Session, Array<{ header: Header; body: string }>>();
+  /** What arrives from other nodes (records.ts). */
+  readonly #records: Records;
   #ready: Promise<void>;
   /** Settles when this node's subscription to its channels is confirmed (link.ts). */
   #listening: Promise<void> = new Promise(() => {});
@@ -94,7 +88,7 @@ export class ClusterNode implements Outlet {
     this.#options = options;
     this.#host = host;
     this.remotes = new RemoteSessions(this);
-    this.#link = new Link(options, (header, body) => this.#record(header, body), (message) => this.#warn(message));
+    this.#link = new Link(options, (header, body) => this.#records.receive(header, body), (message) => this.#warn(message));
     const core: NodeCore = { options, host, link: this.#link, id: () => this.#id, checkLive: () => this.#checkLive() };
     this.#core = core;
     this.#peers = new Peers(this.#link, options.leaseMs, () => this.live);
@@ -118,6 +112,16 @@ export class ClusterNode implements Outlet {
       closeRemote: (node, conn, code, reason) => this.closeRemote(node, conn, code, reason),
     });
     this.#busy = new BusyMarks(core, (session) => host.pending.inFlight(session) + this.#inbound.count(session), (session) => this.#claims.member(session));
+    this.#records = new Records(core, {
+      remotes: this.remotes,
+      peers: this.#peers,
+      claims: this.#claims,
+      services: this.services,
+      subscriptions: this.#subscriptions,
+      inbound: this.#inbound,
+      nodeGone: (node) => this.#nodeGone(node),
+      sessionGone: (session) => this.#sessionGone(session),
+    });
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
     this.#loaded = new Promise((resolve) => (this.#onLoaded = resolve));
     this.#link.cmd.on('ready', () => {
@@ -203,15 +207,12 @@ export class ClusterNode implements Outlet {
 
   /** Hold what other nodes write to `session` until `settled`: its claim is going out ([SB-16-6]). */
   hold(session: Session): void {
-    if (!this.#holding.has(session)) this.#holding.set(session, []);
+    this.#records.hold(session);
   }
 
   /** `session`'s register is settled (taken, with its mailbox written, or refused): write what was held. */
   settled(session: Session): void {
-    const held = this.#holding.get(session);
-    if (held === undefined) return;
-    this.#holding.delete(session);
-    for (const { header, body } of held) this.#handle(header, body);
+    this.#records.settled(session);
   }
 
   /** [SB-16-6] Write to `session`, which took `name`, what its claim was given from the name's mailbox. */
@@ -367,135 +368,6 @@ export class ClusterNode implements Outlet {
 
   closeRemote(node: string, conn: string, code: number, reason: string): void {
     this.#link.publish(node, { t: 'close', o: this.#id, c: conn, code, reason }, '');
-  }
-
-  // What arrives.
-
-  #record(header: Header, body: string): void {
-    if (header.o === this.#id) return; // our own, on the shared channel
-    this.#peers.heard(header.o);
-    if (!this.#checkLive() && header.t !== 'beat' && header.t !== 'bye') return; // fenced: act on nothing
-    this.#host.corkWrites();
-    try {
-      this.#handle(header, body);
-    } catch (error) {
-      this.#host.fault(error);
-    }
-  }
-
-  /** One record from another node: what each kind means. */
-  #handle(header: Header, body: string): void {
-    switch (header.t) {
-      case 'w':
-        return this.#write(header, body);
-      case 'close':
-        this.#host.sessionById(header.c)?.close(header.code, header.reason);
-        return;
-      case 'gone':
-        return this.#gone(header);
-      case 'up': {
-        const session = this.remotes.get(header.o, header.c, header.l);
-        const raw = header.f.action === 'answer' && header.f.error !== undefined ? undefined : body;
-        this.#host.remoteFrame(session, header.f as AnswerFrame | ProgressFrame, raw);
-        return;
-      }
-      case 'beat':
-        this.#peers.beat(header.o, header.k);
-        return;
-      case 'bye':
-        this.#nodeGone(header.o);
-        return;
-      case 'sub': {
-        this.#subscriptions.subscribed(this.remotes.get(header.o, header.c, header.l), header.n, header.topic, header.q);
-        return this.#ok(header.o, header.id);
-      }
-      case 'unsub': {
-        const session = this.remotes.find(header.o, header.c);
-        if (session !== undefined) this.topics.unsubscribe(session, header.topic);
-        return this.#ok(header.o, header.id);
-      }
-      case 'name': {
-        const session = this.remotes.find(header.o, header.c);
-        if (session !== undefined) session.renamed(header.p);
-        return this.#ok(header.o, header.id);
-      }
-      case 'join':
-        this.#claims.joined(header.n, this.remotes.get(header.o, header.c, header.l));
-        return;
-      case 'ok':
-        this.#peers.ok(header.o, header.id, header.k, body);
-        return;
-      case 'att':
-        return this.#attach(header);
-      case 'exp':
-        this.#host.expired(header.c, header.n, header.r);
-        return;
-      case 'svc':
-        this.services.announced(body);
-        return this.#ok(header.o, header.id);
-      case 'unsvc':
-        this.services.unserved(header.n);
-        return;
-      case 'stats':
-        return this.#ok(header.o, header.id, undefined, this.services.counted(header.n));
-      case 'bc':
-        return this.#ok(header.o, header.id, this.#host.remoteBroadcast({ body, from: header.from, suffix: header.s, trace: header.tr }));
-    }
-  }
-
-  /** Say to `node` that this node knows its change `id` (with a count `k`, or a reply). */
-  #ok(node: string, id: number, k?: number, reply = ''): void {
-    this.#link.publish(node, k === undefined ? { t: 'ok', o: this.#id, id } : { t: 'ok', o: this.#id, id, k }, reply);
-  }
-
-  /** A frame another node writes to a connection of this node: a delivery, its cancel, or any other frame. */
-  #write(header: Extract<Header, { t: 'w' }>, body: string): void {
-    const session = this.#host.sessionById(header.c);
-    if (session === undefined || !session.isOpen) {
-      this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c }, '');
-      return;
-    }
-    const held = this.#holding.size === 0 ? undefined : this.#holding.get(session);
-    if (held !== undefined && held.length < MAX_HELD_FRAMES) {
-      held.push({ header, body });
-      return;
-    }
-    if (header.d !== undefined) {
-      if (header.a === 'cancel') this.#inbound.end(session, header.d);
-      else if (header.a === 'message') {
-        // Fencing at the last step: a connection that no longer holds the name is not reached by it.
-        if (header.n !== undefined && !session.names.has(header.n)) {
-          this.#link.publish(header.o, { t: 'gone', o: this.#id, c: header.c, n: header.n }, '');
-          return;
-        }
-        this.#inbound.add(session, header.d, header.o);
-      }
-    }
-    session.write(header.a, body);
-  }
-
-  /** A connection on another node is gone, or no longer holds name `n` (and is reached by `p` as a subscriber). */
-  #gone(header: Extract<Header, { t: 'gone' }>): void {
-    if (header.n === undefined) {
-      const session = this.remotes.remove(header.o, header.c);
-      if (session !== undefined) this.#sessionGone(session);
-      return;
-    }
-    const session = this.remotes.find(header.o, header.c);
-    if (session === undefined) return;
-    this.#claims.uncache(header.n, session);
-    if (header.p !== undefined) session.renamed(header.p);
-    this.#host.pending.nameReleased(session, header.n);
-  }
-
-  /** [SB-16-6] Another node wrote a queued slot of a request kept here: attach it, or tell it to stop. */
-  #attach(header: Extract<Header, { t: 'att' }>): void {
-    const sender = this.#host.sessionById(header.s);
-    const request = sender === undefined ? undefined : this.#host.pending.request(sender, header.a);
-    const receiver = this.remotes.get(header.o, header.c, header.l);
-    if (request === undefined || this.#host.pending.attach(request, header.k, { peer: receiver, name: header.n }, header.d) === undefined) {
-      receiver.send({ action: 'cancel', ack: header.d, reason: sender === undefined ? 'sender_gone' : 'timeout' });
-    }
   }
 
   // Liveness.
