@@ -20,12 +20,17 @@ broker.on('disconnect', (_info, code, reason?: string) => {
   closes[key] = (closes[key] ?? 0) + 1;
 });
 
-/** Memory after two full GCs: after one, the backing stores of dead Buffers may not be freed yet. */
+/**
+ * Memory after two full GCs (after one, the backing stores of dead Buffers may not be freed yet), and
+ * what each named connection had waiting in its socket's buffer then: [name, bytes] where not none.
+ */
 function memory() {
   collect?.();
   collect?.();
   const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  return { rss, heapUsed, external, arrayBuffers, collected: collect !== undefined };
+  const buffered: Array<[string, number]> = [];
+  for (const session of broker.namedSessions()) if (session.bufferedBytes > 0) buffered.push([session.primaryName ?? session.id, session.bufferedBytes]);
+  return { rss, heapUsed, external, arrayBuffers, buffered, collected: collect !== undefined };
 }
 
 serveParent(async (message) => {

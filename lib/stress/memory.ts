@@ -69,6 +69,8 @@ export interface FloodRun {
   peakFrom: 'VmHWM' | 'samples';
   /** The highest live memory (heap used + external, after forced GCs) over the baseline, or NaN. */
   livePeak: number;
+  /** At that moment: what each named connection had waiting in its socket's buffer, [name, bytes]. */
+  bufferedAtPeak: ReadonlyArray<readonly [string, number]>;
   /** VmRSS after forced GCs once the flood settled. */
   after: number;
   /** Live memory over the baseline's once the flood settled (after forced GCs). */
@@ -111,11 +113,14 @@ export async function floodRun(
     let sampled = before;
     sampler = setInterval(() => (sampled = Math.max(sampled, procMemory(pid).rss || 0)), 10);
     let livePeak = options.sampleLive ? 0 : Number.NaN;
+    let bufferedAtPeak: ReadonlyArray<readonly [string, number]> = [];
     sampling = options.sampleLive;
     const liveSamples = (async () => {
       while (sampling) {
         const m = await broker.ask({ type: 'memory' }, 'memory', 10_000);
-        livePeak = Math.max(livePeak, liveOf(m) - liveOf(baseline));
+        const live = liveOf(m) - liveOf(baseline);
+        if (live > livePeak) bufferedAtPeak = m.buffered as Array<[string, number]>;
+        livePeak = Math.max(livePeak, live);
         await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
       }
     })().catch((error: unknown) => error);
@@ -139,6 +144,7 @@ export async function floodRun(
       peak: reset ? Math.max(hwm, sampled) : sampled,
       peakFrom: reset ? 'VmHWM' : 'samples',
       livePeak,
+      bufferedAtPeak,
       after: kept.rss as number,
       liveKept: liveOf(kept) - liveOf(baseline),
       flood: done,
