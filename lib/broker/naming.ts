@@ -11,7 +11,10 @@ import type { Session } from './session.js';
 export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
   ctx.names.take(name, session, shared);
   session.names.add(name);
-  if (session.durableNames.has(name) || ctx.durableByPattern(name)) ctx.mailboxes.held(name, true); // [SB-6.3-1] kept through a crash
+  // [SB-6.3-1] A durable store remembers which durable names are held, for a crash. An exclusive name is
+  // durable as its new holder says, also when it took the name over from a durable one.
+  const durable = session.durableNames.has(name) || ctx.durableByPattern(name);
+  if (durable || !shared) ctx.mailboxes.held(name, durable);
   session.send({ action: 'registered', id: name, ...ids });
   const items = ctx.mailboxes.take(name);
   for (const item of items) {

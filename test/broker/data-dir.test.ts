@@ -5,11 +5,11 @@
  * delivered again; a journal cut short by a crash loses only its unreported last line. Real broker
  * processes for the kills; the store itself in this process for the journal.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { Broker } from '../../lib/broker/index.js';
+import { Broker, sha256 } from '../../lib/broker/index.js';
 import { FileMailboxes } from '../../lib/broker/mailbox-file.js';
 import { DEFAULT_LIMITS } from '../../lib/protocol/index.js';
 import { built, freePort, spawnBroker, type BrokerProcess } from '../fixtures/broker-process.js';
@@ -96,6 +96,34 @@ t.test('a durable name held when the broker is killed keeps a mailbox after the 
   const sender = await peer(t, broker.url, 'web');
   sender.send({ action: 'send', dest: 'inbox', message: 'again', ref: 's2' });
   t.match(await sender.next((f) => f.ref === 's2'), { action: 'sent', queued: ['inbox'] });
+});
+
+t.test('a durable name taken over by a holder that is not durable has no mailbox after kill -9 [SB-6.3-1] [SB-4.1-6]', { skip: built() }, async (t) => {
+  const auth = join(folder(t), 'auth.json');
+  writeFileSync(auth, JSON.stringify({ identities: [{ id: 'svc', tokenSha256: sha256('secret').toString('hex'), permissions: { register: ['*'], send: ['*'] } }], anonymous: { id: 'guest', permissions: { send: ['*'], register: ['*'] } } }));
+  const port = await freePort();
+  const args = ['--data-dir', folder(t), '--auth', auth];
+  let broker = await spawnBroker(t, port, 10_000, args);
+  const authed = async () => {
+    const p = await peer(t, broker.url);
+    p.send({ action: 'auth', token: 'secret' });
+    await p.next((f) => f.action === 'authenticated');
+    return p;
+  };
+  const old = await authed();
+  old.send({ action: 'register', id: 'svc', durable: true });
+  await old.next((f) => f.action === 'registered');
+  const heir = await authed();
+  heir.send({ action: 'register', id: 'svc', takeover: true });
+  t.match(await heir.next((f) => f.action === 'registered' || f.action === 'error'), { action: 'registered', id: 'svc' });
+  await broker.kill();
+
+  broker = await spawnBroker(t, port, 10_000, args);
+  const web = await peer(t, broker.url, 'web');
+  web.send({ action: 'send', dest: 'svc', message: 'after', ref: 's1' });
+  const report = await web.next((f) => f.ref === 's1');
+  t.match(report, { action: 'sent', unknown: ['svc'] }, 'its holder at the crash was not durable: no mailbox');
+  t.notOk('queued' in report && (report.queued as string[]).includes('svc'), 'nothing queued for it');
 });
 
 t.test('a message queued after a restart gets an id above every id from before it [SB-6.3-4]', async (t) => {
