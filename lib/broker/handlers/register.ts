@@ -1,7 +1,8 @@
 /**
  * `register` (protocol.md sections 4.1, 6.4 and 16): take a name, join its pool, take it over from the
- * same identity, or refuse it. In cluster mode an exclusive name is claimed in the cluster first, and is
- * refused when a connection on another node holds it.
+ * same identity, or refuse it. The name directory decides (name-directory.ts): the single broker's at
+ * once; a cluster's in Redis, after a quick refusal from this node's own holders, and a holder on another
+ * node is refused or taken over there.
  */
 import { CLOSE_CODES, type RegisterFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
@@ -26,7 +27,7 @@ export function handleRegister(ctx: BrokerContext, session: Session, frame: Regi
   const request = { takeover: frame.takeover === true, shared, durable: frame.durable === true || ctx.durableByPattern(name) };
   // What the holders here say, before the limit: in a cluster, a refusal that needs no round trip to Redis.
   const local = verdict(ctx.names.entry(name), session, request);
-  if (local.kind === 'conflict' || local.kind === 'taken') {
+  if (isRefusal(local)) {
     refuseClaim(ctx, session, local.kind, shared, name, ids);
     return;
   }
