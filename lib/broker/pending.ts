@@ -122,9 +122,10 @@ let idOffset = idPool.length;
 /**
  * A new delivery id ([SB-6-3]): 16 random bytes as base64url, 22 characters, cut from a pool filled 256
  * ids at a time. One native call and one string per id, where nanoid builds its 21 characters one
- * concatenation at a time: on the path of every request.
+ * concatenation at a time: on the path of every request. The one way a delivery id is drawn, here and
+ * by a cluster node that writes a queued request itself (cluster/mailboxes.ts).
  */
-function deliveryId(): string {
+export function deliveryId(): string {
   if (idOffset === idPool.length) {
     randomFillSync(idPool);
     idOffset = 0;

@@ -119,8 +119,10 @@ export async function floodRun(
       while (sampling) {
         const m = await broker.ask({ type: 'memory' }, 'memory', 10_000);
         const live = liveOf(m) - liveOf(baseline);
-        if (live > livePeak) bufferedAtPeak = m.buffered as Array<[string, number]>;
-        livePeak = Math.max(livePeak, live);
+        if (live > livePeak) {
+          livePeak = live;
+          bufferedAtPeak = m.buffered as Array<[string, number]>;
+        }
         await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
       }
     })().catch((error: unknown) => error);

@@ -12,10 +12,9 @@
  * The claiming node writes the message itself, in its place among the others, with a delivery id it
  * draws, and tells the sender's node (`att`), which attaches that delivery to the request.
  */
-import { nanoid } from 'nanoid';
 import { encodeMessage, type Limits } from '../../protocol/wire.js';
 import type { MailboxSummary, MailboxView } from '../mailbox.js';
-import type { Payload } from '../pending.js';
+import { deliveryId, type Payload } from '../pending.js';
 import { traceFor, writeQueued } from '../route.js';
 import type { Session } from '../session.js';
 import type { Header, Link } from './link.js';
@@ -184,7 +183,7 @@ export class ClusterMailboxes implements MailboxView {
         continue;
       }
       // The sender is on another node: the message goes out here, in its place, and that node attaches it.
-      const id = nanoid();
+      const id = deliveryId();
       let suffix = payload.suffix + traceFor(session, payload);
       if (header.w !== undefined && session.dialect === 'extended') suffix += `,"credit":${header.w}`; // [SB-13-1]
       this.#host.inbound(session, id, header.o);
