@@ -22,10 +22,10 @@ import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './
 import { dispatch } from './dispatch.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { FileMailboxes } from './mailbox-file.js';
-import { MemoryMailboxes, type MailboxStore, type MailboxView } from './mailbox.js';
+import { MemoryMailboxes, type Expired, type MailboxStore, type MailboxView, type QueuedItem } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import { MemoryNameDirectory, type NameDirectory } from './name-directory.js';
-import { releaseName, takeName } from './naming.js';
+import { releaseName, takeMailbox, takeName } from './naming.js';
 import { MemoryNameRegistry, type NameRegistry } from './name-registry.js';
 import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js';
 import { pendingHooks } from './outcomes.js';
@@ -102,7 +102,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly directory: NameDirectory<Session>;
   readonly pending: PendingTable<Session>;
   readonly topics = new TopicTable<Session>();
-  readonly mailboxes: MailboxStore<Session>;
+  /** The mailboxes of offline durable names: in memory, in `dataDir` too, or in cluster mode in Redis. */
+  readonly mailboxes: MailboxStore;
   /** The announced service contracts and their stats (protocol.md section 14). */
   readonly services = new ServiceRegistry();
   /** This node of a cluster on Redis (option `cluster`, protocol.md section 16), or undefined. */
@@ -132,8 +133,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, this.options.cluster === undefined ? undefined : () => this.cluster),
     );
     const dataDir = this.options.dataDir;
-    this.mailboxes = dataDir === undefined ? new MemoryMailboxes<Session>(this.limits) : new FileMailboxes<Session>(this.limits, dataDir);
     this.cluster = this.options.cluster === undefined ? undefined : new ClusterNode(this.options.cluster, this);
+    this.mailboxes = this.cluster?.mailboxes ?? (dataDir === undefined ? new MemoryMailboxes(this.limits) : new FileMailboxes(this.limits, dataDir));
     this.directory = this.cluster?.directory ?? new MemoryNameDirectory(this.names);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
     this.#LocalWebSocket = localWebSocket({
@@ -242,9 +243,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return this.#connections.sessions;
   }
 
-  /** The mailboxes the monitor shows: this broker's, or in cluster mode the cluster's as its last sweep found them. */
+  /** The mailboxes the monitor shows: in cluster mode, the cluster's as the last sweep found them. */
   get mailboxView(): MailboxView {
-    return this.cluster?.mailboxes ?? this.mailboxes;
+    return this.mailboxes;
   }
 
   stats(): BrokerStats {
@@ -319,8 +320,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return !this.#shuttingDown;
   }
 
-  takeName(session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
-    takeName(this, session, name, shared, ids);
+  takeName(session: Session, name: string, shared: boolean, ids: { ref?: string } = {}, queued?: readonly QueuedItem[]): void {
+    takeName(this, session, name, shared, ids, queued);
     this.#notify('registered', name, info(session));
   }
 
@@ -460,9 +461,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    * a report (`ref`): a send without one has nothing to identify it by.
    */
   #sweepMailboxes(): void {
-    for (const { name, item } of this.mailboxes.sweep(Date.now())) {
-      if (item.ref !== undefined) this.expired(item.senderId, name, item.ref);
-    }
+    const report = (expired: readonly Expired[]) => {
+      for (const { name, item } of expired) if (item.ref !== undefined) this.expired(item.senderId, name, item.ref);
+    };
+    const swept = this.mailboxes.sweep(Date.now());
+    if (swept instanceof Promise) swept.then(report, () => {}); // a cluster node without Redis: another node sweeps
+    else report(swept);
   }
 
   /** Tell the sender of a message queued for `name` with `ref` that it expired, if it is still connected ([SB-6.3-2]). */
@@ -471,11 +475,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.#connections.byId(senderId)?.error('expired', message, { id: name, ref });
   }
 
-  /** [SB-16-6] A queued slot of `sender`'s request `ack` goes to `session`, which took `name` on this node. */
-  attachQueued(sender: Session, ack: string, slot: number, session: Session, name: string): void {
-    const request = this.pending.request(sender, ack);
-    const delivery = request === undefined ? undefined : this.pending.attach(request, slot, { peer: session, name });
-    if (delivery !== undefined) writeDelivery(delivery);
+  takeMailbox(session: Session, name: string): Promise<void> {
+    return takeMailbox(this, session, name);
   }
 
   /**

@@ -6,7 +6,7 @@ import type { ErrorCode, Limits } from '../protocol/wire.js';
 import type { Permission } from './auth/policy.js';
 import type { ClusterNode } from './cluster/node.js';
 import type { Authenticated } from './hooks.js';
-import type { MailboxStore } from './mailbox.js';
+import type { MailboxStore, QueuedItem } from './mailbox.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { NameDirectory } from './name-directory.js';
 import type { NameRegistry } from './name-registry.js';
@@ -23,7 +23,7 @@ export interface BrokerContext {
   readonly directory: NameDirectory<Session>;
   readonly pending: PendingTable<Session>;
   readonly topics: TopicTable<Session>;
-  readonly mailboxes: MailboxStore<Session>;
+  readonly mailboxes: MailboxStore;
   /** The announced service contracts and their stats (services.ts, protocol.md section 14). */
   readonly services: ServiceRegistry;
   /** This node of the cluster (protocol.md section 16), or undefined for the single-process broker. */
@@ -44,8 +44,11 @@ export interface BrokerContext {
   refused(session: Session, code: ErrorCode, subject: string): void;
   /** A fault inside the broker or one of its hooks: reported, never thrown. */
   fault(error: unknown): void;
-  /** Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox. */
-  takeName(session: Session, name: string, shared: boolean, ids?: { ref?: string }): void;
+  /**
+   * Take a name (free, or a pool's) for `session`, tell it (`registered`), and hand it its mailbox:
+   * `queued`, when a cluster node took it from Redis ahead, or what the store gives at once.
+   */
+  takeName(session: Session, name: string, shared: boolean, ids?: { ref?: string }, queued?: readonly QueuedItem[]): void;
   /**
    * Release a name `session` holds, end the deliveries it was reached by, and tell it if it is still open.
    * Unless `explicit` (an unregister), a durable name left without holder keeps a mailbox.

@@ -16,7 +16,7 @@
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Limits } from '../protocol/wire.js';
-import { MemoryMailboxes, type MailboxStore, type MailboxSummary, type QueuedItem } from './mailbox.js';
+import { MemoryMailboxes, type Enqueued, type Expired, type MailboxStore, type MailboxSummary, type QueuedFor, type QueuedItem } from './mailbox.js';
 
 /** One line of the journal. */
 type Entry =
@@ -39,9 +39,9 @@ interface Replayed {
   readonly items: Map<string, Extract<Entry, { k: 'add' }>>;
 }
 
-export class FileMailboxes<Peer> implements MailboxStore<Peer> {
+export class FileMailboxes implements MailboxStore {
   readonly durable = true;
-  readonly #memory: MemoryMailboxes<Peer>;
+  readonly #memory: MemoryMailboxes;
   readonly #dir: string;
   #fd: number;
   #lines = 0;
@@ -56,12 +56,12 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
 
   /** Open the store in `dir` (made if missing), with what its journal still holds. Throws when it cannot. */
   constructor(limits: Limits, dir: string) {
-    this.#memory = new MemoryMailboxes<Peer>(limits);
+    this.#memory = new MemoryMailboxes(limits);
     this.#dir = dir;
     mkdirSync(dir, { recursive: true });
     for (const [name, box] of replay(join(dir, FILE))) {
       this.#memory.open(name, box.since);
-      for (const add of box.items.values()) this.#memory.enqueue(name, itemOf(add));
+      for (const add of box.items.values()) this.#memory.restore(name, itemOf(add));
     }
     this.#fd = this.#rewrite();
   }
@@ -86,10 +86,6 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     return this.#memory.summaries();
   }
 
-  canQueue(name: string, bytes: number, alsoQueued?: number): 'ok' | 'full' | 'total' {
-    return this.#memory.canQueue(name, bytes, alsoQueued);
-  }
-
   open(name: string, now: number): boolean {
     const had = this.#memory.has(name);
     const opened = this.#memory.open(name, now);
@@ -97,15 +93,15 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     return opened;
   }
 
-  enqueue(name: string, item: QueuedItem<Peer>): string | undefined {
-    const id = this.#memory.enqueue(name, item);
+  enqueue(to: readonly QueuedFor[], item: QueuedItem): Enqueued {
+    const enqueued = this.#memory.enqueue(to, item);
     // A queued request's slot is not kept: its sender's connection does not outlive the broker.
-    if (id === undefined || item.request !== undefined) return id;
-    this.#append(addEntry(name, id, item));
-    return id;
+    if ('refused' in enqueued || item.request !== undefined) return enqueued;
+    enqueued.ids.forEach((id, i) => this.#append(addEntry(to[i].name, id, item)));
+    return enqueued;
   }
 
-  take(name: string): QueuedItem<Peer>[] {
+  take(name: string): readonly QueuedItem[] {
     if (!this.#memory.has(name)) return [];
     const items = this.#memory.take(name);
     this.#append({ k: 'close', n: name });
@@ -119,7 +115,7 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     this.#append({ k: holding ? 'held' : 'free', n: name });
   }
 
-  settle(name: string, items: readonly QueuedItem<Peer>[], written: boolean): void {
+  settle(name: string, items: readonly QueuedItem[], written: boolean): void {
     if (items.length === 0) return;
     // Written: done. Not (the holder left first): back in front of the mailbox, for the next holder.
     // A request's slot is not put back: its delivery, attached to the holder that left, ends it.
@@ -127,9 +123,9 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     else this.#done(name, items);
   }
 
-  sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }> {
+  sweep(now: number): Expired[] {
     const expired = this.#memory.sweep(now);
-    const byName = new Map<string, QueuedItem<Peer>[]>();
+    const byName = new Map<string, QueuedItem[]>();
     for (const { name, item } of expired) {
       const items = byName.get(name);
       if (items === undefined) byName.set(name, [item]);
@@ -159,7 +155,7 @@ export class FileMailboxes<Peer> implements MailboxStore<Peer> {
     }
   }
 
-  #done(name: string, items: readonly QueuedItem<Peer>[]): void {
+  #done(name: string, items: readonly QueuedItem[]): void {
     const ids = items.flatMap((item) => (item.request === undefined && item.id !== undefined ? [item.id] : []));
     if (ids.length > 0) this.#append({ k: 'done', n: name, ids });
   }
@@ -266,7 +262,7 @@ function replay(path: string): Map<string, Replayed> {
   return boxes;
 }
 
-function addEntry<Peer>(name: string, id: string, item: QueuedItem<Peer>): Entry {
+function addEntry(name: string, id: string, item: QueuedItem): Entry {
   const { payload } = item;
   const add: Entry = { k: 'add', n: name, id, t: item.queuedAt, y: item.bytes, b: payload.body, f: payload.from, s: payload.suffix, c: item.senderId };
   if (payload.trace !== undefined) add.tr = payload.trace;
@@ -274,6 +270,6 @@ function addEntry<Peer>(name: string, id: string, item: QueuedItem<Peer>): Entry
   return add;
 }
 
-function itemOf<Peer>(add: Extract<Entry, { k: 'add' }>): QueuedItem<Peer> {
+function itemOf(add: Extract<Entry, { k: 'add' }>): QueuedItem & { id: string } {
   return { payload: { body: add.b, from: add.f, suffix: add.s, trace: add.tr }, senderId: add.c, ref: add.r, bytes: add.y, queuedAt: add.t, id: add.id };
 }

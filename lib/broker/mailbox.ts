@@ -2,27 +2,61 @@
  * Mailboxes of offline durable names (protocol.md section 6.3): while a durable name has no holder,
  * what is sent to it waits here, in order, bounded in count (`maxMailboxSize`), in bytes per mailbox
  * (`maxMailboxBytes`) and in all (`maxMailboxBytesTotal`), and in age (`maxMailboxAgeMs`), in at most
- * `maxMailboxes` mailboxes. In memory here; `FileMailboxes` (mailbox-file.ts) keeps them on disk too.
+ * `maxMailboxes` mailboxes. `MailboxStore` is what the broker asks of a store; three keep it, and pass one
+ * suite (test/broker/mailbox-store.test.ts): this file's in memory, `FileMailboxes` (mailbox-file.ts) on
+ * disk too, and in cluster mode `ClusterMailboxes` (cluster/mailboxes.ts) in Redis, whose answers are
+ * promises.
  *
- * An item names its sender by connection id, not by reference: a queued message keeps no closed
- * connection alive, and its `expired` report goes to the sender only if it is still connected.
+ * An item names its sender by connection id, and a queued request by its `ack`, not by reference: a
+ * queued message keeps no closed connection alive, its `expired` report goes to the sender only if it is
+ * still connected, and a store in Redis can keep it as it is.
  */
 import type { Limits } from '../protocol/wire.js';
-import type { Payload, PendingRequest } from './pending.js';
+import type { Payload } from './pending.js';
 
-export interface QueuedItem<Peer> {
+/** A request's slot in a mailbox: its request is found again by its sender and `ack` ([SB-6.3-3]). */
+export interface QueuedRequest {
+  readonly ack: string;
+  /** When the request ends, ms since the epoch: its slot leaves the mailbox then, not at the mailbox's age. */
+  readonly deadline: number;
+  /** Its stream window ([SB-13-1]); 0 for none. */
+  readonly window: number;
+}
+
+export interface QueuedItem {
   readonly payload: Payload;
   /** The sending connection's id. */
   readonly senderId: string;
+  /** The sender's broker node, in a cluster (cluster/mailboxes.ts); undefined: this broker. */
+  readonly node?: string;
   readonly ref?: string;
   /** What the item counts against the byte limits: its body's UTF-8 length. */
   readonly bytes: number;
   readonly queuedAt: number;
   /** Its id in the mailbox ([SB-6.3-4]), which the store gives it when it is queued. */
   readonly id?: string;
-  /** A queued request's slot: the request's deadline governs it, not the mailbox's age. */
-  readonly request?: PendingRequest<Peer>;
+  /** A queued request's slot, and which slot of the request it is. */
+  readonly request?: QueuedRequest;
   readonly slot?: number;
+}
+
+/** A name a send is queued for, and for a request the slot that name has in it. */
+export interface QueuedFor {
+  readonly name: string;
+  readonly slot: number;
+}
+
+/**
+ * What `enqueue` did: queued the item in every mailbox (`ids`, in their order), or in none, because
+ * `name`'s mailbox is at a limit (`full`), the mailboxes together are (`total`) ([SB-6.3-2]), or `name`
+ * has no open mailbox any more (`gone`: it got a holder since it was looked up).
+ */
+export type Enqueued = { readonly ids: readonly string[] } | { readonly refused: 'full' | 'total' | 'gone'; readonly name: string };
+
+/** An item that left its mailbox at its age, and the mailbox's name, for the sender's `expired` report. */
+export interface Expired {
+  readonly name: string;
+  readonly item: QueuedItem;
 }
 
 export interface MailboxSummary {
@@ -33,7 +67,7 @@ export interface MailboxSummary {
   readonly oldestAt: number | undefined;
 }
 
-/** What the monitor reads of the mailboxes: a store's, or in cluster mode the cluster's (cluster/mailboxes.ts). */
+/** What the monitor reads of the mailboxes (in cluster mode, as the last sweep found them). */
 export interface MailboxView {
   /** True when `name` is offline and keeps a mailbox. */
   has(name: string): boolean;
@@ -46,25 +80,33 @@ export interface MailboxView {
   readonly size: number;
 }
 
-export interface MailboxStore<Peer> extends MailboxView {
+/**
+ * A store of mailboxes. The calls that may go over the network (`open`, `enqueue`, `take`, `sweep`) may
+ * answer with a promise; the memory and file stores answer at once.
+ */
+export interface MailboxStore extends MailboxView {
   /** True when the store outlives the broker: a queued send is reported once `synced` resolves. */
   readonly durable: boolean;
-  /** Open a mailbox for a durable name that just lost its holder; false when the broker keeps too many. */
-  open(name: string, now: number): boolean;
   /**
-   * Whether `bytes` more fit in `name`'s mailbox: `full` (its count or `maxMailboxBytes`), `total`
-   * (`maxMailboxBytesTotal`, with `alsoQueued` bytes the same send queues elsewhere).
+   * Open a mailbox for a durable name that just lost its holder ([SB-6.3-1]); false when the broker keeps
+   * too many, or (in a cluster) when the name has a holder again.
    */
-  canQueue(name: string, bytes: number, alsoQueued?: number): 'ok' | 'full' | 'total';
-  /** Queue `item` at the end of `name`'s mailbox, with the next mailbox id ([SB-6.3-4]); the id. */
-  enqueue(name: string, item: QueuedItem<Peer>): string | undefined;
-  /** Close the mailbox of a name that has a holder again; its items, oldest first. */
-  take(name: string): QueuedItem<Peer>[];
+  open(name: string, now: number): boolean | Promise<boolean>;
+  /**
+   * Queue `item` at the end of the mailbox of each name of `to`, each with the next mailbox id
+   * ([SB-6.3-4]): in all of them or in none ([SB-4.3-2]), within the limits ([SB-6.3-2]).
+   */
+  enqueue(to: readonly QueuedFor[], item: QueuedItem): Enqueued | Promise<Enqueued>;
+  /**
+   * Close the mailbox of a name that has a holder again; its items, oldest first ([SB-6.3-1]). A mailbox
+   * already taken by another member of a pool, and still being written to it, gives nothing.
+   */
+  take(name: string): readonly QueuedItem[] | Promise<readonly QueuedItem[]>;
   /**
    * What `take` gave a holder was `written` to its socket, or not (it left first): a durable store marks
-   * it done, or puts it back in front of the mailbox; the memory store does nothing (at most once).
+   * it done, or keeps it for the next holder; the memory store does nothing (at most once).
    */
-  settle(name: string, items: readonly QueuedItem<Peer>[], written: boolean): void;
+  settle(name: string, items: readonly QueuedItem[], written: boolean): void;
   /**
    * A durable name got a holder (`holding`), or lost its last one: a durable store remembers which durable
    * names are held, so that after a crash each of them has a mailbox again, as a stop would have given it.
@@ -74,18 +116,18 @@ export interface MailboxStore<Peer> extends MailboxView {
   synced(): Promise<void>;
   close(): void;
   /** Remove items past their age, and empty mailboxes past it too; the expired items and their names. */
-  sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }>;
+  sweep(now: number): readonly Expired[] | Promise<readonly Expired[]>;
 }
 
-interface Box<Peer> {
-  items: QueuedItem<Peer>[];
+interface Box {
+  items: QueuedItem[];
   bytes: number;
   since: number;
 }
 
-export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
+export class MemoryMailboxes implements MailboxStore {
   readonly durable = false;
-  readonly #boxes = new Map<string, Box<Peer>>();
+  readonly #boxes = new Map<string, Box>();
   readonly #limits: Limits;
   #queued = 0;
   #bytes = 0;
@@ -126,20 +168,28 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
     return true;
   }
 
-  canQueue(name: string, bytes: number, alsoQueued = 0): 'ok' | 'full' | 'total' {
-    const box = this.#boxes.get(name);
+  enqueue(to: readonly QueuedFor[], item: QueuedItem): Enqueued {
     const limits = this.#limits;
-    if (box === undefined || box.items.length >= limits.maxMailboxSize || box.bytes + bytes > limits.maxMailboxBytes) return 'full';
-    return this.#bytes + alsoQueued + bytes > limits.maxMailboxBytesTotal ? 'total' : 'ok';
+    for (let i = 0; i < to.length; i++) {
+      const { name } = to[i];
+      const box = this.#boxes.get(name);
+      if (box === undefined) return { refused: 'gone', name };
+      if (box.items.length >= limits.maxMailboxSize || box.bytes + item.bytes > limits.maxMailboxBytes) return { refused: 'full', name };
+      if (this.#bytes + item.bytes * (i + 1) > limits.maxMailboxBytesTotal) return { refused: 'total', name };
+    }
+    return { ids: to.map(({ name, slot }) => this.#add(name, item.request === undefined ? item : { ...item, slot })) };
   }
 
-  enqueue(name: string, item: QueuedItem<Peer>): string | undefined {
-    const box = this.#boxes.get(name);
-    if (box === undefined) return undefined;
+  /** Put an item read back from a journal at the end of `name`'s mailbox, with its id. */
+  restore(name: string, item: QueuedItem & { id: string }): void {
+    this.#counted = Math.max(this.#counted, Number(item.id.split('-')[1]) || 0);
+    this.#add(name, item);
+  }
+
+  #add(name: string, item: QueuedItem): string {
+    const box = this.#boxes.get(name)!;
     this.#lastMs = Math.max(this.#lastMs, item.queuedAt);
-    // An item read back from a journal keeps its id; the count goes on past it.
     const id = item.id ?? `${this.#lastMs}-${++this.#counted}`;
-    if (item.id !== undefined) this.#counted = Math.max(this.#counted, Number(item.id.split('-')[1]) || 0);
     box.items.push(item.id === undefined ? { ...item, id } : item);
     box.bytes += item.bytes;
     this.#queued++;
@@ -148,7 +198,7 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   }
 
   /** Put `items` back in front of `name`'s mailbox (opened again if it went), in their order. */
-  putBack(name: string, items: readonly QueuedItem<Peer>[]): void {
+  putBack(name: string, items: readonly QueuedItem[]): void {
     let box = this.#boxes.get(name);
     if (box === undefined) {
       box = { items: [], bytes: 0, since: items[0]?.queuedAt ?? Date.now() };
@@ -163,7 +213,7 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
   }
 
   /** Every mailbox: its name, when it opened, its items. */
-  *boxes(): IterableIterator<[string, number, readonly QueuedItem<Peer>[]]> {
+  *boxes(): IterableIterator<[string, number, readonly QueuedItem[]]> {
     for (const [name, box] of this.#boxes) yield [name, box.since, box.items];
   }
 
@@ -177,7 +227,7 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
 
   close(): void {}
 
-  take(name: string): QueuedItem<Peer>[] {
+  take(name: string): readonly QueuedItem[] {
     const box = this.#boxes.get(name);
     if (box === undefined) return [];
     this.#boxes.delete(name);
@@ -186,12 +236,13 @@ export class MemoryMailboxes<Peer> implements MailboxStore<Peer> {
     return box.items;
   }
 
-  sweep(now: number): Array<{ name: string; item: QueuedItem<Peer> }> {
-    const expired: Array<{ name: string; item: QueuedItem<Peer> }> = [];
+  sweep(now: number): Expired[] {
+    const expired: Expired[] = [];
     const maxAge = this.#limits.maxMailboxAgeMs;
     for (const [name, box] of this.#boxes) {
       const kept = box.items.filter((item) => {
-        const gone = item.request !== undefined ? !item.request.open : now - item.queuedAt >= maxAge;
+        // A request's slot leaves at the request's deadline, with no report: the request ends then anyway.
+        const gone = item.request !== undefined ? item.request.deadline <= now : now - item.queuedAt >= maxAge;
         if (gone && item.request === undefined) expired.push({ name, item });
         if (gone) {
           box.bytes -= item.bytes;

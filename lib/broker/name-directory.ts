@@ -28,13 +28,12 @@ export interface ClaimRequest {
 }
 
 /**
- * A claim's result. `ok`: the claimant holds the name now, with what waited for it in the cluster's mailbox
- * (id, item, id, item...: cluster/node.ts deliverQueued; always empty in memory). `over`: it took the name
- * from connection `conn` of node `node` (`here`: of this broker). `held`: it held the name already.
+ * A claim's result. `ok`: the claimant holds the name now (what waited in its mailbox is the mailbox
+ * store's to give: naming.ts). `over`: it took the name from connection `conn` of node `node` (`here`: of
+ * this broker). `held`: it held the name already.
  */
 export type Claim =
-  | { kind: 'ok'; queued: readonly string[] }
-  | { kind: 'held' | 'taken' | 'conflict' | 'unavailable' }
+  | { kind: 'ok' | 'held' | 'taken' | 'conflict' | 'unavailable' }
   | { kind: 'over'; node: string; conn: string; here: boolean };
 
 export interface NameDirectory<C extends Claimant = Claimant> {
@@ -49,9 +48,9 @@ export interface NameDirectory<C extends Claimant = Claimant> {
  * answer, and a cluster node's quick refusal from its local copy before it asks Redis.
  */
 export function verdict<C extends Claimant>(entry: NameEntry<C> | undefined, claimant: C, request: ClaimRequest): Claim {
-  if (entry === undefined) return { kind: 'ok', queued: [] };
+  if (entry === undefined) return { kind: 'ok' };
   if (entry.shared !== request.shared) return { kind: 'conflict' }; // [SB-6.4-1] the modes never mix
-  if (entry.shared) return entry.members.includes(claimant) ? { kind: 'held' } : { kind: 'ok', queued: [] };
+  if (entry.shared) return entry.members.includes(claimant) ? { kind: 'held' } : { kind: 'ok' };
   const { holder } = entry;
   if (holder === claimant) return { kind: 'held' };
   if (request.takeover && sameIdentity(holder, claimant)) return { kind: 'over', node: '', conn: holder.id, here: true }; // [SB-4.1-6]

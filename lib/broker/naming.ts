@@ -4,11 +4,22 @@
  * left without holder). The broker's takeName and releaseName delegate here.
  */
 import type { BrokerContext } from './context.js';
+import type { QueuedItem } from './mailbox.js';
 import { writeDelivery, writeQueued } from './route.js';
 import type { Session } from './session.js';
 
-/** Take `name` for `session`, then deliver its mailbox in order ([SB-6.3-1]). */
-export function takeName(ctx: BrokerContext, session: Session, name: string, shared: boolean, ids: { ref?: string } = {}): void {
+/**
+ * Take `name` for `session`, then write what waited in its mailbox, in order ([SB-6.3-1]): `queued`, when
+ * a cluster node took it from Redis ahead (handlers/register.ts), or what the store gives at once.
+ */
+export function takeName(
+  ctx: BrokerContext,
+  session: Session,
+  name: string,
+  shared: boolean,
+  ids: { ref?: string } = {},
+  queued?: readonly QueuedItem[],
+): void {
   ctx.names.take(name, session, shared);
   session.names.add(name);
   // [SB-6.3-1] A durable store remembers which durable names are held, for a crash. An exclusive name is
@@ -16,18 +27,52 @@ export function takeName(ctx: BrokerContext, session: Session, name: string, sha
   const durable = session.durableNames.has(name) || ctx.durableByPattern(name);
   if (durable || !shared) ctx.mailboxes.held(name, durable);
   session.send({ action: 'registered', id: name, ...ids });
-  const items = ctx.mailboxes.take(name);
+  writeMailbox(ctx, session, name, queued ?? takenAtOnce(ctx, name));
+}
+
+/** What waited in `name`'s mailbox, from a store that answers at once (memory, file). */
+function takenAtOnce(ctx: BrokerContext, name: string): readonly QueuedItem[] {
+  const taken = ctx.mailboxes.take(name);
+  if (taken instanceof Promise) throw new Error('a mailbox store that answers later is taken from ahead of takeName');
+  return taken;
+}
+
+/** How often, and how far apart, a holder's node asks again for its mailbox while the store does not answer. */
+const TAKE_TRIES = 10;
+const TAKE_RETRY_MS = 500;
+
+/**
+ * Write to `session`, which holds `name` already, what waits in the name's mailbox ([SB-6.3-1]): a cluster
+ * node whose claim Redis lost, or whose take it did not answer, asks again.
+ */
+export function takeMailbox(ctx: BrokerContext, session: Session, name: string, tries = TAKE_TRIES): Promise<void> {
+  return Promise.resolve(ctx.mailboxes.take(name)).then(
+    (items) => {
+      if (session.names.has(name)) writeMailbox(ctx, session, name, items);
+    },
+    () => {
+      // Redis did not answer: what waits stays there, asked for again while the name is held here.
+      if (tries > 1) setTimeout(() => session.names.has(name) && void takeMailbox(ctx, session, name, tries - 1), TAKE_RETRY_MS).unref();
+    },
+  );
+}
+
+function writeMailbox(ctx: BrokerContext, session: Session, name: string, items: readonly QueuedItem[]): void {
+  if (items.length === 0) return;
+  const now = Date.now();
   for (const item of items) {
-    const { payload, request, slot } = item;
-    if (request === undefined) {
-      writeQueued(session, payload, item.id as string);
-      continue;
+    const { payload, request } = item;
+    if (request === undefined) writeQueued(session, payload, item.id!);
+    else if (request.deadline <= now) continue; // its request has ended, or is ending, where it is kept
+    else if (item.node !== undefined) ctx.cluster!.mailboxes.writeElsewhere(session, name, item); // [SB-16-6]
+    else {
+      const sender = ctx.sessionById(item.senderId);
+      const delivery = sender && ctx.pending.attach(sender, request.ack, item.slot!, { peer: session, name });
+      if (delivery !== undefined) writeDelivery(delivery);
     }
-    const delivery = ctx.pending.attach(request, slot as number, { peer: session, name });
-    if (delivery !== undefined) writeDelivery(delivery);
   }
   // A durable store marks them done once they have left for the socket, or keeps them ([SB-6.3-4]).
-  if (items.length > 0 && ctx.mailboxes.durable) session.whenFlushed((written) => ctx.mailboxes.settle(name, items, written));
+  if (ctx.mailboxes.durable) session.whenFlushed((written) => ctx.mailboxes.settle(name, items, written));
 }
 
 /**
@@ -55,7 +100,7 @@ export function releaseName(
   // [SB-16-2] Before `unregistered`: the other nodes hear of it ahead of anything the client does next. In
   // a cluster the mailbox is in Redis, opened there unless another node's connection holds the name [SB-16-6].
   if (ctx.cluster !== undefined) ctx.cluster.released(session, name, keepsMailbox);
-  else if (keepsMailbox) ctx.mailboxes.open(name, Date.now());
+  else if (keepsMailbox) void ctx.mailboxes.open(name, Date.now());
   session.send({ action: 'unregistered', id: name, ...ids });
   return true;
 }

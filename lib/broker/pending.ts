@@ -229,11 +229,14 @@ export class PendingTable<Peer> {
   }
 
   /**
-   * Deliver a queued slot now that its name is back; undefined when the request has ended. `id`: the
-   * delivery id another cluster node gave it when it wrote the message itself (cluster/mailboxes.ts).
+   * Deliver slot `slot` of `sender`'s request `ack`, which waited in the mailbox of `target.name`, now that
+   * the name has a holder ([SB-6.3-3]); undefined when that request has ended (a later request with the
+   * same `ack` has other slots). `id`: the delivery id another cluster node gave it when it wrote the
+   * message itself (cluster/mailboxes.ts).
    */
-  attach(request: PendingRequest<Peer>, slot: number, target: Target<Peer>, id?: string): Delivery<Peer> | undefined {
-    if (!request.open) return undefined;
+  attach(sender: Peer, ack: string, slot: number, target: Target<Peer>, id?: string): Delivery<Peer> | undefined {
+    const request = this.#senders.get(sender)?.open.get(ack);
+    if (request === undefined || request.slotNames[slot] !== target.name) return undefined;
     return this.#deliver(request, target, [slot], id);
   }
 

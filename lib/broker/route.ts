@@ -1,11 +1,12 @@
 /**
  * The last step of `send`, `publish` and `broadcast` (protocol.md sections 4.3, 4.7, 6): write the
- * message to its receivers, queue it for offline durable names, and open the request when it has an
- * `ack`. Everything that could refuse the send has been checked before: nothing here refuses, except a
- * request that reaches no one ([SB-6-6]).
+ * message to its receivers, and open the request when it has an `ack`, with a slot waiting for each
+ * offline durable name it was queued for (handlers/send.ts queued it first). Everything that could refuse
+ * the send has been checked before: nothing here refuses, except a request that reaches no one ([SB-6-6]).
  */
 import { encodeMessage } from '../protocol/wire.js';
 import type { BrokerContext } from './context.js';
+import type { QueuedFor } from './mailbox.js';
 import type { Delivery, Payload, Target } from './pending.js';
 import type { ErrorDetails, Session } from './session.js';
 
@@ -23,18 +24,15 @@ export interface RouteOptions {
 /** Where a message goes: receivers now, mailboxes of offline durable names, and a request's slots. */
 export interface Plan {
   readonly targets: Target<Session>[];
-  /** Offline durable names, each with its slot in the request. */
-  readonly queued: ReadonlyArray<{ readonly name: string; readonly slot: number }>;
+  /** Offline durable names it was queued for, each with its slot in the request. */
+  readonly queued: readonly QueuedFor[];
   /** The destination names reached, in the order of `dest` (a request's slots); default: one per target. */
   readonly slotNames?: string[];
-  /** The UTF-8 size of the body, which mailboxes count. */
-  readonly bytes?: number;
 }
 
 export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: RouteOptions): void {
   const { payload, ack } = options;
   const { targets, queued } = plan;
-  const now = Date.now();
   if (ack === undefined) {
     // Receivers without fields of their own get one encoded frame, shared: a copy per receiver is memory
     // a fan-out of large messages cannot afford.
@@ -54,9 +52,6 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
         target.peer.write('message', encodeMessage(payload.body, payload.from, undefined, payload.suffix + trace + target.suffix));
       }
     }
-    for (const { name } of queued) {
-      ctx.mailboxes.enqueue(name, { payload, senderId: sender.id, ref: options.ref, bytes: plan.bytes ?? 0, queuedAt: now });
-    }
     return;
   }
   if (targets.length === 0 && queued.length === 0) {
@@ -74,12 +69,9 @@ export function route(ctx: BrokerContext, sender: Session, plan: Plan, options: 
     payload,
     window: sender.dialect === 'legacy' ? 0 : (options.window ?? 0), // a legacy sender cannot hear `progress` [SB-13-1]
   };
-  const { request, deliveries } = ctx.pending.add(sender, ack, requestOptions, targets, queued.length, plan.slotNames);
+  // [SB-6.3-3] Each queued slot waits for its name's next holder (naming.ts writeMailbox).
+  const { deliveries } = ctx.pending.add(sender, ack, requestOptions, targets, queued.length, plan.slotNames);
   for (const delivery of deliveries) writeDelivery(delivery);
-  for (const { name, slot } of queued) {
-    // [SB-6.3-1]
-    ctx.mailboxes.enqueue(name, { payload, senderId: sender.id, ref: options.ref, bytes: plan.bytes ?? 0, queuedAt: now, request, slot });
-  }
 }
 
 /** Write the `message` frame of one delivery of a request. */

@@ -153,19 +153,19 @@ t.test('a message queued after a restart gets an id above every id from before i
 
 t.test('a journal cut short by a crash loses only its last line; a restart writes it anew with only what is owed', async (t) => {
   const dir = folder(t);
-  const store = new FileMailboxes<never>(DEFAULT_LIMITS, dir);
+  const store = new FileMailboxes(DEFAULT_LIMITS, dir);
   store.open('a', 1000);
   const item = (body: string) => ({ payload: { body, from: 'web', suffix: '' }, senderId: 'c1', bytes: body.length, queuedAt: Date.now() });
-  store.enqueue('a', item('"one"'));
-  store.enqueue('a', item('"two"'));
+  store.enqueue([{ name: 'a', slot: 0 }], item('"one"'));
+  store.enqueue([{ name: 'a', slot: 0 }], item('"two"'));
   store.open('b', 1000);
-  store.enqueue('b', item('"gone"'));
+  store.enqueue([{ name: 'b', slot: 0 }], item('"gone"'));
   store.settle('b', store.take('b'), true);
   await store.synced();
   store.close();
   appendFileSync(join(dir, 'mailboxes.jsonl'), '{"k":"add","n":"a","id":"9-9","t":1,"y');
 
-  const reopened = new FileMailboxes<never>(DEFAULT_LIMITS, dir);
+  const reopened = new FileMailboxes(DEFAULT_LIMITS, dir);
   t.teardown(() => reopened.close());
   t.same(
     reopened.take('a').map((i) => i.payload.body),
@@ -183,10 +183,10 @@ t.test('a journal cut short by a crash loses only its last line; a restart write
 
 t.test('a mailbox a holder left before it was written to it stays for the next one [SB-6.3-4]', async (t) => {
   const dir = folder(t);
-  const store = new FileMailboxes<never>(DEFAULT_LIMITS, dir);
+  const store = new FileMailboxes(DEFAULT_LIMITS, dir);
   t.teardown(() => store.close());
   store.open('a', 1000);
-  store.enqueue('a', { payload: { body: '1', from: 'web', suffix: '' }, senderId: 'c1', bytes: 1, queuedAt: Date.now() });
+  store.enqueue([{ name: 'a', slot: 0 }], { payload: { body: '1', from: 'web', suffix: '' }, senderId: 'c1', bytes: 1, queuedAt: Date.now() });
   const taken = store.take('a');
   store.settle('a', taken, false);
   t.same(store.take('a').map((i) => i.id), taken.map((i) => i.id), 'put back, with its id');

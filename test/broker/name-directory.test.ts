@@ -46,7 +46,7 @@ function claimant(identity?: string, dialect: Dialect = 'extended'): Claimant {
 const EXCLUSIVE = { takeover: false, shared: false, durable: false };
 const SHARED = { takeover: false, shared: true, durable: false };
 const TAKEOVER = { takeover: true, shared: false, durable: false };
-const OK: Claim = { kind: 'ok', queued: [] };
+const OK: Claim = { kind: 'ok' };
 
 for (const kind of KINDS) {
   t.test(`${kind.name}: a free name goes to its first claimant; any other, on any node, is refused while it holds it [SB-3-2] [SB-4.1-1] [SB-4.1-2]`, async (t) => {

@@ -76,19 +76,19 @@ export class ClusterClaims implements NameDirectory {
     if (!this.#core.checkLive()) return { kind: 'unavailable' };
     const identity = session.authenticated ? (session.identity?.id ?? '') : '';
     const id = this.#core.id();
-    const keys = [link.key('name:', name), link.key('pool:', name), ...this.#host.mailboxes.takeKeys(name), link.key('dur:', name)];
+    const keys = [link.key('name:', name), link.key('pool:', name)];
     let reply: string[];
     try {
-      if (shared) reply = (await link.eval(JOIN, keys, [options.prefix, this.member(session), name])) as string[];
+      if (shared) reply = (await link.eval(JOIN, keys, [options.prefix, this.member(session)])) as string[];
       else {
         const args = [options.prefix, id, session.id, session.dialect, identity, takeover ? '1' : '0', name, durable ? '1' : '0'];
-        reply = (await link.eval(CLAIM, keys, args)) as string[];
+        reply = (await link.eval(CLAIM, [...keys, link.key('dur:', name)], args)) as string[];
       }
     } catch {
       return { kind: 'unavailable' };
     }
     const [kind, node, conn] = reply;
-    if (kind === 'ok') return { kind, queued: reply.slice(1) };
+    if (kind === 'ok') return { kind };
     if (kind === 'over') {
       if (node !== id) this.#host.closeRemote(node, conn, CLOSE_CODES.takenOver, `taken over: ${name}`);
       return { kind: 'over', node, conn, here: node === id };

@@ -33,8 +33,8 @@ export interface ClusterHost {
   remoteFrame(session: Session, frame: AnswerFrame | ProgressFrame, raw: string | undefined): void;
   /** A `broadcast` made on another node: to every connection of this node that holds a name ([SB-4.8-1]); how many. */
   remoteBroadcast(payload: Payload): number;
-  /** Write to `session`, which took `name`, the queued request slot `slot` of `request` ([SB-6.3-1]). */
-  attachQueued(sender: Session, ack: string, slot: number, session: Session, name: string): void;
+  /** Write to `session`, which holds `name` already, what waits in the name's mailbox ([SB-6.3-1], naming.ts). */
+  takeMailbox(session: Session, name: string): Promise<void>;
   /** Tell the sender of a queued message that it expired ([SB-6.3-2]). */
   expired(senderId: string, name: string, ref: string): void;
   /** Cork the sockets written to until this synchronous run ends: a batch of records leaves in one write per socket. */

@@ -18,7 +18,6 @@
  */
 import { nanoid } from 'nanoid';
 import { CLOSE_CODES, type BrokerAction } from '../../protocol/wire.js';
-import type { MailboxView } from '../mailbox.js';
 import type { NameDirectory } from '../name-directory.js';
 import type { Payload } from '../pending.js';
 import type { Session } from '../session.js';
@@ -28,7 +27,7 @@ import { whenLive, type ClusterHost, type ClusterOptions, type NodeCore } from '
 import { BusyMarks } from './busy.js';
 import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
-import { ClusterMailboxes, fsyncsEveryWrite, type Enqueued, type Queueing } from './mailboxes.js';
+import { ClusterMailboxes, fsyncsEveryWrite } from './mailboxes.js';
 import { Peers } from './peers.js';
 import { Records } from './records.js';
 import { RemoteSessions, type Outlet, type RemoteSession } from './remote.js';
@@ -94,18 +93,7 @@ export class ClusterNode implements Outlet {
     this.#peers = new Peers(this.#link, options.leaseMs, () => this.live);
     this.services = new ClusterServices(core, this.#peers);
     this.#subscriptions = new Subscriptions(this.#link, this.remotes);
-    this.#mailboxes = new ClusterMailboxes({
-      link: this.#link,
-      prefix: options.prefix,
-      id: () => this.#id,
-      limits: host.limits,
-      attachHere: (senderId, ack, slot, session, name) => {
-        const sender = host.sessionById(senderId);
-        if (sender !== undefined) host.attachQueued(sender, ack, slot, session, name);
-      },
-      inbound: (session, id, origin) => this.#inbound.add(session, id, origin),
-      expired: (senderId, name, ref) => host.expired(senderId, name, ref),
-    });
+    this.#mailboxes = new ClusterMailboxes(core, (session, id, origin) => this.#inbound.add(session, id, origin));
     this.#claims = new ClusterClaims(core, {
       mailboxes: this.#mailboxes,
       remote: (holder) => this.#remote(holder),
@@ -148,8 +136,8 @@ export class ClusterNode implements Outlet {
     return this.#subscriptions.remote;
   }
 
-  /** The cluster's mailboxes as this node's last sweep found them, for the monitor ([SB-16-6]). */
-  get mailboxes(): MailboxView {
+  /** The cluster's mailboxes, in Redis: the broker's mailbox store in cluster mode ([SB-16-6]). */
+  get mailboxes(): ClusterMailboxes {
     return this.#mailboxes;
   }
 
@@ -215,25 +203,12 @@ export class ClusterNode implements Outlet {
     this.#records.settled(session);
   }
 
-  /** [SB-16-6] Write to `session`, which took `name`, what its claim was given from the name's mailbox. */
-  deliverQueued(session: Session, name: string, queued: readonly string[]): void {
-    this.#mailboxes.deliver(session, name, queued);
-  }
-
   /**
-   * `session` did not keep the name it claimed: free it. What its claim was given from the mailbox stays
-   * there, and the release opens the mailbox again (RELEASE).
+   * `session` did not keep the name it claimed: free it. What it took from the mailbox stays there, and
+   * the release opens the mailbox again (RELEASE).
    */
   unclaimed(session: Session, name: string): void {
     this.released(session, name);
-  }
-
-  /**
-   * [SB-16-6] Queue a send in the mailboxes of the offline names `queued`: all or none. `raced` when one
-   * was taken, or its mailbox closed, since it was looked up. Throws ClusterUnavailable.
-   */
-  enqueue(queued: ReadonlyArray<{ name: string; slot: number }>, what: Queueing): Promise<Enqueued> {
-    return whenLive(this.#core, () => this.#mailboxes.enqueue(queued, what));
   }
 
   /**
@@ -375,9 +350,7 @@ export class ClusterNode implements Outlet {
   /** Renew the lease, beat, and find the nodes that went quiet. */
   #tick(): void {
     if (this.#closed) return;
-    // [SB-6.3-2] Every node ages the mailboxes; the script gives each expired item to one of them.
     if (this.#checkLive()) {
-      this.#mailboxes.sweep().catch(() => {});
       this.#claims.retryReleases();
       this.#busy.renew();
     }
@@ -458,8 +431,8 @@ export class ClusterNode implements Outlet {
           (claim) => {
             if (claim.kind === 'taken') session.close(CLOSE_CODES.takenOver, `taken over: ${name}`);
             // A mailbox opened while Redis did not know the holder (its record lost or ended) is the
-            // holder's again: written now, ahead of anything sent once Redis knows it ([SB-16-6]).
-            if (claim.kind === 'ok') this.deliverQueued(session, name, claim.queued);
+            // holder's again: written to it ([SB-16-6]).
+            if (claim.kind === 'ok') void this.#host.takeMailbox(session, name);
           },
           () => {},
         );

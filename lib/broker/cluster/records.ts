@@ -187,9 +187,8 @@ export class Records {
   #attach(header: Extract<Header, { t: 'att' }>): void {
     const { host } = this.#core;
     const sender = host.sessionById(header.s);
-    const request = sender === undefined ? undefined : host.pending.request(sender, header.a);
     const receiver = this.#parts.remotes.get(header.o, header.c, header.l);
-    if (request === undefined || host.pending.attach(request, header.k, { peer: receiver, name: header.n }, header.d) === undefined) {
+    if (sender === undefined || host.pending.attach(sender, header.a, header.k, { peer: receiver, name: header.n }, header.d) === undefined) {
       receiver.send({ action: 'cancel', ack: header.d, reason: sender === undefined ? 'sender_gone' : 'timeout' });
     }
   }

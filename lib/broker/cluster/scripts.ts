@@ -12,9 +12,10 @@
  * each with fields `y` (its bytes) and `i` (the item, `<header JSON>\n<body>`, mailboxes.ts); the set
  * `<prefix>boxes` names every mailbox and `<prefix>boxbytes` counts their bytes. An entry's id is
  * `<ms>-<n>`, `n` from the counter `<prefix>boxseq`: unique in the cluster, rising within a mailbox; it is
- * the `mailbox` id its message carries. A mailbox is opened by the release of its name, filled by
- * ENQUEUE while open, closed by the claim that takes the name (in the same script, so nothing is queued
- * for a name once it has a holder), which is given its entries; an entry goes (DONE) only once the
+ * the `mailbox` id its message carries. A mailbox is opened by the release of its name (or OPEN), filled
+ * by ENQUEUE while open and while the name has no holder (so nothing is queued for a name once it has
+ * one), closed by TAKE, which its new holder's node runs after the claim and which gives it the entries;
+ * an entry goes (DONE) only once the
  * holder's node has written it to the holder's socket, and a mailbox closed with entries left opens again
  * when the name has no live holder (its holder left, or its node died): delivery is at least once.
  * SWEEP ages the entries of open mailboxes. A service's contract ([SB-14-1]) is the JSON string
@@ -46,29 +47,8 @@ local function held(prefix, rec, pool)
 end
 `;
 
-/**
- * Lua: the entries of the mailbox of the name being claimed, which closes (its hash, its stream, the set of
- * mailboxes); an empty one goes. Returns id, item, id, item...,
- * oldest first. The entries stay until DONE: a claimer that never writes them leaves them to the next.
- */
+/** Lua: open a mailbox. */
 const MAILBOX = `
-local function take(name, box, stream, boxes)
-  if redis.call('EXISTS', box) == 0 then return {} end
-  local entries = redis.call('XRANGE', stream, '-', '+')
-  if #entries == 0 then
-    redis.call('DEL', box, stream)
-    redis.call('SREM', boxes, name)
-    return {}
-  end
-  redis.call('HSET', box, 'open', '0')
-  local out = {}
-  for _, e in ipairs(entries) do
-    table.insert(out, e[1])
-    table.insert(out, e[2][4])
-  end
-  return out
-end
-
 -- Open the mailbox \`box\` of \`name\` (again) at \`now\`; a new one only while fewer than \`most\` exist.
 local function open(prefix, name, box, now, most)
   if redis.call('EXISTS', box) == 1 then
@@ -81,14 +61,13 @@ end
 `;
 
 /**
- * Claim a name. KEYS: the name's record and pool, then its mailbox's keys (ClusterMailboxes.takeKeys), then its durable mark;
- * ARGV: prefix, node, conn, dialect, identity ('' when anonymous), takeover ('1' or '0'), the name,
- * durable ('1' or '0': the mark says whether a mailbox opens if the holder's node dies). Returns {'ok', id,
- * item, ...} (what waited in its mailbox, which closes: take), {'held'} (this connection already holds it),
- * {'over', node, conn} (taken over from that holder, same identity [SB-4.1-6]), {'taken', node, conn}
- * ([SB-3-2]) or {'conflict'} (a live pool has the name [SB-6.4-1]).
+ * Claim a name. KEYS: the name's record and pool, then its durable mark; ARGV: prefix, node, conn,
+ * dialect, identity ('' when anonymous), takeover ('1' or '0'), the name, durable ('1' or '0': the mark
+ * says whether a mailbox opens if the holder's node dies). Returns {'ok'}, {'held'} (this connection
+ * already holds it), {'over', node, conn} (taken over from that holder, same identity [SB-4.1-6]),
+ * {'taken', node, conn} ([SB-3-2]) or {'conflict'} (a live pool has the name [SB-6.4-1]).
  */
-export const CLAIM = `${LIVE_MEMBERS}${MAILBOX}
+export const CLAIM = `${LIVE_MEMBERS}
 if #live(ARGV[1], KEYS[2]) > 0 then return {'conflict'} end
 local v = redis.call('GET', KEYS[1])
 local me = ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5]
@@ -98,39 +77,68 @@ if v then
     if node == ARGV[2] and conn == ARGV[3] then return {'held'} end
     if ARGV[6] == '1' and ARGV[5] ~= '' and ident == ARGV[5] then
       redis.call('SET', KEYS[1], me)
-      if ARGV[8] == '1' then redis.call('SET', KEYS[6], '1') else redis.call('DEL', KEYS[6]) end
+      if ARGV[8] == '1' then redis.call('SET', KEYS[3], '1') else redis.call('DEL', KEYS[3]) end
       return {'over', node, conn}
     end
     return {'taken', node, conn}
   end
 end
 redis.call('SET', KEYS[1], me)
-if ARGV[8] == '1' then redis.call('SET', KEYS[6], '1') else redis.call('DEL', KEYS[6]) end
-local out = take(ARGV[7], KEYS[3], KEYS[4], KEYS[5])
-table.insert(out, 1, 'ok')
-return out
+if ARGV[8] == '1' then redis.call('SET', KEYS[3], '1') else redis.call('DEL', KEYS[3]) end
+return {'ok'}
 `;
 
 /**
- * Join a pool. KEYS: the name's record and pool, then its mailbox's keys (ClusterMailboxes.takeKeys); ARGV: prefix, member,
- * the name. Returns {'ok', id, item, ...} (what waited in its mailbox: take), {'held'} (this connection is a
- * member already), or {'conflict'} when a live connection holds the name exclusively.
+ * Join a pool. KEYS: the name's record and pool; ARGV: prefix, member. Returns {'ok'}, {'held'} (this
+ * connection is a member already), or {'conflict'} when a live connection holds the name exclusively.
  */
-export const JOIN = `${LIVE_MEMBERS}${MAILBOX}
+export const JOIN = `${LIVE_MEMBERS}
 local v = redis.call('GET', KEYS[1])
 if v then
   local node = string.match(v, '^([^|]*)|')
   if node and redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 1 then return {'conflict'} end
   redis.call('DEL', KEYS[1])
 end
-local others = #live(ARGV[1], KEYS[2])
+live(ARGV[1], KEYS[2])
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return {'held'} end
 redis.call('SADD', KEYS[2], ARGV[2])
--- A closed mailbox while other members live is being written to one of them: not taken twice.
-if others > 0 and redis.call('HGET', KEYS[3], 'open') ~= '1' then return {'ok'} end
-local out = take(ARGV[3], KEYS[3], KEYS[4], KEYS[5])
-table.insert(out, 1, 'ok')
+return {'ok'}
+`;
+
+/**
+ * The mailbox of a name that just got a holder, which closes; an empty one goes ([SB-6.3-1]). KEYS: the
+ * name's pool, its mailbox's hash and stream, the set of mailboxes; ARGV: prefix, the name. Returns id,
+ * item, id, item..., oldest first. The entries stay until DONE: a holder's node that never writes them
+ * leaves them to the next holder. A closed mailbox while other members of the pool live is being written
+ * to one of them: it is not taken twice.
+ */
+export const TAKE = `${LIVE_MEMBERS}
+if redis.call('EXISTS', KEYS[2]) == 0 then return {} end
+if redis.call('HGET', KEYS[2], 'open') ~= '1' and #live(ARGV[1], KEYS[1]) > 1 then return {} end
+local entries = redis.call('XRANGE', KEYS[3], '-', '+')
+if #entries == 0 then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('SREM', KEYS[4], ARGV[2])
+  return {}
+end
+redis.call('HSET', KEYS[2], 'open', '0')
+local out = {}
+for _, e in ipairs(entries) do
+  table.insert(out, e[1])
+  table.insert(out, e[2][4])
+end
 return out
+`;
+
+/**
+ * Open the mailbox of a durable name left without holder ([SB-6.3-1]), as RELEASE does with its release.
+ * KEYS: the name's record, pool and mailbox hash; ARGV: prefix, the name, now (ms), the most mailboxes.
+ * Returns 1 when the mailbox is open, 0 when the name has a live holder or too many mailboxes exist.
+ */
+export const OPEN = `${LIVE_MEMBERS}${MAILBOX}
+if held(ARGV[1], KEYS[1], KEYS[2]) then return 0 end
+open(ARGV[1], ARGV[2], KEYS[3], ARGV[3], ARGV[4])
+return redis.call('EXISTS', KEYS[3])
 `;
 
 /**

@@ -8,6 +8,8 @@ import { CLOSE_CODES, type RegisterFrame } from '../../protocol/wire.js';
 import { refOf } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import { verdict, type Claim, type ClaimRequest } from '../name-directory.js';
+import type { QueuedItem } from '../mailbox.js';
+import { takeMailbox } from '../naming.js';
 import type { Session } from '../session.js';
 
 type Refusal = 'name_taken' | 'name_conflict' | 'limit_exceeded' | 'forbidden' | 'unavailable';
@@ -87,8 +89,20 @@ async function claimThenTake(ctx: BrokerContext, session: Session, frame: Regist
     cluster.unclaimed(session, name);
     return;
   }
-  take(ctx, session, frame, ids);
-  if (claimed.kind === 'ok') cluster.deliverQueued(session, name, claimed.queued); // [SB-6.3-1], [SB-16-6]
+  // [SB-6.3-1], [SB-16-6] Its mailbox, taken from Redis before the name is taken here: from then on, a
+  // sender on this node reaches the holder directly, and what waited must be written first.
+  let queued: readonly QueuedItem[] | undefined;
+  try {
+    queued = await ctx.mailboxes.take(name);
+  } catch {
+    // Redis did not answer: asked for again, once the name is taken (naming.ts takeMailbox).
+  }
+  if (!session.accepting) {
+    cluster.unclaimed(session, name);
+    return;
+  }
+  take(ctx, session, frame, ids, queued ?? []);
+  if (queued === undefined) void takeMailbox(ctx, session, name);
   if (shared) cluster.joined(session, name); // [SB-6.4-2] a retry elsewhere may come to it
 }
 
@@ -131,9 +145,9 @@ function takeOver(ctx: BrokerContext, claimed: Extract<Claim, { kind: 'over' }>,
   ctx.releaseName(holder, name, false);
 }
 
-function take(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }): void {
+function take(ctx: BrokerContext, session: Session, frame: RegisterFrame, ids: { ref?: string }, queued?: readonly QueuedItem[]): void {
   if (frame.durable === true) session.durableNames.add(frame.id); // [SB-6.3-1]
-  ctx.takeName(session, frame.id, frame.shared === true, ids); // [SB-4.1-1]
+  ctx.takeName(session, frame.id, frame.shared === true, ids, queued); // [SB-4.1-1]
 }
 
 function refuse(ctx: BrokerContext, session: Session, code: Refusal, message: string, name: string, ids: { ref?: string }): void {

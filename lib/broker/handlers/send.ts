@@ -8,6 +8,7 @@ import { messageSuffix, traceSuffix, type SendFrame } from '../../protocol/wire.
 import { admitRequest, forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Holders } from '../cluster/node.js';
+import type { Enqueued, QueuedFor, QueuedItem } from '../mailbox.js';
 import type { Target } from '../pending.js';
 import { route, type Plan } from '../route.js';
 import type { Session } from '../session.js';
@@ -52,7 +53,7 @@ export function handleSend(ctx: BrokerContext, session: Session, frame: SendFram
         (unknown ??= []).push(name);
         continue;
       }
-      if (entry !== undefined || ctx.mailboxes.has(name)) continue;
+      if (entry !== undefined) continue;
       const holder = cluster.cached(name);
       if (holder !== undefined) (remote ??= new Map()).set(name, { pool: false, members: [holder] });
       else (unknown ??= []).push(name);
@@ -109,26 +110,37 @@ function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote:
     report();
     routeIt();
   };
-  const cluster = ctx.cluster;
-  if (cluster === undefined && queued.length > 0 && frame.ack === undefined && ctx.mailboxes.durable) {
-    // [SB-6.3-1] `queued` means on disk: reported once the store has it there. A message has no outcome
-    // that could come before its report; a request's queued slots are not kept on disk.
-    routeIt();
-    return ctx.mailboxes.synced().then(report, (error: Error) => {
-      session.error('internal_error', `the mailbox store could not write to disk: ${error.message}`, ids);
-    });
-  }
-  if (cluster === undefined || queued.length === 0) return finish();
-  // [SB-16-6] In a cluster the mailboxes are in Redis: queued there first, all or none, before anything is delivered.
-  const request = frame.ack === undefined ? undefined : { ack: frame.ack, deadline: Date.now() + deadlineMs, window: session.dialect === 'legacy' ? 0 : window };
-  return cluster.enqueue(queued, { sender: session, payload, bytes: resolved.bytes, ref: frame.ref, request }).then(
-    (result) => {
-      if (!session.accepting) return;
-      if (result === 'ok') return finish();
-      if (result !== 'raced') return refuse(ctx, session, result, ids);
-      if (checked.again !== undefined) return checked.again();
-      unavailable(session, ids);
-    },
+  if (queued.length === 0) return finish();
+  // [SB-6.3-1] Queued first, in every mailbox or in none ([SB-6.3-2]), before anything is delivered; in a
+  // cluster, in Redis.
+  const now = Date.now();
+  const item: QueuedItem = {
+    payload,
+    senderId: session.id,
+    bytes: resolved.bytes,
+    queuedAt: now,
+    ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+    ...(frame.ack === undefined ? {} : { request: { ack: frame.ack, deadline: now + deadlineMs, window: session.dialect === 'legacy' ? 0 : window } }),
+  };
+  const queuedThen = (enqueued: Enqueued): Promise<void> | void => {
+    if ('ids' in enqueued) {
+      if (frame.ack !== undefined || !ctx.mailboxes.durable) return finish();
+      // `queued` means kept: reported once the store has it on disk. A message has no outcome that could
+      // come before its report; a request's queued slots are not kept on disk.
+      routeIt();
+      return ctx.mailboxes.synced().then(report, (error: Error) => {
+        session.error('internal_error', `the mailbox store could not write to disk: ${error.message}`, ids);
+      });
+    }
+    if (enqueued.refused !== 'gone') return refuse(ctx, session, { refused: enqueued.refused, name: enqueued.name }, ids);
+    // [SB-16-6] The name got a holder since it was looked up: the send is looked up again, once.
+    if (checked.again !== undefined) return checked.again();
+    unavailable(session, ids);
+  };
+  const enqueued = ctx.mailboxes.enqueue(queued, item);
+  if (!(enqueued instanceof Promise)) return queuedThen(enqueued);
+  return enqueued.then(
+    (result) => (session.accepting ? queuedThen(result) : undefined),
     () => unavailable(session, ids),
   );
 }
@@ -149,8 +161,9 @@ interface Resolved extends Plan {
   targets: Array<Target<Session> & { slots: number[] }>;
   delivered: string[];
   unknown: string[];
-  queued: Array<{ name: string; slot: number }>;
+  queued: QueuedFor[];
   slotNames: string[];
+  /** The UTF-8 size of the body, which mailboxes count: known only when it is queued. */
   bytes: number;
 }
 
@@ -168,7 +181,7 @@ function resolve(
   isRequest: boolean,
   body: string,
   remote: ReadonlyMap<string, Holders> | undefined,
-): Resolved | Refused {
+): Resolved | { refused: 'pool_busy' } {
   const resolved: Resolved = { targets: [], delivered: [], unknown: [], queued: [], slotNames: [], bytes: 0 };
   // One destination (the common request) has nothing to deduplicate: no set, no map.
   const seenNames = dest.length > 1 ? new Set<string>() : undefined;
@@ -182,8 +195,9 @@ function resolve(
     }
     const entry = ctx.names.entry(name);
     const holders = entry?.shared === false ? undefined : remote?.get(name);
-    if (entry === undefined && holders?.mailbox === true) {
-      // [SB-16-6] A mailbox in Redis: its limits are checked there, when the send is queued.
+    // An offline name with a mailbox: here, or in a cluster as Redis said ([SB-16-6]). Its limits are
+    // checked when the send is queued.
+    if (entry === undefined && (ctx.cluster === undefined ? ctx.mailboxes.has(name) : holders?.mailbox === true)) {
       if (resolved.queued.length === 0) resolved.bytes = Buffer.byteLength(body);
       resolved.queued.push({ name, slot: resolved.slotNames.length });
       resolved.slotNames.push(name);
@@ -198,15 +212,7 @@ function resolve(
         : holders?.members[0];
     if (holders !== undefined && elsewhere === undefined) return { refused: 'pool_busy' };
     if (entry === undefined && elsewhere === undefined) {
-      if (!ctx.mailboxes.has(name)) {
-        resolved.unknown.push(name);
-        continue;
-      }
-      if (resolved.queued.length === 0) resolved.bytes = Buffer.byteLength(body); // counted only when queued
-      const room = ctx.mailboxes.canQueue(name, resolved.bytes, resolved.bytes * resolved.queued.length);
-      if (room !== 'ok') return { refused: room, name };
-      resolved.queued.push({ name, slot: resolved.slotNames.length });
-      resolved.slotNames.push(name);
+      resolved.unknown.push(name);
       continue;
     }
     const peer = elsewhere ?? ctx.names.pick(name, entry!.shared ? usable : undefined);
