@@ -132,9 +132,32 @@ t.test('a queued request keeps its deadline running [SB-6.3-1]', async (t) => {
   a.send({ action: 'send', dest: 'box-1', message: 1, ack: 'q', timeout: 100 });
   t.match(await a.next(), { code: 'timeout', ack: 'q' });
   const back = await Peer.named(url, 'box-1');
-  t.same(await back.quiet(50), [], 'an ended request is not delivered later');
+  await back.quiet(50);
+  t.same(back.received.filter(isMessage), [], 'an ended request is not delivered later');
   await a.close();
   await back.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
+t.test('a queued slot of an ended request never joins a later request of the same ack [SB-6.3-3]', async (t) => {
+  const { broker, url } = await startBroker(t, { durableNames: ['box-*'] });
+  const box = await Peer.named(url, 'box-1');
+  await box.close();
+  const a = await Peer.named(url, 'a');
+  const other = await Peer.named(url, 'other');
+  a.send({ action: 'send', dest: 'box-1', message: 'first', ack: 'q', timeout: 60_000 });
+  await a.quiet(30);
+  a.send({ action: 'cancel', ack: 'q' });
+  await a.quiet(30);
+  a.send({ action: 'send', dest: 'other', message: 'second', ack: 'q', timeout: 60_000 }); // the ack again, once free
+  const m = await other.next(isMessage);
+  t.match(m, { message: 'second' });
+  const back = await Peer.named(url, 'box-1');
+  await back.quiet(100);
+  t.same(back.received.filter(isMessage), [], 'the first request ended: its queued slot is not delivered, not even to the second');
+  other.send({ action: 'answer', ack: m.ack as string, message: 'done' });
+  t.match(await a.next((f) => f.action === 'answer'), { ack: 'q', from: 'other', message: 'done' });
+  for (const p of [a, other, back]) await p.close();
   t.same(await drained(broker), NOTHING_HELD);
 });
 
