@@ -31,7 +31,6 @@ import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions }
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';
 import { PendingTable, type Payload } from './pending.js';
-import { writeDelivery } from './route.js';
 import { LOCAL_URL, localWebSocket } from './peer.js';
 import type { Session } from './session.js';
 import { TopicTable } from './topics.js';

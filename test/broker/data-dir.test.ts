@@ -71,7 +71,7 @@ t.test('what was reported queued outlives kill -9 of the broker, in order and wi
 });
 
 t.test('a durable name held when the broker is killed keeps a mailbox after the restart: sends to it are queued, not unknown [SB-6.3-1]', { skip: built() }, async (t) => {
-  const { port, args, broker: first, inbox } = await startWithInbox(t);
+  const { port, args, broker: first } = await startWithInbox(t); // its inbox holds the durable name on
   let broker = first;
   const pool = await peer(t, broker.url);
   pool.send({ action: 'register', id: 'workers', durable: true, shared: true });

@@ -23,7 +23,7 @@ import type { Payload } from '../pending.js';
 import type { Session } from '../session.js';
 import type { TopicTable } from '../topics.js';
 import { ClusterClaims, type Holders } from './claims.js';
-import { whenLive, type ClusterHost, type ClusterOptions, type NodeCore } from './core.js';
+import type { ClusterHost, ClusterOptions, NodeCore } from './core.js';
 import { BusyMarks } from './busy.js';
 import { Inbound } from './inbound.js';
 import { ClusterUnavailable, Link, type Header, type UpFrame } from './link.js';
@@ -45,8 +45,6 @@ export class ClusterNode implements Outlet {
   readonly #options: ClusterOptions;
   readonly #host: ClusterHost;
   readonly #link: Link;
-  /** What the parts of this node (claims, services) share of it. */
-  readonly #core: NodeCore;
   readonly remotes: RemoteSessions;
   /** Who holds each name in the cluster, as far as this node needs to know (claims.ts). */
   readonly #claims: ClusterClaims;
@@ -88,8 +86,8 @@ export class ClusterNode implements Outlet {
     this.#host = host;
     this.remotes = new RemoteSessions(this);
     this.#link = new Link(options, (header, body) => this.#records.receive(header, body), (message) => this.#warn(message));
+    // What the parts of this node (claims, services, mailboxes...) share of it.
     const core: NodeCore = { options, host, link: this.#link, id: () => this.#id, checkLive: () => this.#checkLive() };
-    this.#core = core;
     this.#peers = new Peers(this.#link, options.leaseMs, () => this.live);
     this.services = new ClusterServices(core, this.#peers);
     this.#subscriptions = new Subscriptions(this.#link, this.remotes);

@@ -90,7 +90,7 @@ function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote:
   const { frame, ids, dest, from, body, timeoutMs, gather } = checked;
   const resolved = resolve(ctx, dest, frame.ack !== undefined, body, remote);
   if ('refused' in resolved) return refuse(ctx, session, resolved, ids);
-  const { targets, delivered, unknown, queued } = resolved;
+  const { delivered, unknown, queued } = resolved;
   // [SB-6.3-3] A request that waits in a mailbox ends at the earlier of its deadline and the mailbox's age.
   const deadlineMs = queued.length > 0 ? Math.min(timeoutMs, ctx.limits.maxMailboxAgeMs) : timeoutMs;
   const payload = {
