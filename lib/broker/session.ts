@@ -46,10 +46,15 @@ export const LOCAL_ADDRESS = 'local';
 /** How long unsent data may stay over `maxBufferedBytes` before the reader counts as slow ([SB-8-1]). */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
-/** The byte stream under a WebSocket, corked while a batch of frames is written to it. */
+/**
+ * The byte stream under a WebSocket: corked while a batch of frames is written to it, and written to
+ * directly with a text frame made whole (textFrame), which ws's own writes (ping, pong, close) follow in
+ * order: the server never compresses (perMessageDeflate is off), so ws queues nothing of its own.
+ */
 export interface Corkable {
   cork(): void;
   uncork(): void;
+  write(chunk: Buffer): boolean;
 }
 
 export type ErrorDetails = Omit<ErrorFrame, 'action' | 'code' | 'message'>;
@@ -171,7 +176,10 @@ export class Session {
       this.#stream.cork();
       batch.written.push(this);
     }
-    if (typeof data === 'string') this.#ws.send(data);
+    // A frame of its own goes out as one buffer in one write; a frame shared by many receivers is not
+    // copied once per receiver: ws writes its header and the shared body.
+    if (typeof data === 'string' && this.#stream !== undefined) this.#stream.write(textFrame(data));
+    else if (typeof data === 'string') this.#ws.send(data);
     else this.#ws.send(data, AS_TEXT);
     // While corked, the pass's own frames are still here: they are counted when it ends (uncork).
     if (!this.#corked) this.#checkBuffered();
@@ -280,4 +288,26 @@ export class Session {
       this.close(CLOSE_CODES.policyViolation, 'bad frame budget exceeded');
     }
   }
+}
+
+/**
+ * One unmasked, final WebSocket text frame (RFC 6455 section 5.2) holding `text`, header and payload in
+ * one buffer: what ws's Sender would write as two chunks (a corked writev) for each frame.
+ */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.write(text, header, length, 'utf8');
+  return frame;
 }

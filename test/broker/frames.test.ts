@@ -23,6 +23,23 @@ t.test('upgrades to another path are refused with HTTP 404 [SB-2-1]', async (t) 
   t.same(await drained(broker), NOTHING_HELD);
 });
 
+t.test('the broker\'s text frames arrive whole at every length class of the WebSocket header, in UTF-8 [SB-2-4]', async (t) => {
+  const { broker, url } = await startBroker(t);
+  const a = await Peer.named(url, 'a');
+  const b = await Peer.named(url, 'b');
+  // `{"action":"message","message":"…","from":"a"}` is 44 bytes around an ASCII body: these frames cross
+  // the 7-bit, 16-bit and 64-bit length forms (125/126 and 65535/65536 bytes).
+  const bodies = [1, 78, 80, 81, 82, 83, 86, 65_488, 65_490, 65_491, 65_492, 65_493, 65_496, 70_000].map((n) => 'x'.repeat(n));
+  bodies.push('é€'.repeat(40), 'é€'.repeat(26_300)); // two- and three-byte characters: bytes, not characters, count
+  for (const body of bodies) {
+    a.send({ action: 'send', dest: 'b', message: body });
+    t.equal((await b.next((f) => f.action === 'message')).message, body, `${Buffer.byteLength(body)} bytes of body`);
+  }
+  await a.close();
+  await b.close();
+  t.same(await drained(broker), NOTHING_HELD);
+});
+
 t.test('plain HTTP gets 426 Upgrade Required', async (t) => {
   const { port } = await startBroker(t);
   const status = await new Promise<number>((resolve, reject) => {
