@@ -44,7 +44,8 @@ export function pendingHooks(
       delivery.receiver.send({ action: 'cancel', ack: delivery.id, reason }); // [SB-6.1-2]
     },
     reroute(request, lost) {
-      const usable = (member: Session) => member.isOpen && !request.tried.has(member) && pending().inFlight(member) < limits.maxInFlightPerMember;
+      const tried = request.tried!; // kept for every request that may be retried
+      const usable = (member: Session) => member.isOpen && !tried.has(member) && pending().inFlight(member) < limits.maxInFlightPerMember;
       // [SB-16-2] In a cluster, the pool's members of every node as last looked up.
       // A member here must still hold the name; one elsewhere is checked by its node on arrival.
       const holds = (member: Session) => 'node' in member || member.names.has(lost.name);
@@ -52,7 +53,7 @@ export function pendingHooks(
       if (elsewhere !== undefined) return { peer: elsewhere, name: lost.name };
       const entry = names.entry(lost.name);
       if (entry?.shared !== true) return undefined;
-      const peer = names.pick(lost.name, (member) => pending().inFlight(member) < limits.maxInFlightPerMember, request.tried); // [SB-6.4-2]
+      const peer = names.pick(lost.name, (member) => pending().inFlight(member) < limits.maxInFlightPerMember, tried); // [SB-6.4-2]
       return peer === undefined ? undefined : { peer, name: lost.name };
     },
     deliver: writeDelivery,

@@ -41,9 +41,9 @@ export interface Target<Peer> {
   /**
    * The request's slots this receiver answers: one per destination name that reached it, so that a
    * gather has one result per destination even when one connection holds two of them ([SB-6.2-1]).
-   * Default: the target's own index.
+   * Default: the target's own index. The delivery made for the target takes the array over.
    */
-  readonly slots?: readonly number[];
+  readonly slots?: number[];
 }
 
 /** The parts of the `message` frame, encoded once, that every receiver of a request gets. */
@@ -89,8 +89,8 @@ export interface PendingRequest<Peer> extends RequestOptions {
   readonly slotNames: string[];
   readonly results: (SlotResult | undefined)[];
   unresolved: number;
-  /** Receivers tried so far (pool failover never retries the same one). */
-  readonly tried: Set<Peer>;
+  /** Receivers tried so far, kept only for a request that may be retried (pool failover never retries the same one). */
+  readonly tried: Set<Peer> | undefined;
   open: boolean;
   timer: NodeJS.Timeout | undefined;
   /** When it was opened, in performance.now() milliseconds (for the duration metrics). */
@@ -214,7 +214,7 @@ export class PendingTable<Peer> {
       results: [],
       // Gather waits for every slot; first-answer for the routes that can still answer.
       unresolved: options.gather ? (slotNames?.length ?? targets.length) : targets.length + queued,
-      tried: new Set(),
+      tried: options.retry ? new Set() : undefined,
       open: true,
       timer: undefined,
       startedAt: performance.now(),
@@ -341,6 +341,7 @@ export class PendingTable<Peer> {
     const state = this.#senders.get(peer);
     if (state !== undefined) {
       for (const request of [...state.open.values()]) this.#decide(request, undefined, 'sender_gone');
+      this.#senders.delete(peer);
     }
     for (const delivery of [...(this.#receivers.get(peer) ?? [])]) {
       this.#endDelivery(delivery);
@@ -358,10 +359,10 @@ export class PendingTable<Peer> {
     }
   }
 
-  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: readonly number[], id = deliveryId()): Delivery<Peer> {
-    const delivery: Delivery<Peer> = { id, receiver: target.peer, name: target.name, slots: [...slots], suffix: target.suffix, request, credit: request.window };
+  #deliver(request: PendingRequest<Peer>, target: Target<Peer>, slots: number[], id = deliveryId()): Delivery<Peer> {
+    const delivery: Delivery<Peer> = { id, receiver: target.peer, name: target.name, slots, suffix: target.suffix, request, credit: request.window };
     request.deliveries.set(delivery.id, delivery);
-    request.tried.add(target.peer);
+    request.tried?.add(target.peer);
     this.#byDeliveryId.set(delivery.id, delivery);
     let held = this.#receivers.get(target.peer);
     if (held === undefined) this.#receivers.set(target.peer, (held = new Set()));
@@ -416,11 +417,8 @@ export class PendingTable<Peer> {
     this.#open--;
     if (request.timer !== undefined) clearTimeout(request.timer);
     request.timer = undefined;
-    const state = this.#senders.get(request.sender);
-    if (state !== undefined) {
-      state.open.delete(request.ack);
-      if (state.open.size === 0) this.#senders.delete(request.sender);
-    }
+    // A sender's table stays while it is connected (peerGone): one request at a time would make a Map for each.
+    this.#senders.get(request.sender)?.open.delete(request.ack);
     this.#hooks.outcome(request, outcome);
     if (request.deliveries.size === 0) return;
     for (const delivery of [...request.deliveries.values()]) {

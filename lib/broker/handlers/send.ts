@@ -10,7 +10,7 @@ import type { BrokerContext } from '../context.js';
 import type { Holders } from '../cluster/node.js';
 import type { Enqueued, QueuedFor, QueuedItem } from '../mailbox.js';
 import type { Target } from '../pending.js';
-import { route, type Plan } from '../route.js';
+import { route, type Plan, type RouteOptions } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handleSend(ctx: BrokerContext, session: Session, frame: SendFrame, raw: string | undefined, raced = false): Promise<void> | void {
@@ -90,54 +90,63 @@ function deliver(ctx: BrokerContext, session: Session, checked: Checked, remote:
   const { frame, ids, dest, from, body, timeoutMs, gather } = checked;
   const resolved = resolve(ctx, dest, frame.ack !== undefined, body, remote);
   if ('refused' in resolved) return refuse(ctx, session, resolved, ids);
-  const { delivered, unknown, queued } = resolved;
-  // [SB-6.3-3] A request that waits in a mailbox ends at the earlier of its deadline and the mailbox's age.
-  const deadlineMs = queued.length > 0 ? Math.min(timeoutMs, ctx.limits.maxMailboxAgeMs) : timeoutMs;
   const payload = {
     body,
     from,
     suffix: frame.event === undefined ? '' : messageSuffix({ event: frame.event }),
     trace: frame.trace && traceSuffix(frame.trace), // [SB-15-1]
   };
+  // [SB-6.3-3] A request that waits in a mailbox ends at the earlier of its deadline and the mailbox's age.
+  const deadlineMs = resolved.queued.length > 0 ? Math.min(timeoutMs, ctx.limits.maxMailboxAgeMs) : timeoutMs;
   const window = frame.stream === true ? ctx.limits.streamWindow : 0; // [SB-13-1]
-  const report = () => {
-    if (frame.ref === undefined) return;
-    const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
-    session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent); // [SB-4.3-3]
-  };
-  const routeIt = () => route(ctx, session, resolved, { payload, ack: frame.ack, ref: frame.ref, timeoutMs: deadlineMs, gather, retry: frame.retry === true, window });
-  const finish = () => {
-    report();
-    routeIt();
-  };
-  if (queued.length === 0) return finish();
-  // [SB-6.3-1] Queued first, in every mailbox or in none ([SB-6.3-2]), before anything is delivered; in a
-  // cluster, in Redis.
+  const options: RouteOptions = { payload, ack: frame.ack, ref: frame.ref, timeoutMs: deadlineMs, gather, retry: frame.retry === true, window };
+  if (resolved.queued.length > 0) return queueThenRoute(ctx, session, checked, resolved, options);
+  report(session, frame, ids, resolved);
+  route(ctx, session, resolved, options);
+}
+
+/** [SB-4.3-3] `sent`, when the send asked for it (`ref`). */
+function report(session: Session, frame: SendFrame, ids: ReturnType<typeof idsOf>, { delivered, unknown, queued }: Resolved): void {
+  if (frame.ref === undefined) return;
+  const sent = { action: 'sent' as const, ...ids, ref: frame.ref, delivered, unknown };
+  session.send(queued.length > 0 ? { ...sent, queued: queued.map((q) => q.name) } : sent);
+}
+
+/**
+ * [SB-6.3-1] A send to offline durable names: queued first, in every mailbox or in none ([SB-6.3-2]),
+ * before anything is delivered; in a cluster, in Redis.
+ */
+function queueThenRoute(ctx: BrokerContext, session: Session, checked: Checked, resolved: Resolved, options: RouteOptions): Promise<void> | void {
+  const { frame, ids } = checked;
   const now = Date.now();
   const item: QueuedItem = {
-    payload,
+    payload: options.payload,
     senderId: session.id,
     bytes: resolved.bytes,
     queuedAt: now,
     ...(frame.ref === undefined ? {} : { ref: frame.ref }),
-    ...(frame.ack === undefined ? {} : { request: { ack: frame.ack, deadline: now + deadlineMs, window: session.dialect === 'legacy' ? 0 : window } }),
+    ...(frame.ack === undefined ? {} : { request: { ack: frame.ack, deadline: now + options.timeoutMs, window: session.dialect === 'legacy' ? 0 : (options.window ?? 0) } }),
   };
   const queuedThen = (enqueued: Enqueued): Promise<void> | void => {
     if ('ids' in enqueued) {
-      if (frame.ack !== undefined || !ctx.mailboxes.durable) return finish();
+      if (frame.ack !== undefined || !ctx.mailboxes.durable) {
+        report(session, frame, ids, resolved);
+        return route(ctx, session, resolved, options);
+      }
       // `queued` means kept: reported once the store has it on disk. A message has no outcome that could
       // come before its report; a request's queued slots are not kept on disk.
-      routeIt();
-      return ctx.mailboxes.synced().then(report, (error: Error) => {
-        session.error('internal_error', `the mailbox store could not write to disk: ${error.message}`, ids);
-      });
+      route(ctx, session, resolved, options);
+      return ctx.mailboxes.synced().then(
+        () => report(session, frame, ids, resolved),
+        (error: Error) => session.error('internal_error', `the mailbox store could not write to disk: ${error.message}`, ids),
+      );
     }
     if (enqueued.refused !== 'gone') return refuse(ctx, session, { refused: enqueued.refused, name: enqueued.name }, ids);
     // [SB-16-6] The name got a holder since it was looked up: the send is looked up again, once.
     if (checked.again !== undefined) return checked.again();
     unavailable(session, ids);
   };
-  const enqueued = ctx.mailboxes.enqueue(queued, item);
+  const enqueued = ctx.mailboxes.enqueue(resolved.queued, item);
   if (!(enqueued instanceof Promise)) return queuedThen(enqueued);
   return enqueued.then(
     (result) => (session.accepting ? queuedThen(result) : undefined),
