@@ -188,11 +188,6 @@ export class PendingTable<Peer> {
     return this.#senders.get(sender)?.open.has(ack) === true;
   }
 
-  /** `sender`'s open request `ack`, if any. */
-  request(sender: Peer, ack: string): PendingRequest<Peer> | undefined {
-    return this.#senders.get(sender)?.open.get(ack);
-  }
-
   /**
    * Open a request with one slot per name of `slotNames` (a destination reached: in the order of `dest`,
    * [SB-6.2-1]): the targets are delivered now, and `queued` slots wait for `attach`. Without

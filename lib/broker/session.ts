@@ -294,7 +294,7 @@ export class Session {
  * One unmasked, final WebSocket text frame (RFC 6455 section 5.2) holding `text`, header and payload in
  * one buffer: what ws's Sender would write as two chunks (a corked writev) for each frame.
  */
-export function textFrame(text: string): Buffer {
+function textFrame(text: string): Buffer {
   const length = Buffer.byteLength(text);
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);
