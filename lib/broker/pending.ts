@@ -12,6 +12,7 @@
  * The table writes no frames: it reports through hooks, and the broker writes.
  */
 import { randomFillSync } from 'node:crypto';
+import { RenewingMap, RenewingSet } from '../collections/renewing.js';
 import type { AnswerError, CancelOutFrame, OUTCOME_CODES, Trace } from '../protocol/wire.js';
 
 type OutcomeCode = (typeof OUTCOME_CODES)[number];
@@ -112,7 +113,7 @@ export interface PendingHooks<Peer> {
 
 export type AnswerResult = 'won' | 'recorded' | 'late' | 'ended' | 'unknown';
 
-const NO_DELIVERIES: ReadonlySet<never> = new Set();
+const NO_DELIVERIES = new RenewingSet<never>();
 
 /** Bytes of randomness in a delivery id: 128 bits ([SB-6-3] asks for at least 120). */
 const ID_BYTES = 16;
@@ -139,14 +140,15 @@ export function deliveryId(): string {
 const REMEMBERED_PER_RECEIVER = 1024;
 
 interface SenderState<Peer> {
-  readonly open: Map<string, PendingRequest<Peer>>;
+  readonly open: RenewingMap<string, PendingRequest<Peer>>;
 }
 
 export class PendingTable<Peer> {
-  readonly #byDeliveryId = new Map<string, Delivery<Peer>>();
+  // Every collection whose keys come and go with requests renews its table (collections/renewing.ts).
+  readonly #byDeliveryId = new RenewingMap<string, Delivery<Peer>>();
   readonly #senders = new Map<Peer, SenderState<Peer>>();
-  readonly #receivers = new Map<Peer, Set<Delivery<Peer>>>();
-  readonly #ended = new Map<Peer, Set<string>>();
+  readonly #receivers = new RenewingMap<Peer, RenewingSet<Delivery<Peer>>>();
+  readonly #ended = new Map<Peer, RenewingSet<string>>();
   readonly #hooks: PendingHooks<Peer>;
   #open = 0;
   #lateAnswers = 0;
@@ -180,7 +182,7 @@ export class PendingTable<Peer> {
   }
 
   /** The deliveries `receiver` holds, for introspection (lib/monitor): read them, never change them. */
-  deliveriesOf(receiver: Peer): ReadonlySet<Delivery<Peer>> {
+  deliveriesOf(receiver: Peer): Iterable<Delivery<Peer>> {
     return this.#receivers.get(receiver) ?? NO_DELIVERIES;
   }
 
@@ -216,7 +218,7 @@ export class PendingTable<Peer> {
     };
     const deliveries = targets.map((target, index) => this.#deliver(request, target, target.slots ?? [index]));
     let state = this.#senders.get(sender);
-    if (state === undefined) this.#senders.set(sender, (state = { open: new Map() }));
+    if (state === undefined) this.#senders.set(sender, (state = { open: new RenewingMap() }));
     state.open.set(ack, request);
     this.#open++;
     request.timer = setTimeout(() => this.#expire(request), options.timeoutMs);
@@ -360,7 +362,7 @@ export class PendingTable<Peer> {
     request.tried?.add(target.peer);
     this.#byDeliveryId.set(delivery.id, delivery);
     let held = this.#receivers.get(target.peer);
-    if (held === undefined) this.#receivers.set(target.peer, (held = new Set()));
+    if (held === undefined) this.#receivers.set(target.peer, (held = new RenewingSet()));
     held.add(delivery);
     this.#hooks.held?.(target.peer);
     return delivery;
@@ -425,7 +427,7 @@ export class PendingTable<Peer> {
 
   #remember(delivery: Delivery<Peer>): void {
     let ended = this.#ended.get(delivery.receiver);
-    if (ended === undefined) this.#ended.set(delivery.receiver, (ended = new Set()));
+    if (ended === undefined) this.#ended.set(delivery.receiver, (ended = new RenewingSet()));
     ended.add(delivery.id);
     if (ended.size > REMEMBERED_PER_RECEIVER) ended.delete(ended.values().next().value as string);
   }

@@ -4,8 +4,10 @@
  * out in the order they were made. An operation can leave from the middle (its deadline passed, its
  * signal aborted), which is why this is a Set (insertion-ordered, O(1) delete) rather than an array.
  */
+import { RenewingSet } from '../collections/renewing.js';
+
 export class BoundedQueue<T> {
-  readonly #items = new Set<T>();
+  readonly #items = new RenewingSet<T>(); // collections/renewing.ts
   readonly capacity: number;
 
   constructor(capacity: number) {

@@ -9,6 +9,7 @@
  * The bounds: the queue holds at most `maxQueue` operations, and at most `maxInFlight` are out at once.
  */
 import { Failure, type SwitchboardErrorCode, type SwitchboardErrorDetails } from './errors.js';
+import { RenewingMap } from '../collections/renewing.js';
 import { BoundedQueue } from './queue.js';
 import type { AnswerStream } from './stream.js';
 
@@ -182,7 +183,7 @@ interface Owner {
 export class PendingOperations implements Owner {
   readonly queue: BoundedQueue<Operation<unknown>>;
   readonly maxInFlight: number;
-  readonly #inflight = new Map<string, Operation<unknown>>();
+  readonly #inflight = new RenewingMap<string, Operation<unknown>>(); // collections/renewing.ts
   #counter = 0;
 
   readonly #onSlotFreed: () => void;

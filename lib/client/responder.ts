@@ -8,6 +8,7 @@
  * never queued. A request the broker cancels ([SB-6.1-2]) aborts the context's signal, and is not answered.
  */
 import { isName, type Trace } from '../protocol/wire.js';
+import { RenewingMap } from '../collections/renewing.js';
 import { SwitchboardError } from './errors.js';
 import { startIncoming, type IncomingSpan } from './trace.js';
 
@@ -321,7 +322,7 @@ export class Responder {
   handler: Handler | undefined;
   /** Handlers by event name, for messages that are not published (event names are names: a Map key). */
   readonly events = new Map<string, Handler>();
-  readonly #handling = new Map<string, Context>();
+  readonly #handling = new RenewingMap<string, Context>(); // collections/renewing.ts
   readonly #forget = (ctx: Context) => this.#handling.delete(ctx.ack!);
   readonly #maxBytes: number;
   readonly #emit: (message: unknown, ctx: MessageContext) => boolean;

@@ -2,8 +2,8 @@
  * The dashboard's files (lib/monitor/README.md, "The dashboard"), served by the monitor under `/ui/`:
  * its own plain ES modules and stylesheet (lib/monitor/ui, shipped in the package as they are: no build
  * step), the browser libraries it uses (preact, htm, uplot: runtime dependencies, served from where Node
- * resolves them), and, for the request console, the compiled browser client (dist/client, dist/protocol)
- * with typebox. Only an allow-list of files is served, made once from those folders: a request names a
+ * resolves them), and, for the request console, the compiled browser client (dist/client, dist/protocol,
+ * dist/collections) with typebox. Only an allow-list of files is served, made once from those folders: a request names a
  * key of that list or gets a 404, so no path from the wire ever reaches the file system. The page gets an
  * import map for the bare module names, written into index.html, and a Content-Security-Policy that lets
  * in that one inline script (by its hash) and nothing else.
@@ -87,7 +87,7 @@ export class Assets {
       for (const [name, file] of Object.entries(library.imports)) imports[name] = `/ui/vendor/${library.name}/${file}`;
     }
     // The browser client as tsc compiled it, and typebox, which it imports by name.
-    for (const folder of ['client', 'protocol']) {
+    for (const folder of ['client', 'protocol', 'collections']) {
       for (const file of filesUnder(join(ROOT, 'dist', folder), ['.js'])) add(`/ui/lib/${folder}/${file}`, join(ROOT, 'dist', folder, file), false);
     }
     const typebox = packageDir('typebox');

@@ -33,12 +33,12 @@ t.test('the import scanner sees every form of import', async (t) => {
   t.same(specifiers(sample).sort(), ['./x4.js', 'x1', 'x2', 'x3', 'x5', 'x6', 'x7']);
 });
 
-t.test('the client core imports only its own files and the protocol (index.js, or wire.js without the schemas): no node:*, no ws', async (t) => {
+t.test('the client core imports only its own files, the protocol (index.js, or wire.js without the schemas) and lib/collections: no node:*, no ws', async (t) => {
   const files = readdirSync(CLIENT).filter((f) => f.endsWith('.ts') && !PLATFORM_ENTRIES.has(f));
   t.ok(files.length >= 10, `scanned ${files.length} core files`);
   for (const file of files) {
     const imports = specifiers(readFileSync(join(CLIENT, file), 'utf8'));
-    const bad = imports.filter((s) => !(s === '../protocol/index.js' || s === '../protocol/wire.js' || (/^\.\/[\w-]+\.js$/.test(s) && !PLATFORM_ENTRIES.has(s.slice(2).replace(/\.js$/, '.ts')))));
+    const bad = imports.filter((s) => !(s === '../protocol/index.js' || s === '../protocol/wire.js' || /^\.\.\/collections\/[\w-]+\.js$/.test(s) || (/^\.\/[\w-]+\.js$/.test(s) && !PLATFORM_ENTRIES.has(s.slice(2).replace(/\.js$/, '.ts')))));
     t.same(bad, [], `${file} imports only the core and the protocol`);
     t.notOk(/\b(process|Buffer|__dirname|require)\s*[.(]/.test(readFileSync(join(CLIENT, file), 'utf8')), `${file} uses no Node globals`);
   }
@@ -49,6 +49,17 @@ t.test('the protocol module the core imports is browser-safe too: only typebox a
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const bad = specifiers(readFileSync(join(dir, file), 'utf8')).filter((s) => !/^(typebox(\/\w+)?|\.\/[\w-]+\.js)$/.test(s));
     t.same(bad, [], file);
+  }
+});
+
+t.test('lib/collections, which the core imports, imports nothing and uses no Node globals', async (t) => {
+  const dir = join(ROOT, 'lib/collections');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  t.ok(files.length >= 1, `scanned ${files.length} files`);
+  for (const file of files) {
+    const source = readFileSync(join(dir, file), 'utf8');
+    t.same(specifiers(source), [], file);
+    t.notOk(/\b(process|Buffer|__dirname|require)\s*[.(]/.test(source), `${file} uses no Node globals`);
   }
 });
 
