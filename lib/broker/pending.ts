@@ -113,7 +113,7 @@ export interface PendingHooks<Peer> {
 
 export type AnswerResult = 'won' | 'recorded' | 'late' | 'ended' | 'unknown';
 
-const NO_DELIVERIES = new RenewingSet<never>();
+const NO_DELIVERIES: readonly never[] = [];
 
 /** Bytes of randomness in a delivery id: 128 bits ([SB-6-3] asks for at least 120). */
 const ID_BYTES = 16;

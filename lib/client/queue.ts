@@ -2,12 +2,13 @@
  * The bounded queue of operations that wait for the client to be ready (before the first connection,
  * while reconnecting, or while `maxInFlight` operations are already out). Order is kept: operations go
  * out in the order they were made. An operation can leave from the middle (its deadline passed, its
- * signal aborted), which is why this is a Set (insertion-ordered, O(1) delete) rather than an array.
+ * signal aborted), which is why this is a Set (insertion-ordered, O(1) delete) rather than an array: a
+ * RenewingSet, because items come and go all the time (lib/collections/renewing.ts).
  */
 import { RenewingSet } from '../collections/renewing.js';
 
 export class BoundedQueue<T> {
-  readonly #items = new RenewingSet<T>(); // collections/renewing.ts
+  readonly #items = new RenewingSet<T>();
   readonly capacity: number;
 
   constructor(capacity: number) {

@@ -3,10 +3,10 @@
  * its own plain ES modules and stylesheet (lib/monitor/ui, shipped in the package as they are: no build
  * step), the browser libraries it uses (preact, htm, uplot: runtime dependencies, served from where Node
  * resolves them), and, for the request console, the compiled browser client (dist/client, dist/protocol,
- * dist/collections) with typebox. Only an allow-list of files is served, made once from those folders: a request names a
- * key of that list or gets a 404, so no path from the wire ever reaches the file system. The page gets an
- * import map for the bare module names, written into index.html, and a Content-Security-Policy that lets
- * in that one inline script (by its hash) and nothing else.
+ * dist/collections) with typebox. Only an allow-list of files is served, made once from those folders: a
+ * request names a key of that list or gets a 404, so no path from the wire ever reaches the file system.
+ * The page gets an import map for the bare module names, written into index.html, and a
+ * Content-Security-Policy that lets in that one inline script (by its hash) and nothing else.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
