@@ -7,9 +7,9 @@
  * long-lived collection is in the old generation (a full GC moves it there, or a quiet spell), that
  * dead table keeps the next one alive through every scavenge, which promotes it, and so on: every
  * request the collection ever held survives to the old generation, until a full GC, which starts the
- * chain again. Under load the broker promoted 1.3 MB per scavenge this way, grew its heap to 50 MB and
- * spent a fifth of its time in GC. A collection that copies itself into a fresh table now and then ends
- * each chain: the copy is not linked from the old tables.
+ * chain again. Under load the broker promoted 1.3 MB per scavenge this way, ran a full GC about once a
+ * second and spent a fifth of its busy time in GC. A collection that copies itself into a fresh table now
+ * and then ends each chain: the copy is not linked from the old tables.
  *
  * The copy is made on an insert, once the deletes since the last copy reach twice the size (at least
  * RENEW_AFTER): amortised, less than one copied entry per delete. Iterators are those of the current
