@@ -20,6 +20,11 @@
 /** Deletes after which a collection may copy itself, at the least. */
 export const RENEW_AFTER = 1024;
 
+/** Whether a collection of `size` with `deletes` since its last copy copies itself now: the one rule of both. */
+function due(deletes: number, size: number): boolean {
+  return deletes >= RENEW_AFTER && deletes >= 2 * size;
+}
+
 export class RenewingMap<K, V> {
   #map = new Map<K, V>();
   #deletes = 0;
@@ -37,7 +42,7 @@ export class RenewingMap<K, V> {
   }
 
   set(key: K, value: V): this {
-    if (this.#deletes >= RENEW_AFTER && this.#deletes >= 2 * this.#map.size) {
+    if (due(this.#deletes, this.#map.size)) {
       this.#map = new Map(this.#map);
       this.#deletes = 0;
     }
@@ -82,7 +87,7 @@ export class RenewingSet<T> {
   }
 
   add(item: T): this {
-    if (this.#deletes >= RENEW_AFTER && this.#deletes >= 2 * this.#set.size) {
+    if (due(this.#deletes, this.#set.size)) {
       this.#set = new Set(this.#set);
       this.#deletes = 0;
     }
