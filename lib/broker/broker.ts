@@ -9,17 +9,16 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '../client/client.js';
-import type { ClientOptions } from '../client/options.js';
-import { SwitchboardError } from '../client/errors.js';
 import type { GatherResult, RequestResult, SendReport } from '../client/requests.js';
 import type { Destination, GatherOptions, PublishOptions, RequestOptions, SendOptions } from '../client/types.js';
-import type { WebSocketConstructor } from '../client/connection.js';
 import type { Monitor } from '../monitor/server.js';
-import { CLOSE_CODES, DEFAULT_LIMITS, encodeMessage, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/wire.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, type AnswerFrame, type ErrorCode, type Limits, type ProgressFrame } from '../protocol/wire.js';
 import { patternMatcher, type AuthPolicy, type Identity, type Permission } from './auth/policy.js';
 import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { dispatch } from './dispatch.js';
+import { deliverRemoteBroadcast } from './handlers/broadcast.js';
+import { FaultLog } from './fault-log.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { FileMailboxes } from './mailbox-file.js';
 import { MemoryMailboxes, type Expired, type MailboxStore, type MailboxView, type QueuedItem } from './mailbox.js';
@@ -31,7 +30,7 @@ import { resolveOptions, type BrokerOptions, type Logger, type ResolvedOptions }
 import { pendingHooks } from './outcomes.js';
 import { ServiceRegistry } from './services.js';
 import { PendingTable, type Payload } from './pending.js';
-import { LOCAL_URL, localWebSocket } from './peer.js';
+import { Peers, type BrokerSide, type PeerOptions } from './peer.js';
 import type { Session } from './session.js';
 import { TopicTable } from './topics.js';
 
@@ -89,7 +88,6 @@ const CLOSE_GRACE_MS = 2000;
 const CLUSTER_START_WAIT_MS = 2000;
 /** Limits the transport and the timers take at start: reload() refuses to change them. */
 const FIXED_LIMITS = ['maxMessageBytes', 'maxFragments', 'heartbeatMs'] as const;
-const MAX_DISTINCT_FAULTS_LOGGED = 100;
 
 export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner, ClusterHost {
   readonly options: ResolvedOptions;
@@ -109,7 +107,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly cluster: ClusterNode | undefined;
   readonly #connections: Connections;
   readonly #durable: ((name: string) => boolean) | undefined;
-  readonly #faultsLogged = new Set<string>();
+  readonly #faults: FaultLog;
   #auth: AuthPolicy | undefined;
   #http: Server | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -117,16 +115,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   #monitor: Monitor | undefined;
-  #ownPeer: Promise<Client> | undefined;
-  /** The clients of `peer()`, closed with the broker. */
-  readonly #peers = new Set<Client>();
-  readonly #LocalWebSocket: WebSocketConstructor;
+  readonly #peers: Peers;
 
   constructor(options: BrokerOptions = {}) {
     super();
     this.options = resolveOptions(options);
     this.limits = { ...this.options.limits }; // the one object sessions, mailboxes and handlers read
     this.#auth = this.options.auth;
+    this.#faults = new FaultLog(this.options.logger);
     this.#connections = new Connections(this);
     this.pending = new PendingTable<Session>(
       pendingHooks(this.names, () => this.pending, this.limits, this.#connections.metrics, this.services, this.options.cluster === undefined ? undefined : () => this.cluster),
@@ -136,14 +132,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.mailboxes = this.cluster?.mailboxes ?? (dataDir === undefined ? new MemoryMailboxes(this.limits) : new FileMailboxes(this.limits, dataDir));
     this.directory = this.cluster?.directory ?? new MemoryNameDirectory(this.names);
     this.#durable = this.options.durableNames === undefined ? undefined : patternMatcher(this.options.durableNames);
-    this.#LocalWebSocket = localWebSocket({
-      accept: (socket) => {
+    const acceptor = {
+      accept: (socket: BrokerSide) => {
         if (this.#shuttingDown) return false;
         this.#connections.addLocal(socket);
         return true;
       },
-      frame: (socket, data) => this.#connections.localFrame(socket, data),
-    });
+      frame: (socket: BrokerSide, data: Buffer) => this.#connections.localFrame(socket, data),
+    };
+    this.#peers = new Peers(acceptor, () => this.#shuttingDown, () => ({ maxMessageBytes: this.limits.maxMessageBytes }), this.options.peerName);
   }
 
   /** Start listening; resolves with the bound address (port 0 picks a free port). */
@@ -271,46 +268,28 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    * answers (`handle`) like any client, through the same code paths. Resolves once it holds its name;
    * rejects with the client's error (`name_taken`, ...) otherwise. It closes with the broker.
    */
-  async peer(name: string, options: Omit<ClientOptions, 'WebSocket' | 'name' | 'names'> = {}): Promise<Client> {
-    if (this.#shuttingDown) throw new SwitchboardError('closed', 'the broker is closing');
-    // The client loads on first use: a broker that never makes a peer does not load it (nor TypeBox, for contracts).
-    const { Client } = await import('../client/client.js');
-    if (this.#shuttingDown) throw new SwitchboardError('closed', 'the broker is closing');
-    const client = new Client(LOCAL_URL, {
-      maxMessageBytes: this.limits.maxMessageBytes,
-      ...options,
-      name,
-      WebSocket: this.#LocalWebSocket,
-    });
-    this.#peers.add(client);
-    client.on('closed', () => this.#peers.delete(client));
-    try {
-      await client.ready;
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-    return client;
+  peer(name: string, options: PeerOptions = {}): Promise<Client> {
+    return this.#peers.make(name, options);
   }
 
   /** Send as the broker's own peer (`peerName`, default `broker`); see lib/client's `Client.send`. */
   async send(dest: string | string[], message: unknown, options: SendOptions = {}): Promise<SendReport> {
-    return (await this.#peer()).send(dest, message, options);
+    return (await this.#peers.own()).send(dest, message, options);
   }
 
   /** Request as the broker's own peer; see lib/client's `Client.request`. */
   async request<T = unknown>(dest: Destination, message: unknown, options: RequestOptions = {}): Promise<RequestResult<T>> {
-    return (await this.#peer()).request<T>(dest, message, options);
+    return (await this.#peers.own()).request<T>(dest, message, options);
   }
 
   /** Gather as the broker's own peer; see lib/client's `Client.gather`. */
   async gather<T = unknown>(dest: Destination, message: unknown, options: GatherOptions = {}): Promise<GatherResult<T>[]> {
-    return (await this.#peer()).gather<T>(dest, message, options);
+    return (await this.#peers.own()).gather<T>(dest, message, options);
   }
 
   /** Publish as the broker's own peer; see lib/client's `Client.publish`. */
   async publish(topic: string | string[], message: unknown, options: PublishOptions = {}): Promise<number> {
-    return (await this.#peer()).publish(topic, message, options);
+    return (await this.#peers.own()).publish(topic, message, options);
   }
 
   // BrokerContext and ConnectionOwner: what handlers and connections see.
@@ -363,18 +342,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   /** ClusterHost: a broadcast from another node, to this node's named connections ([SB-16-5]). */
   remoteBroadcast(payload: Payload): number {
-    let plain: Buffer | undefined;
-    let traced: Buffer | undefined;
-    let receivers = 0;
-    for (const session of this.namedSessions()) {
-      receivers++;
-      if (payload.trace === undefined || session.dialect === 'legacy') {
-        session.write('message', (plain ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix))));
-      } else {
-        session.write('message', (traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + payload.trace)))); // [SB-15-2]
-      }
-    }
-    return receivers;
+    return deliverRemoteBroadcast(this, payload);
   }
 
   get namedCount(): number {
@@ -420,15 +388,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     } catch {
       // an `error` listener that throws: fall back to the log
     }
-    const cause = fault.cause instanceof Error ? `\ncaused by: ${fault.cause.stack ?? fault.cause.message}` : '';
-    const key = (fault.stack ?? fault.message) + cause;
-    if (this.#faultsLogged.has(key) || this.#faultsLogged.size >= MAX_DISTINCT_FAULTS_LOGGED) return;
-    this.#faultsLogged.add(key);
-    try {
-      this.options.logger.error({ err: fault }, `internal error: ${fault.message}`);
-    } catch {
-      // a logger that throws has nowhere left to report to
-    }
+    this.#faults.log(fault);
   }
 
   /** Tell the listeners of `event`; a listener that throws is a fault, never the broker's end. */
@@ -438,21 +398,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     } catch (error) {
       this.fault(error);
     }
-  }
-
-  /** The broker's own peer, made on first use, and again if it has closed. */
-  #peer(): Promise<Client> {
-    const own = this.#ownPeer;
-    if (own === undefined) {
-      const made = this.peer(this.options.peerName);
-      this.#ownPeer = made;
-      made.then(
-        (client) => client.on('closed', () => this.#ownPeer === made && (this.#ownPeer = undefined)),
-        () => this.#ownPeer === made && (this.#ownPeer = undefined),
-      );
-      return made;
-    }
-    return own;
   }
 
   /**
@@ -490,7 +435,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.pending.open > 0 && Date.now() < deadline) await sleep(Math.min(20, deadline - Date.now()));
     this.pending.clear();
-    await Promise.all([...this.#peers].map((client) => client.close()));
+    await this.#peers.close();
     const sessions = [...this.#connections.sessions];
     for (const session of sessions) session.close(CLOSE_CODES.goingAway, 'broker shutting down');
     const grace = setTimeout(() => sessions.forEach((session) => session.terminate()), CLOSE_GRACE_MS);

@@ -9,9 +9,76 @@
  * This is the one place the broker imports lib/client: its browser-safe core, which imports nothing of
  * the broker's.
  */
+import type { Client } from '../client/client.js';
 import type { WebSocketConstructor, WebSocketLike } from '../client/connection.js';
+import { SwitchboardError } from '../client/errors.js';
+import type { ClientOptions } from '../client/options.js';
 import { SUBPROTOCOL } from '../protocol/wire.js';
 import type { SessionSocket } from './session.js';
+
+/** What a peer may be given: everything a Client takes but its socket and its names. */
+export type PeerOptions = Omit<ClientOptions, 'WebSocket' | 'name' | 'names'>;
+
+/**
+ * The broker's peers: the clients `broker.peer()` made, closed with the broker, and its own peer (the one
+ * `broker.send()`, `request()`, `gather()` and `publish()` go through), made on first use and again if
+ * it has closed.
+ */
+export class Peers {
+  readonly #clients = new Set<Client>();
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #closing: () => boolean;
+  readonly #defaults: () => PeerOptions;
+  readonly #ownName: string;
+  #own: Promise<Client> | undefined;
+
+  /**
+   * `closing`: true once the broker takes no new connection; `defaults`: the options every peer starts
+   * from (its own override them); `ownName`: the name of the broker's own peer.
+   */
+  constructor(acceptor: LocalAcceptor, closing: () => boolean, defaults: () => PeerOptions, ownName: string) {
+    this.#WebSocket = localWebSocket(acceptor);
+    this.#closing = closing;
+    this.#defaults = defaults;
+    this.#ownName = ownName;
+  }
+
+  /** A client registered as `name` ([SB-4.9-1]); rejects with the client's error (`name_taken`, ...). */
+  async make(name: string, options: PeerOptions = {}): Promise<Client> {
+    if (this.#closing()) throw new SwitchboardError('closed', 'the broker is closing');
+    // The client loads on first use: a broker that never makes a peer does not load it (nor TypeBox, for contracts).
+    const { Client } = await import('../client/client.js');
+    if (this.#closing()) throw new SwitchboardError('closed', 'the broker is closing');
+    const client = new Client(LOCAL_URL, { ...this.#defaults(), ...options, name, WebSocket: this.#WebSocket });
+    this.#clients.add(client);
+    client.on('closed', () => this.#clients.delete(client));
+    try {
+      await client.ready;
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  /** The broker's own peer. */
+  own(): Promise<Client> {
+    const own = this.#own;
+    if (own !== undefined) return own;
+    const made = this.make(this.#ownName);
+    this.#own = made;
+    made.then(
+      (client) => client.on('closed', () => this.#own === made && (this.#own = undefined)),
+      () => this.#own === made && (this.#own = undefined),
+    );
+    return made;
+  }
+
+  /** Close every peer. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#clients].map((client) => client.close()));
+  }
+}
 
 /** Where in-process sockets connect: the broker's connections. */
 export interface LocalAcceptor {

@@ -2,10 +2,10 @@
  * `broadcast` (protocol.md section 4.8): one message to every other connection that holds a name, on
  * every node of a cluster.
  */
-import { messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/wire.js';
+import { encodeMessage, messageSuffix, traceSuffix, type BroadcastFrame } from '../../protocol/wire.js';
 import { forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
-import type { Target } from '../pending.js';
+import type { Payload, Target } from '../pending.js';
 import { route } from '../route.js';
 import type { Session } from '../session.js';
 
@@ -33,4 +33,20 @@ export function handleBroadcast(ctx: BrokerContext, session: Session, frame: Bro
   // [SB-16-5] In a cluster, `published` waits for every other node to say how many it reached.
   deliver();
   return ctx.cluster.broadcast(payload).then(published);
+}
+
+/** A broadcast from another node of the cluster, to this node's named connections ([SB-16-5]); how many it reached. */
+export function deliverRemoteBroadcast(ctx: BrokerContext, payload: Payload): number {
+  let plain: Buffer | undefined;
+  let traced: Buffer | undefined;
+  let receivers = 0;
+  for (const session of ctx.namedSessions()) {
+    receivers++;
+    if (payload.trace === undefined || session.dialect === 'legacy') {
+      session.write('message', (plain ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix))));
+    } else {
+      session.write('message', (traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + payload.trace)))); // [SB-15-2]
+    }
+  }
+  return receivers;
 }
