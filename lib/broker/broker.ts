@@ -17,8 +17,8 @@ import { patternMatcher, type AuthPolicy, type Identity, type Permission } from 
 import { ClusterNode, type ClusterHost } from './cluster/node.js';
 import { Connections, info, type ConnectionInfo, type ConnectionOwner } from './connections.js';
 import { dispatch } from './dispatch.js';
-import { deliverRemoteBroadcast } from './handlers/broadcast.js';
 import { FaultLog } from './fault-log.js';
+import { deliverRemoteBroadcast } from './handlers/broadcast.js';
 import { authenticate, authorize, type Authenticated } from './hooks.js';
 import { FileMailboxes } from './mailbox-file.js';
 import { MemoryMailboxes, type Expired, type MailboxStore, type MailboxView, type QueuedItem } from './mailbox.js';
@@ -140,7 +140,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       },
       frame: (socket: BrokerSide, data: Buffer) => this.#connections.localFrame(socket, data),
     };
-    this.#peers = new Peers(acceptor, () => this.#shuttingDown, () => ({ maxMessageBytes: this.limits.maxMessageBytes }), this.options.peerName);
+    this.#peers = new Peers(acceptor, () => this.#shuttingDown, this.limits.maxMessageBytes, this.options.peerName);
   }
 
   /** Start listening; resolves with the bound address (port 0 picks a free port). */

@@ -28,18 +28,18 @@ export class Peers {
   readonly #clients = new Set<Client>();
   readonly #WebSocket: WebSocketConstructor;
   readonly #closing: () => boolean;
-  readonly #defaults: () => PeerOptions;
+  readonly #maxMessageBytes: number;
   readonly #ownName: string;
   #own: Promise<Client> | undefined;
 
   /**
-   * `closing`: true once the broker takes no new connection; `defaults`: the options every peer starts
-   * from (its own override them); `ownName`: the name of the broker's own peer.
+   * `closing`: true once the broker takes no new connection; `maxMessageBytes`: the broker's limit, each
+   * peer's default; `ownName`: the name of the broker's own peer.
    */
-  constructor(acceptor: LocalAcceptor, closing: () => boolean, defaults: () => PeerOptions, ownName: string) {
+  constructor(acceptor: LocalAcceptor, closing: () => boolean, maxMessageBytes: number, ownName: string) {
     this.#WebSocket = localWebSocket(acceptor);
     this.#closing = closing;
-    this.#defaults = defaults;
+    this.#maxMessageBytes = maxMessageBytes;
     this.#ownName = ownName;
   }
 
@@ -49,7 +49,7 @@ export class Peers {
     // The client loads on first use: a broker that never makes a peer does not load it (nor TypeBox, for contracts).
     const { Client } = await import('../client/client.js');
     if (this.#closing()) throw new SwitchboardError('closed', 'the broker is closing');
-    const client = new Client(LOCAL_URL, { ...this.#defaults(), ...options, name, WebSocket: this.#WebSocket });
+    const client = new Client(LOCAL_URL, { maxMessageBytes: this.#maxMessageBytes, ...options, name, WebSocket: this.#WebSocket });
     this.#clients.add(client);
     client.on('closed', () => this.#clients.delete(client));
     try {

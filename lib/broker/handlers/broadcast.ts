@@ -6,7 +6,7 @@ import { encodeMessage, messageSuffix, traceSuffix, type BroadcastFrame } from '
 import { forwardable, idsOf, senderName } from '../checks.js';
 import type { BrokerContext } from '../context.js';
 import type { Payload, Target } from '../pending.js';
-import { route } from '../route.js';
+import { route, traceFor } from '../route.js';
 import type { Session } from '../session.js';
 
 export function handleBroadcast(ctx: BrokerContext, session: Session, frame: BroadcastFrame, raw: string | undefined): Promise<void> | void {
@@ -42,11 +42,14 @@ export function deliverRemoteBroadcast(ctx: BrokerContext, payload: Payload): nu
   let receivers = 0;
   for (const session of ctx.namedSessions()) {
     receivers++;
-    if (payload.trace === undefined || session.dialect === 'legacy') {
-      session.write('message', (plain ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix))));
-    } else {
-      session.write('message', (traced ??= Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + payload.trace)))); // [SB-15-2]
-    }
+    const trace = traceFor(session, payload); // [SB-15-2]
+    const frame = trace === '' ? (plain ??= encoded(payload, '')) : (traced ??= encoded(payload, trace));
+    session.write('message', frame);
   }
   return receivers;
+}
+
+/** One `message` frame for every receiver of a broadcast, with `trace` or without. */
+function encoded(payload: Payload, trace: string): Buffer {
+  return Buffer.from(encodeMessage(payload.body, payload.from, undefined, payload.suffix + trace));
 }
