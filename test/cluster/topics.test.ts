@@ -87,3 +87,17 @@ t.test('a broadcast reaches the named connections of every node, the sender exce
   t.same(await anon.quiet(100), [], 'a connection without a name gets nothing');
   t.same((await a.quiet(50)).filter(message), [], 'nor the sender');
 });
+
+t.test('a traced broadcast reaches extended connections on another node with its trace, legacy ones without [SB-16-5] [SB-15-2]', async (t) => {
+  const { urls } = await startCluster(t, 2);
+  const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+  const web = await named(t, urls[0], 'web');
+  const eu = await named(t, urls[1], 'eu');
+  const us = await named(t, urls[1], 'us');
+  const old = await named(t, urls[1], 'old', false);
+  web.send({ action: 'broadcast', message: 'hi', trace, ref: 'b1' });
+  t.match(await web.next((f) => f.action === 'published'), { receivers: 3 });
+  t.same(await eu.next(message), { action: 'message', message: 'hi', from: 'web', trace });
+  t.same(await us.next(message), { action: 'message', message: 'hi', from: 'web', trace });
+  t.same(await old.next(message), { action: 'message', message: 'hi', from: 'web' });
+});
